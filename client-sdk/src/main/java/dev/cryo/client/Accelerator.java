@@ -1,0 +1,9 @@
+package dev.cryo.client;
+
+/** How a guest's CPUs run. */
+public enum Accelerator {
+  /** In a definition: the best available. Reported for domains that are not running. */
+  AUTO,
+  KVM,
+  TCG
+}

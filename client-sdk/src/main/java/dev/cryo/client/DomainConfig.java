@@ -1,0 +1,135 @@
+package dev.cryo.client;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A domain definition without XML. Maps one to one onto the libvirt XML subset Cryo supports.
+ *
+ * @param uuid null or empty: the server generates one
+ * @param memoryBytes guest RAM in bytes
+ * @param machine QEMU machine type, e.g. "pc" or "q35"; null: "pc"
+ * @param kernel direct-boot kernel path on the server, or null
+ */
+public record DomainConfig(
+    String name,
+    String uuid,
+    long memoryBytes,
+    int vcpus,
+    String machine,
+    Accelerator accelerator,
+    String kernel,
+    String initrd,
+    String cmdline,
+    List<Disk> disks,
+    String metadataXml,
+    String description) {
+
+  public DomainConfig {
+    Objects.requireNonNull(name, "name");
+    disks = List.copyOf(disks);
+  }
+
+  /** Disk image formats. */
+  public enum DiskFormat {
+    RAW,
+    QCOW2
+  }
+
+  /** A virtio-blk disk. */
+  public record Disk(String target, String source, DiskFormat format, boolean readOnly) {
+    public Disk {
+      Objects.requireNonNull(target, "target");
+      Objects.requireNonNull(source, "source");
+      Objects.requireNonNull(format, "format");
+    }
+  }
+
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /** Builds a {@link DomainConfig}; checks values as they are set. */
+  public static final class Builder {
+    private final String name;
+    private String uuid;
+    private long memoryBytes = 128L << 20;
+    private int vcpus = 1;
+    private String machine;
+    private Accelerator accelerator = Accelerator.AUTO;
+    private String kernel;
+    private String initrd;
+    private String cmdline;
+    private final List<Disk> disks = new ArrayList<>();
+    private String metadataXml;
+    private String description;
+
+    private Builder(String name) {
+      if (name == null || name.isEmpty()) {
+        throw new IllegalArgumentException("name must not be empty");
+      }
+      this.name = name;
+    }
+
+    public Builder uuid(String uuid) {
+      this.uuid = uuid;
+      return this;
+    }
+
+    /** Guest RAM in MiB (default 128). */
+    public Builder memoryMib(long mib) {
+      if (mib <= 0) {
+        throw new IllegalArgumentException("memory must be positive, got " + mib + " MiB");
+      }
+      this.memoryBytes = mib << 20;
+      return this;
+    }
+
+    public Builder vcpus(int vcpus) {
+      if (vcpus <= 0) {
+        throw new IllegalArgumentException("vcpus must be positive, got " + vcpus);
+      }
+      this.vcpus = vcpus;
+      return this;
+    }
+
+    public Builder machine(String machine) {
+      this.machine = machine;
+      return this;
+    }
+
+    public Builder accelerator(Accelerator accelerator) {
+      this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
+      return this;
+    }
+
+    /** Direct kernel boot with paths on the server. */
+    public Builder kernel(String kernel, String initrd, String cmdline) {
+      this.kernel = kernel;
+      this.initrd = initrd;
+      this.cmdline = cmdline;
+      return this;
+    }
+
+    public Builder disk(String target, String source, DiskFormat format) {
+      disks.add(new Disk(target, source, format, false));
+      return this;
+    }
+
+    public Builder metadataXml(String metadataXml) {
+      this.metadataXml = metadataXml;
+      return this;
+    }
+
+    public Builder description(String description) {
+      this.description = description;
+      return this;
+    }
+
+    public DomainConfig build() {
+      return new DomainConfig(name, uuid, memoryBytes, vcpus, machine, accelerator, kernel,
+          initrd, cmdline, disks, metadataXml, description);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+package dev.cryo.conformance;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Cryo server in its own JVM, started from this test classpath on a free loopback port with
+ * the given state folder. A separate process, so tests can {@code kill -9} it and start another
+ * on the same state, as an operator would.
+ */
+final class ServerProcess implements AutoCloseable {
+  private final Process process;
+  private final int port;
+  private final Path log;
+
+  private ServerProcess(Process process, int port, Path log) {
+    this.process = process;
+    this.port = port;
+    this.log = log;
+  }
+
+  static ServerProcess start(Path stateDir) throws IOException {
+    Files.createDirectories(stateDir);
+    // Outside the state folder, which tests delete: the log must survive a failing test.
+    Path logs = Path.of("target", "server-logs").toAbsolutePath();
+    Files.createDirectories(logs);
+    Path log = logs.resolve("server-" + System.currentTimeMillis() + "-"
+        + ProcessHandle.current().pid() + ".log");
+    List<String> argv = new ArrayList<>();
+    argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    argv.add("-Xmx256m");
+    argv.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
+    argv.add("-cp");
+    argv.add(System.getProperty("java.class.path"));
+    argv.add("dev.cryo.server.CryoServerMain");
+    argv.add("--listen");
+    argv.add("127.0.0.1:0");
+    argv.add("--state");
+    argv.add(stateDir.toString());
+    Process p = new ProcessBuilder(argv)
+        .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .start();
+    CompletableFuture<Integer> port = new CompletableFuture<>();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader r = new BufferedReader(
+          new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = r.readLine()) != null) {
+          if (line.startsWith("CRYO_LISTENING port=")) {
+            port.complete(Integer.parseInt(line.substring("CRYO_LISTENING port=".length())));
+          }
+        }
+      } catch (IOException e) {
+        // Process gone.
+      }
+      port.completeExceptionally(new IOException("server exited before listening; see " + log));
+    }, "server-stdout");
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      return new ServerProcess(p, port.get(60, TimeUnit.SECONDS), log);
+    } catch (Exception e) {
+      p.destroyForcibly();
+      throw new IOException("Cryo server did not start: " + tail(log), e);
+    }
+  }
+
+  String target() {
+    return "127.0.0.1:" + port;
+  }
+
+  /** Kills the server as {@code kill -9} would: no shutdown hook runs. */
+  void kill9() throws InterruptedException {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+      process.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  static String tail(Path log) {
+    try {
+      String s = Files.readString(log);
+      return s.substring(Math.max(0, s.length() - 3000));
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+}

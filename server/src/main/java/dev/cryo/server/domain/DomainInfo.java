@@ -1,0 +1,22 @@
+package dev.cryo.server.domain;
+
+import dev.cryo.server.qemu.QemuSpec.Accelerator;
+import java.time.Instant;
+
+/**
+ * A domain's state at one moment.
+ *
+ * @param pid QEMU's pid, 0 when shut off
+ * @param accelerator null when shut off
+ */
+public record DomainInfo(
+    String name,
+    String uuid,
+    DomainState state,
+    StateReason reason,
+    Instant stateTime,
+    long pid,
+    Accelerator accelerator,
+    long memoryBytes,
+    int vcpus,
+    boolean hasManagedSave) {}

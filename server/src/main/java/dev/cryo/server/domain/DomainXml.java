@@ -1,0 +1,371 @@
+package dev.cryo.server.domain;
+
+import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.xml.SecureXml;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.w3c.dom.Element;
+import org.w3c.dom.Node;
+
+/**
+ * Reads and writes libvirt domain XML ({@code <domain>}) as a {@link DomainDef}. See {@link
+ * DomainDef} for what is modelled, what is ignored with a warning and what is rejected.
+ *
+ * <p>{@link #parse} validates and fills in libvirt's defaults, so that {@link #format} of a parsed
+ * definition re-parses to the same text with no warnings. Both are thread-safe.
+ */
+public final class DomainXml {
+  private static final String WHAT = "domain";
+  private static final Set<String> BOOT_DEVICES = Set.of("hd", "cdrom", "network", "fd");
+  private static final Pattern UUID_HEX = Pattern.compile("[0-9a-fA-F]{32}");
+  private static final Pattern TARGET_DEV = Pattern.compile("[a-z][a-z0-9]{0,31}");
+
+  private DomainXml() {}
+
+  /**
+   * A parsed definition and what in the XML was ignored.
+   *
+   * @param def the validated definition, defaults filled in, memory in KiB
+   * @param warnings one line per ignored element or attribute, in document order, e.g. {@code
+   *     ignored element /domain/devices/interface (line 31)}
+   */
+  public record Parsed(DomainDef def, List<String> warnings) {
+    public Parsed {
+      warnings = List.copyOf(warnings);
+    }
+  }
+
+  /**
+   * Parses and validates domain XML. A missing {@code <uuid>} gets a random one, as libvirt does
+   * on define.
+   *
+   * @throws InvalidArgumentException if the XML is malformed, has a DTD, is not a {@code
+   *     <domain>}, or has a value Cryo cannot honour; the message names the value
+   */
+  public static Parsed parse(String xml) {
+    SecureXml.Unmarshalled<DomainDef> read =
+        SecureXml.unmarshalReportingIgnored(xml, DomainDef.class, WHAT);
+    DomainDef def = read.value();
+    normalize(def);
+    return new Parsed(def, read.warnings());
+  }
+
+  /**
+   * Writes {@code def} as libvirt-style XML (two-space indentation, no declaration, memory in
+   * KiB, attribute values in double quotes). The definition is written as it is, not validated.
+   */
+  public static String format(DomainDef def) {
+    return SecureXml.marshal(def);
+  }
+
+  // ---- validation and defaults ------------------------------------------------------------------
+
+  private static void normalize(DomainDef def) {
+    checkType(def.getType());
+    if (def.getName() == null || def.getName().isBlank()) {
+      throw new InvalidArgumentException("domain XML has no <name>; every domain needs one");
+    }
+    def.setUuid(normalizeUuid(def.getUuid()));
+    def.getMetadata().forEach(DomainXml::stripIndentation);
+    normalizeMemory(def);
+    normalizeVcpu(def);
+    normalizeOs(def.getOs());
+    if (def.getOnPoweroff() == null) {
+      def.setOnPoweroff("destroy");
+    }
+    if (def.getOnReboot() == null) {
+      def.setOnReboot("restart");
+    }
+    if (def.getOnCrash() == null) {
+      def.setOnCrash("destroy");
+    }
+    normalizeDevices(def.getDevices());
+  }
+
+  /**
+   * Removes the whitespace between the child elements of metadata elements, so that it is
+   * re-indented like the rest of the document instead of piling up on each round trip. Text in
+   * elements without element children is kept as it is. Iterative: the depth is bounded by
+   * SecureXml anyway, but a loop needs no stack.
+   */
+  private static void stripIndentation(Element root) {
+    Deque<Node> pending = new ArrayDeque<>();
+    pending.push(root);
+    while (!pending.isEmpty()) {
+      Node node = pending.pop();
+      boolean hasElementChild = false;
+      for (Node c = node.getFirstChild(); c != null; c = c.getNextSibling()) {
+        if (c.getNodeType() == Node.ELEMENT_NODE) {
+          hasElementChild = true;
+          pending.push(c);
+        }
+      }
+      if (!hasElementChild) {
+        continue;
+      }
+      Node c = node.getFirstChild();
+      while (c != null) {
+        Node next = c.getNextSibling();
+        if (c.getNodeType() == Node.TEXT_NODE && c.getNodeValue().isBlank()) {
+          node.removeChild(c);
+        }
+        c = next;
+      }
+    }
+  }
+
+  private static void checkType(String type) {
+    if (type == null) {
+      throw new InvalidArgumentException(
+          "domain XML has no type; use <domain type='kvm'> or <domain type='qemu'>");
+    }
+    if (!type.equals("kvm") && !type.equals("qemu")) {
+      throw new InvalidArgumentException(
+          "domain type '" + type + "' is not supported; use 'kvm' or 'qemu'");
+    }
+  }
+
+  private static String normalizeUuid(String uuid) {
+    if (uuid == null || uuid.isBlank()) {
+      return UUID.randomUUID().toString();
+    }
+    String hex = uuid.strip().replace("-", "");
+    if (!UUID_HEX.matcher(hex).matches()) {
+      throw new InvalidArgumentException("domain uuid '" + uuid + "' is not a valid UUID; "
+          + "use 32 hex digits such as 4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
+    }
+    hex = hex.toLowerCase(Locale.ROOT);
+    return hex.substring(0, 8) + "-" + hex.substring(8, 12) + "-" + hex.substring(12, 16) + "-"
+        + hex.substring(16, 20) + "-" + hex.substring(20);
+  }
+
+  private static void normalizeMemory(DomainDef def) {
+    if (def.rawMemory() == null) {
+      throw new InvalidArgumentException("domain XML has no <memory>; give the guest memory, "
+          + "e.g. <memory unit='MiB'>512</memory>");
+    }
+    long memory = kib(def.rawMemory(), "memory");
+    def.setRawMemory(DomainDef.Memory.ofKiB(memory));
+    long current = def.rawCurrentMemory() == null ? 0 : kib(def.rawCurrentMemory(),
+        "currentMemory");
+    // libvirt's rule: no (or zero) current memory, or more than the maximum, means the maximum.
+    if (current == 0 || current > memory) {
+      current = memory;
+    }
+    def.setRawCurrentMemory(DomainDef.Memory.ofKiB(current));
+  }
+
+  /**
+   * The size in KiB, rounded up as libvirt does. {@code currentMemory} may be 0 (meaning "same as
+   * memory"), {@code memory} may not.
+   */
+  private static long kib(DomainDef.Memory m, String element) {
+    long scale = MemoryUnit.bytes(m.unit);
+    if (scale < 0) {
+      throw new InvalidArgumentException("<" + element + "> unit '" + m.unit + "' is not known; "
+          + "use b, KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000)");
+    }
+    String text = m.value == null ? "" : m.value.strip();
+    long value;
+    try {
+      value = Long.parseLong(text);
+    } catch (NumberFormatException e) {
+      if (text.matches("[0-9]+")) {
+        throw new InvalidArgumentException("<" + element + "> of " + text + " " + m.unit
+            + " is too large");
+      }
+      throw new InvalidArgumentException("<" + element + "> value '" + text
+          + "' is not a number");
+    }
+    if (value < 0 || (value == 0 && element.equals("memory"))) {
+      throw new InvalidArgumentException("<" + element + "> must be more than 0, got " + text);
+    }
+    long bytes;
+    try {
+      bytes = Math.multiplyExact(value, scale);
+    } catch (ArithmeticException e) {
+      throw new InvalidArgumentException("<" + element + "> of " + text + " " + m.unit
+          + " is too large");
+    }
+    long kib = bytes / 1024 + (bytes % 1024 == 0 ? 0 : 1);
+    if (kib > Long.MAX_VALUE / 1024) {
+      throw new InvalidArgumentException("<" + element + "> of " + text + " " + m.unit
+          + " is too large");
+    }
+    return kib;
+  }
+
+  private static void normalizeVcpu(DomainDef def) {
+    DomainDef.Vcpu vcpu = def.rawVcpu();
+    if (vcpu == null) {
+      vcpu = new DomainDef.Vcpu();
+      vcpu.count = "1";
+      def.setRawVcpu(vcpu);
+    }
+    if (vcpu.placement == null) {
+      vcpu.placement = "static";
+    } else if (!vcpu.placement.equals("static")) {
+      throw new InvalidArgumentException("vcpu placement '" + vcpu.placement
+          + "' is not supported; use 'static'");
+    }
+    String text = vcpu.count == null ? "" : vcpu.count.strip();
+    int count;
+    try {
+      count = Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      count = 0;
+    }
+    if (count < 1) {
+      throw new InvalidArgumentException("<vcpu> '" + text + "' is not a positive number of CPUs");
+    }
+    vcpu.count = Integer.toString(count);
+  }
+
+  private static void normalizeOs(OsDef os) {
+    if (os == null || os.getOsType() == null) {
+      throw new InvalidArgumentException(
+          "domain XML has no <os><type>hvm</type></os>; Cryo runs hvm guests");
+    }
+    String type = os.getOsType().strip();
+    if (!type.equals("hvm")) {
+      throw new InvalidArgumentException("os type '" + type + "' is not supported; use 'hvm'");
+    }
+    os.setOsType(type);
+    requireAbsolute(os.getKernel(), "os kernel");
+    requireAbsolute(os.getInitrd(), "os initrd");
+    for (String dev : os.getBootDevices()) {
+      if (dev == null || !BOOT_DEVICES.contains(dev)) {
+        throw new InvalidArgumentException("boot device '" + dev
+            + "' is not known; use hd, cdrom, network or fd");
+      }
+    }
+  }
+
+  private static void normalizeDevices(DevicesDef devices) {
+    Set<String> targets = new HashSet<>();
+    List<DiskDef> disks = devices.getDisks();
+    for (int i = 0; i < disks.size(); i++) {
+      DiskDef disk = disks.get(i);
+      normalizeDisk(disk, i);
+      if (!targets.add(disk.getTargetDev())) {
+        throw new InvalidArgumentException("disk target '" + disk.getTargetDev()
+            + "' is used by more than one disk; give each disk its own target dev");
+      }
+    }
+    normalizeCharDevices(devices.getSerials(), "serial");
+    normalizeCharDevices(devices.getConsoles(), "console");
+    DevicesDef.Memballoon balloon = devices.getMemballoon();
+    if (balloon != null && !"none".equals(balloon.getModel())
+        && !"virtio".equals(balloon.getModel())) {
+      throw new InvalidArgumentException("memballoon model '" + balloon.getModel()
+          + "' is not supported; use 'none' or 'virtio'");
+    }
+  }
+
+  private static void normalizeDisk(DiskDef disk, int index) {
+    String dev = disk.getTargetDev();
+    if (dev == null) {
+      throw new InvalidArgumentException("disk #" + (index + 1)
+          + " has no <target dev='...'>; name it, e.g. <target dev='vda' bus='virtio'/>");
+    }
+    if (!TARGET_DEV.matcher(dev).matches()) {
+      throw new InvalidArgumentException("disk target dev '" + dev
+          + "' is not a device name such as vda");
+    }
+    String label = "disk " + dev + ": ";
+    if (disk.getType() == null) {
+      disk.setType("file");
+    } else if (!disk.getType().equals("file")) {
+      throw new InvalidArgumentException(label + "type '" + disk.getType()
+          + "' is not supported; only type='file' disks are");
+    }
+    if (disk.getDevice() == null) {
+      disk.setDevice("disk");
+    } else if (!disk.getDevice().equals("disk")) {
+      throw new InvalidArgumentException(label + "device '" + disk.getDevice()
+          + "' is not supported; only device='disk' is");
+    }
+    if (disk.getDriverName() == null) {
+      disk.setDriverName("qemu");
+    } else if (!disk.getDriverName().equals("qemu")) {
+      throw new InvalidArgumentException(label + "driver name '" + disk.getDriverName()
+          + "' is not supported; use 'qemu'");
+    }
+    if (disk.getFormat() == null) {
+      disk.setFormat(DiskDef.RAW); // what libvirt's QEMU driver assumes without probing
+    } else if (!disk.getFormat().equals(DiskDef.RAW) && !disk.getFormat().equals(DiskDef.QCOW2)) {
+      throw new InvalidArgumentException(label + "driver type '" + disk.getFormat()
+          + "' is not supported; use 'raw' or 'qcow2'");
+    }
+    if (disk.getTargetBus() == null) {
+      disk.setTargetBus("virtio");
+    } else if (!disk.getTargetBus().equals("virtio")) {
+      throw new InvalidArgumentException(label + "target bus '" + disk.getTargetBus()
+          + "' is not supported; use 'virtio'");
+    }
+    if (disk.getSourceFile() == null) {
+      throw new InvalidArgumentException(label + "no <source file='...'>; give the image's "
+          + "absolute path");
+    }
+    requireAbsolute(disk.getSourceFile(), label + "source file");
+  }
+
+  private static void normalizeCharDevices(List<DevicesDef.CharDevice> devices, String kind) {
+    for (DevicesDef.CharDevice device : devices) {
+      if (device.getType() == null) {
+        device.setType("pty");
+      } else if (!device.getType().equals("pty")) {
+        throw new InvalidArgumentException(kind + " type '" + device.getType()
+            + "' is not supported; use 'pty' (the guest always gets one serial port, ttyS0)");
+      }
+    }
+  }
+
+  private static void requireAbsolute(String path, String what) {
+    if (path != null && !path.startsWith("/")) {
+      throw new InvalidArgumentException(what + " '" + path + "' is not an absolute path");
+    }
+  }
+
+  /** libvirt's memory units (virScaleInteger): case-insensitive, KiB when none is given. */
+  static final class MemoryUnit {
+    private static final String POWERS = "kmgtpe";
+
+    private MemoryUnit() {}
+
+    /** Bytes per unit, or -1 if the unit is not known. */
+    static long bytes(String unit) {
+      if (unit == null || unit.isEmpty()) {
+        return 1024;
+      }
+      String u = unit.toLowerCase(Locale.ROOT);
+      if (u.equals("b") || u.equals("byte") || u.equals("bytes")) {
+        return 1;
+      }
+      int power = POWERS.indexOf(u.charAt(0)) + 1;
+      if (power == 0) {
+        return -1;
+      }
+      long base;
+      String suffix = u.substring(1);
+      if (suffix.isEmpty() || suffix.equals("ib")) {
+        base = 1024;
+      } else if (suffix.equals("b")) {
+        base = 1000;
+      } else {
+        return -1;
+      }
+      long scale = 1;
+      for (int i = 0; i < power; i++) {
+        scale *= base;
+      }
+      return scale;
+    }
+  }
+}

@@ -1,0 +1,661 @@
+package dev.cryo.server.domain;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.cryo.server.error.AlreadyExistsException;
+import dev.cryo.server.error.DeadlineExceededException;
+import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.InternalException;
+import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.qemu.HostCapabilities;
+import dev.cryo.server.qemu.QemuCommandLine;
+import dev.cryo.server.qemu.QemuProcess;
+import dev.cryo.server.qemu.QemuSpec;
+import dev.cryo.server.qemu.QmpClient;
+import dev.cryo.server.qemu.QmpEvent;
+import dev.cryo.server.qemu.QmpException;
+import dev.cryo.server.qemu.RunDir;
+import dev.cryo.server.qemu.SerialConsole;
+import dev.cryo.server.store.AtomicFile;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The domains defined on this server and their lifecycle: define, start, suspend, resume,
+ * shutdown, destroy, undefine, and the events those produce.
+ *
+ * <p>State on disk: {@code STATE/domains/NAME.xml} for each definition (written atomically) and
+ * {@code STATE/run/UUID/} for each QEMU process (sockets, pid file, logs, last known state). QEMU
+ * processes outlive the server; {@link #open} re-attaches to the ones still running.
+ */
+public final class Domains implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Domains.class);
+  private static final Duration QMP_CONNECT_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(60);
+  private static final Duration GRACEFUL_KILL = Duration.ofSeconds(10);
+  private static final String ACCEL_FILE = "accelerator";
+
+  private final Path domainsDir;
+  private final Path runRoot;
+  private final Path saveDir;
+  private final HostCapabilities host;
+  private final AcceleratorPolicy accelPolicy;
+  /** Guarded by {@code this}: define and undefine check names and UUIDs against it. */
+  private final Map<String, Domain> byName = new TreeMap<>();
+  private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+
+  private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy) {
+    this.domainsDir = stateDir.resolve("domains");
+    this.runRoot = stateDir.resolve("run");
+    this.saveDir = stateDir.resolve("save");
+    this.host = host;
+    this.accelPolicy = accelPolicy;
+  }
+
+  /** How domains of {@code type='kvm'} pick their accelerator; {@code type='qemu'} is TCG. */
+  public enum AcceleratorPolicy {
+    /** KVM when it can run a guest here, TCG otherwise. */
+    AUTO,
+    /** KVM or fail to start. */
+    KVM,
+    /** Always TCG. */
+    TCG
+  }
+
+  /**
+   * Loads every definition under {@code stateDir} and re-attaches to the QEMU processes an earlier
+   * server left running.
+   */
+  public static Domains open(Path stateDir, HostCapabilities host, AcceleratorPolicy policy)
+      throws IOException {
+    Domains domains = new Domains(stateDir, host, policy);
+    Files.createDirectories(domains.domainsDir);
+    Files.createDirectories(domains.runRoot);
+    Files.createDirectories(domains.saveDir);
+    domains.load();
+    return domains;
+  }
+
+  private void load() throws IOException {
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(domainsDir, "*.xml")) {
+      for (Path file : files) {
+        DomainDef def;
+        try {
+          def = DomainXml.parse(Files.readString(file, StandardCharsets.UTF_8)).def();
+        } catch (RuntimeException e) {
+          log.error("skipping unreadable domain definition {}: {}", file, e.getMessage());
+          continue;
+        }
+        Domain domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())));
+        synchronized (this) {
+          byName.put(domain.name(), domain);
+        }
+        reattach(domain);
+      }
+    }
+  }
+
+  private void reattach(Domain domain) {
+    Optional<QemuProcess> process = QemuProcess.reattach(domain.runDir());
+    if (process.isEmpty()) {
+      boolean wasActive = Files.exists(domain.runDir().pidFile());
+      if (wasActive) {
+        log.warn("domain '{}' was running when the server stopped and its QEMU is gone",
+            domain.name());
+        cleanRunDir(domain.runDir());
+        domain.setState(DomainState.SHUTOFF, StateReason.CRASHED);
+      }
+      return;
+    }
+    QmpClient qmp = null;
+    try {
+      qmp = QmpClient.connect(domain.runDir().qmpSocket(), QMP_CONNECT_TIMEOUT);
+      SerialConsole console = SerialConsole.connect(domain.runDir());
+      String status = qmp.execute("query-status").getAsJsonObject().get("status").getAsString();
+      String accel = readAccelFile(domain.runDir()).orElse("");
+      RunningQemu running = new RunningQemu(process.get(), qmp, console,
+          accel.contains("kvm") ? QemuSpec.Accelerator.KVM : QemuSpec.Accelerator.TCG);
+      attach(domain, running);
+      if ("running".equals(status)) {
+        setState(domain, DomainState.RUNNING, StateReason.REATTACHED, null);
+      } else {
+        setState(domain, DomainState.PAUSED, pausedReason(status), null);
+      }
+      log.info("re-attached to domain '{}' (QEMU pid {}, {})", domain.name(),
+          process.get().pid(), status);
+    } catch (IOException | QmpException e) {
+      log.error("could not re-attach to QEMU pid {} of domain '{}'; leaving it alone: {}",
+          process.get().pid(), domain.name(), e.getMessage());
+      if (qmp != null) {
+        qmp.close();
+      }
+    }
+  }
+
+  // ---- definitions -------------------------------------------------------------------------
+
+  /** The result of a define: the domain and what in the XML was ignored. */
+  public record Defined(DomainInfo domain, List<String> warnings) {}
+
+  /**
+   * Defines a domain from XML, or updates the definition of the domain with the same name and
+   * UUID (a running domain uses the new definition from its next start).
+   */
+  public Defined define(String xml) {
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    return new Defined(define(parsed.def()), parsed.warnings());
+  }
+
+  /** Defines a domain from an already validated definition. */
+  public DomainInfo define(DomainDef def) {
+    Domain domain;
+    boolean created;
+    synchronized (this) {
+      DomainNames.check(def.getName());
+      Domain existing = byName.get(def.getName());
+      if (existing != null && !existing.uuid().equals(def.getUuid())) {
+        throw new AlreadyExistsException("domain '" + def.getName() + "' already exists with UUID "
+            + existing.uuid() + "; use that UUID to update it, or another name");
+      }
+      for (Domain other : byName.values()) {
+        if (other != existing && other.uuid().equals(def.getUuid())) {
+          throw new AlreadyExistsException("UUID " + def.getUuid()
+              + " already belongs to domain '" + other.name() + "'");
+        }
+      }
+      try {
+        AtomicFile.write(definitionFile(def.getName()), DomainXml.format(def));
+      } catch (IOException e) {
+        throw new InternalException("could not store the definition of '" + def.getName() + "'",
+            e);
+      }
+      created = existing == null;
+      if (created) {
+        domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())));
+        byName.put(domain.name(), domain);
+      } else {
+        domain = existing;
+        domain.setDef(def);
+      }
+    }
+    publish(domain, DomainEvent.Type.DEFINED);
+    return info(domain);
+  }
+
+  /** Removes a shut-off domain's definition, and its managed save if asked to. */
+  public void undefine(String name, boolean removeManagedSave) {
+    Domain domain = get(name);
+    try (Domain.Job job = domain.beginJob("undefine")) {
+      if (domain.state().isActive()) {
+        throw new FailedPreconditionException("domain '" + name
+            + "' is active; destroy or shut it down before undefining it");
+      }
+      Path save = managedSavePath(name);
+      if (Files.exists(save) && !removeManagedSave) {
+        throw new FailedPreconditionException("domain '" + name
+            + "' has a managed save image; pass remove_managed_save to delete it too");
+      }
+      synchronized (this) {
+        try {
+          Files.deleteIfExists(save);
+          AtomicFile.delete(definitionFile(name));
+        } catch (IOException e) {
+          throw new InternalException("could not remove the definition of '" + name + "'", e);
+        }
+        byName.remove(name);
+      }
+      deleteRunDir(domain.runDir());
+    }
+    publish(domain, DomainEvent.Type.UNDEFINED);
+  }
+
+  // ---- lookups -----------------------------------------------------------------------------
+
+  /** The domain called {@code name}. */
+  public synchronized Domain get(String name) {
+    Domain domain = byName.get(name);
+    if (domain == null) {
+      throw new NotFoundException("no domain named '" + name + "'");
+    }
+    return domain;
+  }
+
+  public DomainInfo info(String name) {
+    return info(get(name));
+  }
+
+  /** Domains in one of {@code states} (all when empty), sorted by name. */
+  public List<DomainInfo> list(Set<DomainState> states) {
+    List<Domain> all;
+    synchronized (this) {
+      all = new ArrayList<>(byName.values());
+    }
+    List<DomainInfo> out = new ArrayList<>();
+    for (Domain d : all) {
+      if (states.isEmpty() || states.contains(d.state())) {
+        out.add(info(d));
+      }
+    }
+    out.sort(Comparator.comparing(DomainInfo::name));
+    return out;
+  }
+
+  /** The stored definition as XML. */
+  public String xml(String name) {
+    return DomainXml.format(get(name).def());
+  }
+
+  /** Where the managed save image of {@code name} lives. */
+  public Path managedSavePath(String name) {
+    return saveDir.resolve(name + ".save");
+  }
+
+  DomainInfo info(Domain d) {
+    RunningQemu running = d.running();
+    DomainDef def = d.def();
+    synchronized (d) {
+      return new DomainInfo(d.name(), d.uuid(), d.state(), d.reason(), d.stateTime(),
+          running == null ? 0 : running.process().pid(),
+          running == null ? null : running.accelerator(),
+          def.memoryBytes(), def.vcpus(), Files.exists(managedSavePath(d.name())));
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Boots a shut-off domain, running or paused. */
+  public DomainInfo start(String name, boolean paused) {
+    Domain domain = get(name);
+    try (Domain.Job job = domain.beginJob("start")) {
+      requireInactive(domain, "start");
+      RunningQemu running = launch(domain, QemuCommandLine.Incoming.NONE);
+      try {
+        if (paused) {
+          setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.STARTED);
+        } else {
+          running.qmp().execute("cont");
+          setState(domain, DomainState.RUNNING, StateReason.BOOTED, DomainEvent.Type.STARTED);
+        }
+      } catch (IOException | QmpException e) {
+        abortLaunch(domain, running);
+        throw new InternalException("QEMU failed to start the CPUs of '" + name + "': "
+            + e.getMessage(), e);
+      }
+      return info(domain);
+    }
+  }
+
+  /**
+   * Starts QEMU for {@code domain} with its CPUs stopped ({@code -S}) and attaches to it. The
+   * caller holds the domain's job and decides what happens next (cont, incoming migration...). On
+   * failure nothing is left: no process, no sockets.
+   */
+  public RunningQemu launch(Domain domain, QemuCommandLine.Incoming incoming) {
+    QemuSpec spec = QemuSpecs.from(domain.def(), host, accelPolicy);
+    for (QemuSpec.Disk disk : spec.disks()) {
+      if (!Files.isRegularFile(disk.source())) {
+        throw new FailedPreconditionException("disk " + disk.target() + " of domain '"
+            + domain.name() + "': " + disk.source() + " does not exist or is not a file");
+      }
+    }
+    RunDir run = domain.runDir();
+    QemuProcess process = null;
+    QmpClient qmp = null;
+    try {
+      Files.createDirectories(run.path());
+      SerialConsole.rotateLog(run);
+      List<String> argv = QemuCommandLine.build(host.qemuBinary(), spec, run, incoming);
+      process = QemuProcess.start(argv, run, incoming == QemuCommandLine.Incoming.STDIN);
+      process.awaitQmpSocket(QMP_CONNECT_TIMEOUT);
+      qmp = QmpClient.connect(run.qmpSocket(), QMP_CONNECT_TIMEOUT);
+      SerialConsole console = SerialConsole.connect(run);
+      RunningQemu running = new RunningQemu(process, qmp, console, spec.accelerator());
+      AtomicFile.write(run.path().resolve(ACCEL_FILE), spec.accelerator().qemuName());
+      attach(domain, running);
+      setState(domain, DomainState.PAUSED, StateReason.STARTING_UP, null);
+      return running;
+    } catch (IOException e) {
+      if (qmp != null) {
+        qmp.close();
+      }
+      String detail = e.getMessage();
+      if (process != null) {
+        process.kill(Duration.ZERO);
+        detail = process.logTail();
+        process.close();
+      }
+      cleanRunDir(run);
+      domain.setState(DomainState.SHUTOFF, StateReason.FAILED);
+      throw new InternalException("QEMU failed to start domain '" + domain.name() + "': "
+          + detail, e);
+    }
+  }
+
+  /** Kills a QEMU that {@link #launch} started but whose start did not complete. */
+  public void abortLaunch(Domain domain, RunningQemu running) {
+    running.destroyRequested = true;
+    running.process().kill(Duration.ZERO);
+    onExit(domain, running, StateReason.FAILED);
+    awaitShutoff(domain);
+  }
+
+  /** Pauses the CPUs of a running domain. */
+  public DomainInfo suspend(String name) {
+    Domain domain = get(name);
+    try (Domain.Job job = domain.beginJob("suspend")) {
+      RunningQemu running = requireActive(domain, "suspend");
+      if (domain.state() == DomainState.PAUSED) {
+        throw new FailedPreconditionException("domain '" + name + "' is already paused");
+      }
+      qmp(domain, running, "stop");
+      setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
+      return info(domain);
+    }
+  }
+
+  /** Resumes a paused domain. */
+  public DomainInfo resume(String name) {
+    Domain domain = get(name);
+    try (Domain.Job job = domain.beginJob("resume")) {
+      RunningQemu running = requireActive(domain, "resume");
+      if (domain.state() != DomainState.PAUSED) {
+        throw new FailedPreconditionException("domain '" + name + "' is not paused");
+      }
+      qmp(domain, running, "cont");
+      setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
+      return info(domain);
+    }
+  }
+
+  /**
+   * Presses the guest's ACPI power button and waits up to {@code timeout} (default 60 s) for it to
+   * power off.
+   *
+   * @throws DeadlineExceededException if the guest is still running after {@code timeout}
+   */
+  public DomainInfo shutdown(String name, Duration timeout) {
+    Domain domain = get(name);
+    RunningQemu running;
+    try (Domain.Job job = domain.beginJob("shutdown")) {
+      running = requireActive(domain, "shut down");
+      qmp(domain, running, "system_powerdown");
+      if (domain.state() == DomainState.RUNNING) {
+        setState(domain, DomainState.SHUTDOWN, StateReason.USER, null);
+      }
+    }
+    Duration wait = timeout == null || timeout.isZero() || timeout.isNegative()
+        ? DEFAULT_SHUTDOWN_TIMEOUT : timeout;
+    if (!running.process().awaitExit(wait)) {
+      synchronized (domain) {
+        if (domain.state() == DomainState.SHUTDOWN) {
+          setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, null);
+        }
+      }
+      throw new DeadlineExceededException("domain '" + name + "' did not power off within "
+          + wait.toSeconds() + " s; the guest may ignore ACPI. It is still running: use "
+          + "DestroyDomain to stop it at once");
+    }
+    running.process().onExit().join();
+    awaitShutoff(domain);
+    return info(domain);
+  }
+
+  /** Stops the domain's QEMU at once (SIGKILL), or after SIGTERM and a grace period. */
+  public DomainInfo destroy(String name, boolean graceful) {
+    Domain domain = get(name);
+    RunningQemu running = domain.running();
+    if (running == null) {
+      throw new FailedPreconditionException("domain '" + name + "' is not running");
+    }
+    // No job: destroy must work while another job (a stuck shutdown, a save) holds the domain.
+    running.destroyRequested = true;
+    running.process().kill(graceful ? GRACEFUL_KILL : Duration.ZERO);
+    onExit(domain, running, StateReason.DESTROYED);
+    awaitShutoff(domain);
+    return info(domain);
+  }
+
+  private void awaitShutoff(Domain domain) {
+    // onExit runs on the process-exit thread; wait for it to have recorded the new state.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    synchronized (domain) {
+      while (domain.state().isActive() && System.nanoTime() < deadline) {
+        try {
+          domain.wait(100);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  /**
+   * Calls {@code listener} for every lifecycle event of the domain {@code name} (every domain if
+   * null), on the thread that caused it: it must not block. Close the result to stop.
+   */
+  public AutoCloseable watch(String name, Consumer<DomainEvent> listener) {
+    Listener l = new Listener(name, listener);
+    listeners.add(l);
+    return () -> listeners.remove(l);
+  }
+
+  private record Listener(String name, Consumer<DomainEvent> consumer) {}
+
+  /** Records a new state and, if {@code type} is not null, publishes it as an event. */
+  public void setState(Domain domain, DomainState state, StateReason reason,
+      DomainEvent.Type type) {
+    boolean changed;
+    synchronized (domain) {
+      changed = domain.setState(state, reason);
+      domain.notifyAll();
+    }
+    if (changed && type != null) {
+      publish(domain, type);
+    }
+  }
+
+  private void publish(Domain domain, DomainEvent.Type type) {
+    DomainEvent event;
+    synchronized (domain) {
+      event = new DomainEvent(domain.name(), type, domain.state(), domain.reason(),
+          domain.stateTime());
+    }
+    for (Listener l : listeners) {
+      if (l.name() == null || l.name().equals(domain.name())) {
+        try {
+          l.consumer().accept(event);
+        } catch (RuntimeException e) {
+          log.warn("event listener failed", e);
+        }
+      }
+    }
+  }
+
+  // ---- QEMU wiring -------------------------------------------------------------------------
+
+  private void attach(Domain domain, RunningQemu running) {
+    domain.setRunning(running);
+    running.qmp().addEventListener(event -> onQmpEvent(domain, running, event));
+    running.process().onExit().thenRun(() -> onExit(domain, running, null));
+  }
+
+  private void onQmpEvent(Domain domain, RunningQemu running, QmpEvent event) {
+    if (domain.running() != running) {
+      return;
+    }
+    switch (event.name()) {
+      case "STOP" -> {
+        if (domain.state() == DomainState.RUNNING) {
+          setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
+        }
+      }
+      case "RESUME" -> {
+        if (domain.state() == DomainState.PAUSED) {
+          setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
+        }
+      }
+      case "SHUTDOWN" -> {
+        running.shutdownSeen = true;
+        setState(domain, DomainState.SHUTDOWN, StateReason.USER, DomainEvent.Type.SHUTDOWN);
+      }
+      case "BLOCK_IO_ERROR" -> {
+        if (domain.state() == DomainState.RUNNING) {
+          setState(domain, DomainState.PAUSED, StateReason.IO_ERROR, DomainEvent.Type.SUSPENDED);
+        }
+      }
+      default -> { }
+    }
+  }
+
+  /**
+   * Records that {@code running}'s QEMU has exited. Called by the process-exit watcher and by
+   * whoever killed it; the first call wins.
+   *
+   * @param reason the reason to record, or null to derive it from how QEMU went away
+   */
+  void onExit(Domain domain, RunningQemu running, StateReason reason) {
+    synchronized (domain) {
+      if (domain.running() != running) {
+        return;
+      }
+      domain.setRunning(null);
+    }
+    running.close();
+    running.cleanRunDir();
+    try {
+      Files.deleteIfExists(domain.runDir().path().resolve(ACCEL_FILE));
+    } catch (IOException e) {
+      log.debug("could not remove status file", e);
+    }
+    StateReason why = reason != null ? reason
+        : running.destroyRequested ? StateReason.DESTROYED
+        : running.shutdownSeen ? StateReason.SHUTDOWN
+        : StateReason.CRASHED;
+    if (why == StateReason.CRASHED) {
+      log.warn("QEMU of domain '{}' exited unexpectedly: {}", domain.name(),
+          running.process().logTail());
+    }
+    setState(domain, DomainState.SHUTOFF, why, DomainEvent.Type.STOPPED);
+  }
+
+  /** Runs a QMP command for a lifecycle operation, mapping failures to caller-facing errors. */
+  JsonElement qmp(Domain domain, RunningQemu running, String command) {
+    try {
+      return running.qmp().execute(command, (JsonObject) null, Duration.ofSeconds(30));
+    } catch (QmpException e) {
+      throw new FailedPreconditionException("QEMU refused '" + command + "' for domain '"
+          + domain.name() + "': " + e.description(), e);
+    } catch (IOException e) {
+      throw new InternalException("lost contact with QEMU of domain '" + domain.name() + "': "
+          + e.getMessage(), e);
+    }
+  }
+
+  private static void requireInactive(Domain domain, String what) {
+    if (domain.state().isActive()) {
+      throw new FailedPreconditionException("cannot " + what + " domain '" + domain.name()
+          + "': it is already " + domain.state().name().toLowerCase());
+    }
+  }
+
+  /** The domain's live QEMU, or FAILED_PRECONDITION naming {@code what} could not be done. */
+  public static RunningQemu requireActive(Domain domain, String what) {
+    RunningQemu running = domain.running();
+    if (running == null) {
+      throw new FailedPreconditionException("cannot " + what + " domain '" + domain.name()
+          + "': it is not running");
+    }
+    return running;
+  }
+
+  private static StateReason pausedReason(String qmpStatus) {
+    return switch (qmpStatus) {
+      case "io-error" -> StateReason.IO_ERROR;
+      case "inmigrate" -> StateReason.MIGRATION;
+      case "postmigrate", "finish-migrate" -> StateReason.SAVED;
+      case "prelaunch" -> StateReason.STARTING_UP;
+      case "save-vm", "restore-vm" -> StateReason.SNAPSHOT;
+      default -> StateReason.USER;
+    };
+  }
+
+  private static Optional<String> readAccelFile(RunDir run) {
+    try {
+      return Optional.of(Files.readString(run.path().resolve(ACCEL_FILE)));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
+
+  private static void cleanRunDir(RunDir run) {
+    try {
+      Files.deleteIfExists(run.qmpSocket());
+      Files.deleteIfExists(run.consoleSocket());
+      Files.deleteIfExists(run.pidFile());
+      Files.deleteIfExists(run.path().resolve(ACCEL_FILE));
+    } catch (IOException e) {
+      log.warn("could not clean {}", run.path(), e);
+    }
+  }
+
+  private static void deleteRunDir(RunDir run) {
+    if (!Files.isDirectory(run.path())) {
+      return;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(run.path())) {
+      for (Path f : files) {
+        Files.deleteIfExists(f);
+      }
+      Files.deleteIfExists(run.path());
+    } catch (IOException e) {
+      log.warn("could not remove {}", run.path(), e);
+    }
+  }
+
+  private Path definitionFile(String name) {
+    return domainsDir.resolve(name + ".xml");
+  }
+
+  /** All domains, for jobs that sweep them. */
+  public synchronized Collection<Domain> all() {
+    return List.copyOf(byName.values());
+  }
+
+  /**
+   * Releases the server's connections to every QEMU. The guests keep running; the next server
+   * re-attaches to them.
+   */
+  @Override
+  public void close() {
+    for (Domain domain : all()) {
+      RunningQemu running;
+      synchronized (domain) {
+        running = domain.running();
+        domain.setRunning(null);
+      }
+      if (running != null) {
+        running.close();
+      }
+    }
+  }
+}

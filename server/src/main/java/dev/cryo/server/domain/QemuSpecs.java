@@ -1,0 +1,62 @@
+package dev.cryo.server.domain;
+
+import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.qemu.HostCapabilities;
+import dev.cryo.server.qemu.QemuSpec;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Maps a validated {@link DomainDef} onto a {@link QemuSpec}: resolves the machine alias and the
+ * accelerator, and fills in the devices libvirt adds when the XML does not mention them (a USB
+ * controller and a virtio balloon), so that Cryo and libvirt give QEMU the same device set.
+ */
+final class QemuSpecs {
+  private QemuSpecs() {}
+
+  static QemuSpec from(DomainDef def, HostCapabilities host, AcceleratorPolicy policy) {
+    String machine = host.resolveMachine(def.machine() == null ? "pc" : def.machine());
+    List<QemuSpec.Disk> disks = new ArrayList<>();
+    for (DiskDef d : def.disks()) {
+      disks.add(new QemuSpec.Disk(d.getTargetDev(), Path.of(d.getSourceFile()),
+          DiskDef.QCOW2.equals(d.getFormat()) ? QemuSpec.DiskFormat.QCOW2
+              : QemuSpec.DiskFormat.RAW,
+          d.isReadonly()));
+    }
+    OsDef os = def.getOs();
+    DevicesDef devices = def.getDevices();
+    String usbModel = devices == null ? null : devices.usbControllerModel();
+    String balloon = devices == null || devices.getMemballoon() == null ? null
+        : devices.getMemballoon().getModel();
+    return new QemuSpec(def.getName(), def.getUuid(), def.memoryKiB(), def.vcpus(), machine,
+        accelerator(def, host, policy),
+        os == null || os.getKernel() == null ? null : Path.of(os.getKernel()),
+        os == null || os.getInitrd() == null ? null : Path.of(os.getInitrd()),
+        os == null ? null : os.getCmdline(),
+        disks,
+        !"none".equals(usbModel),
+        !"none".equals(balloon));
+  }
+
+  /**
+   * {@code type='qemu'} is TCG, as in libvirt. {@code type='kvm'} follows the server's policy:
+   * where libvirt would refuse to start without KVM, Cryo's default ({@code auto}) falls back to
+   * TCG, so one XML runs on any host; {@code --accel kvm} restores libvirt's strictness.
+   */
+  static QemuSpec.Accelerator accelerator(DomainDef def, HostCapabilities host,
+      AcceleratorPolicy policy) {
+    if ("qemu".equals(def.getType()) || policy == AcceleratorPolicy.TCG) {
+      return QemuSpec.Accelerator.TCG;
+    }
+    if (host.kvmUsable()) {
+      return QemuSpec.Accelerator.KVM;
+    }
+    if (policy == AcceleratorPolicy.KVM) {
+      throw new FailedPreconditionException("domain '" + def.getName() + "' needs KVM, but "
+          + host.kvmUnusableReason() + "; run the server with --accel auto or tcg");
+    }
+    return QemuSpec.Accelerator.TCG;
+  }
+}

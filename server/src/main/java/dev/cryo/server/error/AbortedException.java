@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** Another job holds the resource; retry the whole operation later: ABORTED. */
+public class AbortedException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public AbortedException(String message) {
+    super(message);
+  }
+
+  public AbortedException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

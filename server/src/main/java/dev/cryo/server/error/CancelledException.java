@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** The caller cancelled the operation: CANCELLED. */
+public class CancelledException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public CancelledException(String message) {
+    super(message);
+  }
+
+  public CancelledException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** Bytes were corrupted or lost (digest mismatch, truncated image): DATA_LOSS. */
+public class DataLossException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public DataLossException(String message) {
+    super(message);
+  }
+
+  public DataLossException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** The request itself is malformed, whatever the server's state: INVALID_ARGUMENT. */
+public class InvalidArgumentException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public InvalidArgumentException(String message) {
+    super(message);
+  }
+
+  public InvalidArgumentException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

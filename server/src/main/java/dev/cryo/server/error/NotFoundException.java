@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** A named thing (domain, snapshot, image, checkpoint) does not exist: NOT_FOUND. */
+public class NotFoundException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public NotFoundException(String message) {
+    super(message);
+  }
+
+  public NotFoundException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,14 @@
+package dev.cryo.server.error;
+
+/** A transient failure; the same call may succeed if retried: UNAVAILABLE. */
+public class UnavailableException extends CryoException {
+  private static final long serialVersionUID = 1L;
+
+  public UnavailableException(String message) {
+    super(message);
+  }
+
+  public UnavailableException(String message, Throwable cause) {
+    super(message, cause);
+  }
+}

@@ -1,0 +1,244 @@
+package dev.cryo.server.grpc;
+
+import com.google.protobuf.ByteString;
+import dev.cryo.api.v1.DefineDomainRequest;
+import dev.cryo.api.v1.DefineDomainResponse;
+import dev.cryo.api.v1.DestroyDomainRequest;
+import dev.cryo.api.v1.DestroyDomainResponse;
+import dev.cryo.api.v1.DomainServiceGrpc;
+import dev.cryo.api.v1.GetDomainRequest;
+import dev.cryo.api.v1.GetDomainResponse;
+import dev.cryo.api.v1.GetDomainXmlRequest;
+import dev.cryo.api.v1.GetDomainXmlResponse;
+import dev.cryo.api.v1.ListDomainsRequest;
+import dev.cryo.api.v1.ListDomainsResponse;
+import dev.cryo.api.v1.OpenConsoleRequest;
+import dev.cryo.api.v1.OpenConsoleResponse;
+import dev.cryo.api.v1.ResumeDomainRequest;
+import dev.cryo.api.v1.ResumeDomainResponse;
+import dev.cryo.api.v1.ShutdownDomainRequest;
+import dev.cryo.api.v1.ShutdownDomainResponse;
+import dev.cryo.api.v1.StartDomainRequest;
+import dev.cryo.api.v1.StartDomainResponse;
+import dev.cryo.api.v1.SuspendDomainRequest;
+import dev.cryo.api.v1.SuspendDomainResponse;
+import dev.cryo.api.v1.UndefineDomainRequest;
+import dev.cryo.api.v1.UndefineDomainResponse;
+import dev.cryo.api.v1.WatchDomainEventsRequest;
+import dev.cryo.api.v1.WatchDomainEventsResponse;
+import dev.cryo.server.domain.DomainInfo;
+import dev.cryo.server.domain.DomainState;
+import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.RunningQemu;
+import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.InternalException;
+import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.qemu.SerialConsole;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+/** cryo.v1.DomainService: proto in, {@link Domains} call, proto out. */
+final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
+  private static final int DEFAULT_HISTORY_BYTES = 16 * 1024;
+  private static final long STREAM_BUFFER_BYTES = 4L << 20;
+
+  private final Domains domains;
+  private final DomainStarter starter;
+
+  DomainGrpcService(Domains domains, DomainStarter starter) {
+    this.domains = domains;
+    this.starter = starter;
+  }
+
+  /**
+   * Starts a domain. The image service plugs in here so that a start restores a managed save, as
+   * libvirt's does.
+   */
+  interface DomainStarter {
+    DomainInfo start(String name, boolean paused, boolean forceBoot);
+  }
+
+  @Override
+  public void defineDomain(DefineDomainRequest req, StreamObserver<DefineDomainResponse> out) {
+    DefineDomainResponse.Builder resp = DefineDomainResponse.newBuilder();
+    switch (req.getDefinitionCase()) {
+      case XML -> {
+        Domains.Defined defined = domains.define(req.getXml());
+        resp.setDomain(DomainProtos.toProto(defined.domain())).addAllWarnings(defined.warnings());
+      }
+      case CONFIG -> resp.setDomain(DomainProtos.toProto(
+          domains.define(DomainConfigs.toDef(req.getConfig()))));
+      default -> throw new InvalidArgumentException("DefineDomainRequest needs xml or config");
+    }
+    respond(out, resp.build());
+  }
+
+  @Override
+  public void undefineDomain(UndefineDomainRequest req,
+      StreamObserver<UndefineDomainResponse> out) {
+    domains.undefine(req.getName(), req.getRemoveManagedSave());
+    respond(out, UndefineDomainResponse.getDefaultInstance());
+  }
+
+  @Override
+  public void startDomain(StartDomainRequest req, StreamObserver<StartDomainResponse> out) {
+    DomainInfo info = starter.start(req.getName(), req.getPaused(), req.getForceBoot());
+    respond(out, StartDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void suspendDomain(SuspendDomainRequest req, StreamObserver<SuspendDomainResponse> out) {
+    DomainInfo info = domains.suspend(req.getName());
+    respond(out, SuspendDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void resumeDomain(ResumeDomainRequest req, StreamObserver<ResumeDomainResponse> out) {
+    DomainInfo info = domains.resume(req.getName());
+    respond(out, ResumeDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void shutdownDomain(ShutdownDomainRequest req,
+      StreamObserver<ShutdownDomainResponse> out) {
+    Duration timeout = Duration.ofSeconds(req.getTimeout().getSeconds(),
+        req.getTimeout().getNanos());
+    DomainInfo info = domains.shutdown(req.getName(), timeout);
+    respond(out, ShutdownDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info))
+        .build());
+  }
+
+  @Override
+  public void destroyDomain(DestroyDomainRequest req, StreamObserver<DestroyDomainResponse> out) {
+    DomainInfo info = domains.destroy(req.getName(), req.getGraceful());
+    respond(out, DestroyDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void getDomain(GetDomainRequest req, StreamObserver<GetDomainResponse> out) {
+    respond(out, GetDomainResponse.newBuilder()
+        .setDomain(DomainProtos.toProto(domains.info(req.getName()))).build());
+  }
+
+  @Override
+  public void listDomains(ListDomainsRequest req, StreamObserver<ListDomainsResponse> out) {
+    Set<DomainState> states = req.getStatesList().isEmpty() ? EnumSet.noneOf(DomainState.class)
+        : req.getStatesList().stream().map(DomainProtos::fromProto)
+            .collect(Collectors.toCollection(() -> EnumSet.noneOf(DomainState.class)));
+    ListDomainsResponse.Builder resp = ListDomainsResponse.newBuilder();
+    domains.list(states).forEach(d -> resp.addDomains(DomainProtos.toProto(d)));
+    respond(out, resp.build());
+  }
+
+  @Override
+  public void getDomainXml(GetDomainXmlRequest req, StreamObserver<GetDomainXmlResponse> out) {
+    respond(out, GetDomainXmlResponse.newBuilder().setXml(domains.xml(req.getName())).build());
+  }
+
+  @Override
+  public void watchDomainEvents(WatchDomainEventsRequest req,
+      StreamObserver<WatchDomainEventsResponse> out) {
+    // A name need not be defined yet: watching, then defining, must report the definition.
+    String name = req.getName().isEmpty() ? null : req.getName();
+    ServerCallStreamObserver<WatchDomainEventsResponse> call =
+        (ServerCallStreamObserver<WatchDomainEventsResponse>) out;
+    OutboundQueue<WatchDomainEventsResponse> queue = new OutboundQueue<>(call,
+        WatchDomainEventsResponse::getSerializedSize, STREAM_BUFFER_BYTES, "events");
+    AutoCloseable subscription = domains.watch(name,
+        event -> queue.offer(DomainProtos.toProto(event)));
+    call.setOnCancelHandler(() -> {
+      queue.cancelled();
+      closeQuietly(subscription);
+    });
+    queue.offer(WatchDomainEventsResponse.newBuilder().setSubscribed(true).build());
+  }
+
+  @Override
+  public StreamObserver<OpenConsoleRequest> openConsole(StreamObserver<OpenConsoleResponse> out) {
+    ServerCallStreamObserver<OpenConsoleResponse> call =
+        (ServerCallStreamObserver<OpenConsoleResponse>) out;
+    OutboundQueue<OpenConsoleResponse> queue = new OutboundQueue<>(call,
+        OpenConsoleResponse::getSerializedSize, STREAM_BUFFER_BYTES, "console output");
+    // Set by the first message; read by the cancel handler, which grpc-java wants registered now.
+    AtomicReference<Runnable> detach = new AtomicReference<>(() -> { });
+    call.setOnCancelHandler(() -> {
+      queue.cancelled();
+      detach.get().run();
+    });
+    return new StreamObserver<>() {
+      /** Set by the first message. Only touched on the call's serialized listener thread. */
+      private SerialConsole console;
+
+      @Override
+      public void onNext(OpenConsoleRequest req) {
+        if (console == null) {
+          attach(req);
+        } else if (!req.getData().isEmpty()) {
+          try {
+            console.write(req.getData().toByteArray());
+          } catch (IOException e) {
+            queue.fail(new FailedPreconditionException("the console of the domain closed: "
+                + e.getMessage()));
+          }
+        }
+      }
+
+      private void attach(OpenConsoleRequest req) {
+        RunningQemu running = Domains.requireActive(domains.get(req.getName()),
+            "open the console of");
+        console = running.console();
+        int history = req.getHistoryBytes() == 0 ? DEFAULT_HISTORY_BYTES : req.getHistoryBytes();
+        SerialConsole.Attachment attachment = console.attach(history,
+            chunk -> queue.offer(OpenConsoleResponse.newBuilder()
+                .setData(ByteString.copyFrom(chunk)).build()));
+        detach.set(attachment.detach());
+        if (attachment.history().length > 0) {
+          queue.offer(OpenConsoleResponse.newBuilder()
+              .setData(ByteString.copyFrom(attachment.history())).setHistory(true).build());
+        }
+        running.process().onExit().thenRun(() -> {
+          detach.get().run();
+          queue.fail(new FailedPreconditionException("domain '" + req.getName()
+              + "' stopped"));
+        });
+        if (req.getData().size() > 0) {
+          onNext(OpenConsoleRequest.newBuilder().setData(req.getData()).build());
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        detach.get().run();
+        queue.cancelled();
+      }
+
+      @Override
+      public void onCompleted() {
+        detach.get().run();
+        synchronized (queue) {
+          queue.cancelled();
+          out.onCompleted();
+        }
+      }
+    };
+  }
+
+  private static <T> void respond(StreamObserver<T> out, T response) {
+    out.onNext(response);
+    out.onCompleted();
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      throw new InternalException("could not close a subscription", e);
+    }
+  }
+}

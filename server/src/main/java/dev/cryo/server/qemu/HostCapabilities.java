@@ -1,0 +1,121 @@
+package dev.cryo.server.qemu;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What this host's QEMU can do: the binary, whether KVM can really run a guest, and which concrete
+ * machine type each alias ({@code pc}, {@code q35}) stands for. Probed once at server start.
+ */
+public final class HostCapabilities {
+  private static final Logger log = LoggerFactory.getLogger(HostCapabilities.class);
+  private static final Pattern ALIAS = Pattern.compile("^(\\S+)\\s+.*\\(alias of (\\S+)\\)\\s*$");
+
+  private final Path qemuBinary;
+  private final boolean kvmUsable;
+  private final String kvmUnusableReason;
+  private final Map<String, String> machineAliases;
+
+  HostCapabilities(Path qemuBinary, String kvmUnusableReason, Map<String, String> machineAliases) {
+    this.qemuBinary = qemuBinary;
+    this.kvmUsable = kvmUnusableReason == null;
+    this.kvmUnusableReason = kvmUnusableReason;
+    this.machineAliases = Map.copyOf(machineAliases);
+  }
+
+  /** Probes the host. Fails if the QEMU binary cannot run. */
+  public static HostCapabilities probe(Path qemuBinary) throws IOException {
+    if (!Files.isExecutable(qemuBinary)) {
+      throw new IOException(qemuBinary + " is not an executable QEMU binary; install "
+          + "qemu-system-x86 (apt-get install qemu-system-x86) or pass --qemu");
+    }
+    String reason = kvmUnusableReason(Path.of("/dev/kvm"), Path.of("/proc/cpuinfo"));
+    Map<String, String> aliases = parseMachineAliases(run(qemuBinary, "-machine", "help"));
+    HostCapabilities caps = new HostCapabilities(qemuBinary, reason, aliases);
+    log.info("QEMU {}: KVM {}, machine aliases {}", qemuBinary,
+        reason == null ? "usable" : "not usable (" + reason + ")", aliases);
+    return caps;
+  }
+
+  /**
+   * Why KVM cannot run a guest here, or null if it can. {@code /dev/kvm} must open read-write
+   * <em>and</em> the CPU must advertise {@code vmx} or {@code svm}: some nested setups expose a
+   * {@code /dev/kvm} on which a stock kernel hangs at boot, and they lack those flags.
+   */
+  static String kvmUnusableReason(Path devKvm, Path cpuinfo) {
+    try (RandomAccessFile f = new RandomAccessFile(devKvm.toFile(), "rw")) {
+      // Opened: good.
+    } catch (IOException e) {
+      return devKvm + " cannot be opened read-write";
+    }
+    try {
+      for (String line : Files.readAllLines(cpuinfo, StandardCharsets.UTF_8)) {
+        if (line.startsWith("flags") && line.matches(".*\\b(vmx|svm)\\b.*")) {
+          return null;
+        }
+      }
+    } catch (IOException e) {
+      return cpuinfo + " cannot be read";
+    }
+    return "the CPU advertises neither vmx nor svm";
+  }
+
+  static Map<String, String> parseMachineAliases(String machineHelp) {
+    Map<String, String> aliases = new HashMap<>();
+    for (String line : machineHelp.split("\n")) {
+      Matcher m = ALIAS.matcher(line);
+      if (m.matches()) {
+        aliases.put(m.group(1), m.group(2));
+      }
+    }
+    return aliases;
+  }
+
+  private static String run(Path binary, String... args) throws IOException {
+    List<String> argv = new java.util.ArrayList<>();
+    argv.add(binary.toString());
+    argv.addAll(List.of(args));
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    try {
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        throw new IOException(String.join(" ", argv) + " failed: " + out.strip());
+      }
+      return out;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while probing QEMU", e);
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  public Path qemuBinary() {
+    return qemuBinary;
+  }
+
+  public boolean kvmUsable() {
+    return kvmUsable;
+  }
+
+  /** Why KVM is not usable, or null when it is. */
+  public String kvmUnusableReason() {
+    return kvmUnusableReason;
+  }
+
+  /** The concrete machine type for {@code machine}: aliases resolved, others unchanged. */
+  public String resolveMachine(String machine) {
+    return machineAliases.getOrDefault(machine, machine);
+  }
+}

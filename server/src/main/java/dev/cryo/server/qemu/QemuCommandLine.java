@@ -1,0 +1,105 @@
+package dev.cryo.server.qemu;
+
+import com.google.gson.JsonObject;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds QEMU's argv from a {@link QemuSpec}. An argv list, never a shell string: each value is
+ * one argument, and values inside QEMU's own option syntax are escaped ({@link #escape}) or passed
+ * as JSON, so a path with a comma or a quote cannot inject an option.
+ *
+ * <p>The shape follows what libvirt 9 builds for the same XML ({@code virsh domxml-to-native}),
+ * so that migration streams carry the same devices: {@code -S} so the server sees every event
+ * before the CPUs start, {@code -nodefaults}, {@code -blockdev} with stable node names, an
+ * {@code isa-serial} console on a socket with a log file.
+ */
+public final class QemuCommandLine {
+  private QemuCommandLine() {}
+
+  /** What the QEMU process should do at start besides booting. */
+  public enum Incoming {
+    /** Boot normally. */
+    NONE,
+    /** Wait for a migration stream on stdin ({@code -incoming fd:0}). */
+    STDIN,
+    /** Wait for {@code migrate-incoming} over QMP ({@code -incoming defer}). */
+    DEFER
+  }
+
+  /** Builds the argv; the first element is {@code qemuBinary}. */
+  public static List<String> build(Path qemuBinary, QemuSpec spec, RunDir run, Incoming incoming) {
+    List<String> argv = new ArrayList<>();
+    argv.add(qemuBinary.toString());
+    add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
+    argv.add("-S");
+    add(argv, "-uuid", spec.uuid());
+    add(argv, "-machine", spec.machine() + (spec.usbController() ? "" : ",usb=off")
+        + ",dump-guest-core=off");
+    add(argv, "-accel", spec.accelerator().qemuName());
+    add(argv, "-m", "size=" + spec.memoryKib() + "k");
+    add(argv, "-smp", spec.vcpus() + ",sockets=" + spec.vcpus() + ",cores=1,threads=1");
+    argv.add("-no-user-config");
+    argv.add("-nodefaults");
+    add(argv, "-display", "none");
+    add(argv, "-pidfile", run.pidFile().toString());
+    add(argv, "-qmp", "unix:" + escape(run.qmpSocket().toString()) + ",server=on,wait=off");
+    if (spec.kernel() != null) {
+      add(argv, "-kernel", spec.kernel().toString());
+      if (spec.initrd() != null) {
+        add(argv, "-initrd", spec.initrd().toString());
+      }
+      if (spec.cmdline() != null && !spec.cmdline().isEmpty()) {
+        add(argv, "-append", spec.cmdline());
+      }
+    }
+    for (int i = 0; i < spec.disks().size(); i++) {
+      QemuSpec.Disk disk = spec.disks().get(i);
+      JsonObject storage = new JsonObject();
+      storage.addProperty("driver", "file");
+      storage.addProperty("filename", disk.source().toString());
+      storage.addProperty("node-name", disk.storageNode());
+      storage.addProperty("auto-read-only", true);
+      storage.addProperty("discard", "unmap");
+      add(argv, "-blockdev", storage.toString());
+      JsonObject format = new JsonObject();
+      format.addProperty("node-name", disk.formatNode());
+      format.addProperty("read-only", disk.readOnly());
+      format.addProperty("driver", disk.format().qemuName());
+      format.addProperty("file", disk.storageNode());
+      add(argv, "-blockdev", format.toString());
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", "virtio-blk-pci");
+      device.addProperty("drive", disk.formatNode());
+      device.addProperty("id", disk.deviceId());
+      if (i == 0 && spec.kernel() == null) {
+        device.addProperty("bootindex", 1);
+      }
+      add(argv, "-device", device.toString());
+    }
+    add(argv, "-chardev", "socket,id=charserial0,path=" + escape(run.consoleSocket().toString())
+        + ",server=on,wait=off,logfile=" + escape(run.serialLog().toString()) + ",logappend=on");
+    add(argv, "-device", "isa-serial,chardev=charserial0,id=serial0");
+    if (spec.memballoon()) {
+      add(argv, "-device", "virtio-balloon-pci,id=balloon0");
+    }
+    switch (incoming) {
+      case STDIN -> add(argv, "-incoming", "fd:0");
+      case DEFER -> add(argv, "-incoming", "defer");
+      case NONE -> { }
+    }
+    add(argv, "-msg", "timestamp=on");
+    return argv;
+  }
+
+  /** Escapes a value for QEMU's comma-separated option syntax: a comma is written twice. */
+  static String escape(String value) {
+    return value.replace(",", ",,");
+  }
+
+  private static void add(List<String> argv, String option, String value) {
+    argv.add(option);
+    argv.add(value);
+  }
+}

@@ -1,0 +1,348 @@
+package dev.cryo.server.domain;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cryo.server.error.InvalidArgumentException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.w3c.dom.Element;
+
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class DomainXmlTest {
+  private static final String MINIMAL = resource("minimal-direct-kernel.xml");
+
+  // ---- fixtures ---------------------------------------------------------------------------------
+
+  @ParameterizedTest
+  @ValueSource(strings = {"minimal-direct-kernel", "virsh-dumpxml-debian12", "memory-units",
+      "metadata"})
+  void format_fixture_matchesExpectedAndRoundTrips(String fixture) {
+    DomainXml.Parsed parsed = DomainXml.parse(resource(fixture + ".xml"));
+    String formatted = DomainXml.format(parsed.def());
+
+    assertThat(formatted).isEqualTo(resource(fixture + ".expected.xml"));
+    DomainXml.Parsed again = DomainXml.parse(formatted);
+    assertThat(again.warnings()).isEmpty();
+    assertThat(DomainXml.format(again.def())).isEqualTo(formatted);
+  }
+
+  @Test
+  void parse_minimalDirectKernel_modelsEverything() {
+    DomainXml.Parsed parsed = DomainXml.parse(MINIMAL);
+    DomainDef def = parsed.def();
+
+    assertThat(parsed.warnings()).isEmpty();
+    assertThat(def.getType()).isEqualTo("qemu");
+    assertThat(def.getName()).isEqualTo("tiny");
+    assertThat(def.getUuid()).isEqualTo("4dea22b3-1d52-d8f3-2516-782e98ab3fa0");
+    assertThat(def.memoryBytes()).isEqualTo(256L << 20);
+    assertThat(def.currentMemoryBytes()).isEqualTo(256L << 20);
+    assertThat(def.vcpus()).isEqualTo(1);
+    assertThat(def.machine()).isEqualTo("pc-i440fx-7.2");
+    assertThat(def.arch()).isEqualTo("x86_64");
+    assertThat(def.getOs().getKernel()).isEqualTo("/var/lib/cryo/images/vmlinuz");
+    assertThat(def.getOs().getInitrd()).isEqualTo("/var/lib/cryo/images/initrd.img");
+    assertThat(def.getOs().getCmdline()).isEqualTo("console=ttyS0 root=/dev/vda rw");
+    assertThat(def.getOnPoweroff()).isEqualTo("destroy");
+    assertThat(def.getOnReboot()).isEqualTo("restart");
+    assertThat(def.getOnCrash()).isEqualTo("destroy");
+    assertThat(def.disks()).singleElement().satisfies(disk -> {
+      assertThat(disk.getFormat()).isEqualTo(DiskDef.QCOW2);
+      assertThat(disk.getSourceFile()).isEqualTo("/var/lib/cryo/images/tiny.qcow2");
+      assertThat(disk.getTargetDev()).isEqualTo("vda");
+      assertThat(disk.getTargetBus()).isEqualTo("virtio");
+      assertThat(disk.isReadonly()).isFalse();
+    });
+    assertThat(def.hasSerialConsole()).isTrue();
+    assertThat(def.getDevices().usbControllerModel()).isEqualTo("none");
+    assertThat(def.getDevices().getMemballoon().getModel()).isEqualTo("none");
+  }
+
+  @Test
+  void parse_virshDumpxml_acceptedWithIgnoredContentReported() {
+    DomainXml.Parsed parsed = DomainXml.parse(resource("virsh-dumpxml-debian12.xml"));
+
+    assertThat(parsed.warnings())
+        .isEqualTo(resource("virsh-dumpxml-debian12.warnings.txt").lines().toList())
+        .contains("ignored attribute /domain/@id (line 1)",
+            "ignored element /domain/features (line 22)",
+            "ignored element /domain/devices/interface (line 58)",
+            "ignored attribute /domain/devices/disk/source/@index (line 45)");
+    DomainDef def = parsed.def();
+    assertThat(def.getDevices().getEmulator()).isEqualTo("/usr/bin/qemu-system-x86_64");
+    assertThat(def.getDevices().usbControllerModel()).isEqualTo("piix3-uhci");
+    assertThat(def.getOs().getBootDevices()).containsExactly("hd");
+    assertThat(def.getMetadata()).singleElement()
+        .extracting(Element::getLocalName).isEqualTo("libosinfo");
+  }
+
+  @Test
+  void parse_memoryUnits_convertedToKiB() {
+    DomainDef def = DomainXml.parse(resource("memory-units.xml")).def();
+
+    assertThat(def.memoryKiB()).isEqualTo(1048576);
+    // 1000 MB = 10^9 bytes = 976562.5 KiB, rounded up as libvirt does
+    assertThat(def.currentMemoryKiB()).isEqualTo(976563);
+    assertThat(def.vcpus()).isEqualTo(2);
+    assertThat(def.getUuid()).isEqualTo("0f8b3c2e-9d6a-4b1c-8e7f-6a5b4c3d2e1f");
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+      "b, 2048, 2", "bytes, 2048, 2", "byte, 1025, 2", "k, 3, 3", "KiB, 3, 3", "KB, 1024, 1000",
+      "M, 2, 2048", "MiB, 2, 2048", "MB, 1, 977", "G, 1, 1048576", "GiB, 1, 1048576",
+      "GB, 1, 976563", "T, 1, 1073741824", "TiB, 1, 1073741824", "TB, 1, 976562500",
+      "mib, 1, 1024", "'', 5, 5"})
+  void parse_memoryUnit_libvirtScale(String unit, long value, long expectedKiB) {
+    String attribute = unit.isEmpty() ? "" : " unit='" + unit + "'";
+    String xml = MINIMAL.replace("<memory unit='MiB'>256</memory>",
+        "<memory" + attribute + ">" + value + "</memory>");
+
+    assertThat(DomainXml.parse(xml).def().memoryKiB()).isEqualTo(expectedKiB);
+  }
+
+  @Test
+  void parse_metadata_keptVerbatimWithNamespaces() {
+    DomainDef def = DomainXml.parse(resource("metadata.xml")).def();
+
+    List<Element> metadata = def.getMetadata();
+    assertThat(metadata).hasSize(2);
+    assertThat(metadata.get(0).getNamespaceURI()).isEqualTo("http://app1.org/app1/");
+    assertThat(metadata.get(0).getTextContent()).isEqualTo("fooish");
+    assertThat(metadata.get(1).getNamespaceURI()).isEqualTo("http://app1.org/app2/");
+    assertThat(metadata.get(1).getAttributeNS("http://app1.org/app2/", "level")).isEqualTo("3");
+    assertThat(metadata.get(1).getElementsByTagNameNS("http://app1.org/app2/", "item").item(0)
+        .getTextContent()).isEqualTo("first & only");
+  }
+
+  @Test
+  void parse_currentMemoryAboveMemory_clampedLikeLibvirt() {
+    String xml = MINIMAL.replace("<memory unit='MiB'>256</memory>",
+        "<memory unit='MiB'>256</memory><currentMemory unit='MiB'>512</currentMemory>");
+
+    assertThat(DomainXml.parse(xml).def().currentMemoryBytes()).isEqualTo(256L << 20);
+  }
+
+  @Test
+  void parse_missingUuid_generatesRandomUuid() {
+    String xml = MINIMAL.replace("<uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>", "");
+
+    String first = DomainXml.parse(xml).def().getUuid();
+    String second = DomainXml.parse(xml).def().getUuid();
+
+    assertThat(first).matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    assertThat(second).isNotEqualTo(first);
+  }
+
+  @Test
+  void copy_independentOfOriginal() {
+    DomainDef original = DomainXml.parse(resource("metadata.xml")).def();
+    String before = DomainXml.format(original);
+
+    DomainDef copy = original.copy();
+    copy.setName("other");
+    copy.setMemoryBytes(1L << 30);
+    copy.disks().get(0).setSourceFile("/elsewhere.img");
+    copy.getMetadata().get(0).setTextContent("changed");
+
+    assertThat(DomainXml.format(original)).isEqualTo(before);
+    assertThat(copy.memoryKiB()).isEqualTo(1048576);
+    assertThat(DomainXml.format(original.copy())).isEqualTo(before);
+  }
+
+  @Test
+  void setMemoryBytes_roundsUpToKiB() {
+    DomainDef def = new DomainDef();
+
+    def.setMemoryBytes(1025);
+
+    assertThat(def.memoryKiB()).isEqualTo(2);
+    assertThat(def.memoryBytes()).isEqualTo(2048);
+  }
+
+  @Test
+  void format_builtInCode_parsesBack() {
+    DomainDef def = new DomainDef();
+    def.setType("kvm");
+    def.setName("built");
+    def.setUuid("11111111-2222-3333-4444-555555555555");
+    def.setMemoryBytes(512L << 20);
+    def.setCurrentMemoryBytes(512L << 20);
+    def.setVcpus(2);
+    OsDef os = new OsDef();
+    os.setOsType("hvm");
+    os.setMachine("pc-i440fx-7.2");
+    os.setKernel("/boot/vmlinuz");
+    def.setOs(os);
+    def.setOnPoweroff("destroy");
+    def.setOnReboot("restart");
+    def.setOnCrash("destroy");
+    def.disks().add(DiskDef.file("/srv/built.qcow2", DiskDef.QCOW2, "vda"));
+    def.getDevices().getSerials().add(new DevicesDef.CharDevice("pty"));
+    def.getDevices().setMemballoon(new DevicesDef.Memballoon("none"));
+
+    String xml = DomainXml.format(def);
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+
+    assertThat(parsed.warnings()).isEmpty();
+    assertThat(DomainXml.format(parsed.def())).isEqualTo(xml);
+    assertThat(xml).contains("<source file=\"/srv/built.qcow2\"/>");
+  }
+
+  // ---- refused documents ------------------------------------------------------------------------
+
+  @Test
+  void parse_billionLaughs_rejectedAsDtd() {
+    String xml = """
+        <!DOCTYPE domain [
+          <!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa">
+          <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+          <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+          <!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+        ]>
+        """
+        + MINIMAL.replace("<name>tiny</name>", "<name>tiny</name><description>&d;</description>");
+
+    assertThatThrownBy(() -> DomainXml.parse(xml))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessage("domain XML with a DTD (<!DOCTYPE>) is not accepted; remove it");
+  }
+
+  @Test
+  void parse_xxeSystemEntity_rejectedAndFileNotRead(@TempDir Path dir) throws IOException {
+    Path secret = dir.resolve("passwd");
+    Files.writeString(secret, "root:x:0:0:SECRET-MARKER", StandardCharsets.UTF_8);
+    String xml = "<!DOCTYPE domain [<!ENTITY x SYSTEM \"" + secret.toUri() + "\">]>\n"
+        + MINIMAL.replace("<name>tiny</name>", "<name>tiny</name><description>&x;</description>");
+
+    assertThatThrownBy(() -> DomainXml.parse(xml))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessageContaining("DTD")
+        .hasMessageNotContaining("SECRET-MARKER");
+  }
+
+  @Test
+  void parse_malformed_namesLineAndElement() {
+    String xml = MINIMAL.replace("<target dev='vda' bus='virtio'/>", "<target dev='vda'>");
+
+    assertThatThrownBy(() -> DomainXml.parse(xml))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessageStartingWith("domain XML is malformed at line 17, column ")
+        .hasMessageContaining("in element /domain/devices/disk/target")
+        .hasMessageContaining("\"target\"");
+  }
+
+  @Test
+  void parse_otherRoot_rejected() {
+    assertThatThrownBy(() -> DomainXml.parse("<domainsnapshot><name>s</name></domainsnapshot>"))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessage("domain XML must have the root element <domain>, not <domainsnapshot>");
+  }
+
+  static Stream<Arguments> rejections() {
+    return Stream.of(
+        rejection("<domain type='qemu'>", "<domain type='xen'>",
+            "domain type 'xen' is not supported; use 'kvm' or 'qemu'"),
+        rejection("<domain type='qemu'>", "<domain>", "domain XML has no type"),
+        rejection("<name>tiny</name>", "", "domain XML has no <name>"),
+        rejection("<name>tiny</name>", "<name>tiny</name><name>other</name>",
+            "domain XML has more than one <name> in /domain (line 2)"),
+        rejection("<devices>", "<devices><memballoon model='none'/>",
+            "more than one <memballoon> in /domain/devices"),
+        rejection("<name>tiny</name>", "<name> </name>", "domain XML has no <name>"),
+        rejection("4dea22b3-1d52-d8f3-2516-782e98ab3fa0", "not-a-uuid",
+            "domain uuid 'not-a-uuid' is not a valid UUID"),
+        rejection("<memory unit='MiB'>256</memory>", "", "domain XML has no <memory>"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>0</memory>",
+            "<memory> must be more than 0, got 0"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>-5</memory>",
+            "<memory> must be more than 0, got -5"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>lots</memory>",
+            "<memory> value 'lots' is not a number"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='MiB'>1.5</memory>",
+            "<memory> value '1.5' is not a number"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='furlongs'>256</memory>",
+            "<memory> unit 'furlongs' is not known"),
+        rejection("<memory unit='MiB'>256</memory>", "<memory unit='EiB'>100</memory>",
+            "<memory> of 100 EiB is too large"),
+        rejection("<memory unit='MiB'>256</memory>",
+            "<memory unit='MiB'>256</memory><currentMemory unit='Mi'>1</currentMemory>",
+            "<currentMemory> unit 'Mi' is not known"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>0</vcpu>", "<vcpu> '0' is not a positive number"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>two</vcpu>", "<vcpu> 'two' is not a positive number"),
+        rejection("<vcpu>1</vcpu>", "<vcpu placement='auto'>1</vcpu>",
+            "vcpu placement 'auto' is not supported"),
+        rejection(">hvm<", ">xen<", "os type 'xen' is not supported; use 'hvm'"),
+        rejection("<kernel>/var/lib/cryo/images/vmlinuz</kernel>", "<kernel>vmlinuz</kernel>",
+            "os kernel 'vmlinuz' is not an absolute path"),
+        rejection("</cmdline>", "</cmdline><boot dev='floppy'/>",
+            "boot device 'floppy' is not known"),
+        rejection("<disk type='file' device='disk'>", "<disk type='block' device='disk'>",
+            "disk vda: type 'block' is not supported; only type='file' disks are"),
+        rejection("<disk type='file' device='disk'>", "<disk type='file' device='cdrom'>",
+            "disk vda: device 'cdrom' is not supported; only device='disk' is"),
+        rejection("type='qcow2'", "type='vmdk'",
+            "disk vda: driver type 'vmdk' is not supported; use 'raw' or 'qcow2'"),
+        rejection("<driver name='qemu'", "<driver name='tap'",
+            "disk vda: driver name 'tap' is not supported; use 'qemu'"),
+        rejection("bus='virtio'", "bus='sata'",
+            "disk vda: target bus 'sata' is not supported; use 'virtio'"),
+        rejection("file='/var/lib/cryo/images/tiny.qcow2'", "file='images/tiny.qcow2'",
+            "disk vda: source file 'images/tiny.qcow2' is not an absolute path"),
+        rejection("<source file='/var/lib/cryo/images/tiny.qcow2'/>", "",
+            "disk vda: no <source file='...'>"),
+        rejection("<target dev='vda' bus='virtio'/>", "<target bus='virtio'/>",
+            "disk #1 has no <target dev='...'>"),
+        rejection("dev='vda'", "dev='vda,file=x'",
+            "disk target dev 'vda,file=x' is not a device name"),
+        rejection("</disk>", "</disk><disk type='file' device='disk'>"
+                + "<source file='/srv/other.raw'/><target dev='vda'/></disk>",
+            "disk target 'vda' is used by more than one disk"),
+        rejection("<serial type='pty'/>", "<serial type='tcp'/>",
+            "serial type 'tcp' is not supported; use 'pty'"),
+        rejection("<memballoon model='none'/>", "<memballoon model='xen'/>",
+            "memballoon model 'xen' is not supported; use 'none' or 'virtio'"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("rejections")
+  void parse_unsupportedValue_rejectedNamingIt(String from, String to, String message) {
+    assertThat(MINIMAL).contains(from);
+    String xml = MINIMAL.replace(from, to);
+
+    assertThatThrownBy(() -> DomainXml.parse(xml))
+        .isInstanceOf(InvalidArgumentException.class)
+        .hasMessageContaining(message);
+  }
+
+  private static Arguments rejection(String from, String to, String message) {
+    return Arguments.of(from, to, message);
+  }
+
+  private static String resource(String name) {
+    try (InputStream in = DomainXmlTest.class.getResourceAsStream("/domainxml/" + name)) {
+      if (in == null) {
+        throw new IllegalStateException("missing test resource domainxml/" + name);
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
