@@ -52,11 +52,17 @@ final class CryoTarget implements AutoCloseable {
 
   /** {@code kill -9} the server, then start a new one on the same state folder. */
   void killAndRestart() throws IOException, InterruptedException {
+    killAndRestartAfter(() -> { });
+  }
+
+  /** {@code kill -9} the server, run {@code whileDown}, then start a new one on the same state. */
+  void killAndRestartAfter(Runnable whileDown) throws IOException, InterruptedException {
     if (server == null) {
       throw new IllegalStateException("cannot restart a server this kit did not start");
     }
     client.close();
     server.kill9();
+    whileDown.run();
     server = ServerProcess.start(stateDir);
     target = server.target();
     client = CryoClient.builder().target(target).build();

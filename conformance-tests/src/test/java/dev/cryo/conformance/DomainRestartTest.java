@@ -1,0 +1,106 @@
+package dev.cryo.conformance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.cryo.client.Console;
+import dev.cryo.client.Domain;
+import dev.cryo.client.DomainState;
+import dev.cryo.client.StateReason;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Restart safety: the server dies with {@code kill -9} while a guest runs; the guest keeps
+ * running, and a new server on the same state folder re-attaches and controls it.
+ */
+@Timeout(300)
+class DomainRestartTest {
+  @TempDir static Path temp;
+  static CryoTarget cryo;
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    TestGuest.dir();
+    cryo = CryoTarget.start(temp);
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    cryo.close();
+  }
+
+  @Test
+  void kill9_guestKeepsRunningAndNewServerReattaches() throws Exception {
+    assumeTrue(cryo.ownsServer(), "needs a server this kit started, to kill it");
+    String name = "restart-" + System.nanoTime();
+    cryo.client().domains().define(TestGuest.xml(name, 128, 8, null, null));
+    Domain before = cryo.client().domains().start(name);
+    String boot;
+    long counter;
+    try (Console console = cryo.client().domains().console(name)) {
+      Matcher beat = console.awaitLine(DomainLifecycleTest.COUNTER, DomainLifecycleTest.BOOT);
+      boot = beat.group(2);
+      console.skipReceived();
+      counter = Long.parseLong(console.awaitLine(DomainLifecycleTest.COUNTER,
+          Duration.ofSeconds(30)).group(1));
+    }
+
+    cryo.killAndRestart();
+
+    try {
+      assertThat(ProcessHandle.of(before.pid()).map(ProcessHandle::isAlive)).contains(true);
+      Domain after = cryo.client().domains().get(name);
+      assertThat(after.state()).isEqualTo(DomainState.RUNNING);
+      assertThat(after.reason()).isEqualTo(StateReason.REATTACHED);
+      assertThat(after.pid()).isEqualTo(before.pid());
+      assertThat(after.accelerator()).isEqualTo(before.accelerator());
+
+      try (Console console = cryo.client().domains().console(name)) {
+        // The console replays history first; wait for a heartbeat newer than the restart.
+        Matcher beat;
+        do {
+          beat = console.awaitLine(DomainLifecycleTest.COUNTER, Duration.ofSeconds(30));
+          assertThat(beat.group(2)).as("same boot: the guest was not restarted").isEqualTo(boot);
+        } while (Long.parseLong(beat.group(1)) <= counter + 1);
+        // History survives the restart too: the new server shows what the guest printed before.
+        assertThat(console.transcript()).contains("COUNTER " + counter + " boot=" + boot);
+      }
+
+      assertThat(cryo.client().domains().suspend(name).state()).isEqualTo(DomainState.PAUSED);
+      assertThat(cryo.client().domains().resume(name).state()).isEqualTo(DomainState.RUNNING);
+      Domain destroyed = cryo.client().domains().destroy(name);
+      assertThat(destroyed.state()).isEqualTo(DomainState.SHUTOFF);
+      assertThat(ProcessHandle.of(before.pid()).map(ProcessHandle::isAlive)).isNotEqualTo(
+          java.util.Optional.of(true));
+    } finally {
+      DomainLifecycleTest.destroyQuietly(cryo.client().domains(), name);
+      cryo.client().domains().undefine(name);
+    }
+  }
+
+  @Test
+  void restart_guestThatDiedWhileServerWasDown_isShutOff() throws Exception {
+    assumeTrue(cryo.ownsServer(), "needs a server this kit started, to kill it");
+    String name = "died-" + System.nanoTime();
+    cryo.client().domains().define(TestGuest.xml(name, 64, 0, null, null));
+    Domain started = cryo.client().domains().start(name, true, false);
+    cryo.killAndRestartAfter(() -> ProcessHandle.of(started.pid()).ifPresent(p -> {
+      p.destroyForcibly();
+      p.onExit().join();
+    }));
+    try {
+      Domain after = cryo.client().domains().get(name);
+      assertThat(after.state()).isEqualTo(DomainState.SHUTOFF);
+      assertThat(after.reason()).isEqualTo(StateReason.CRASHED);
+    } finally {
+      cryo.client().domains().undefine(name);
+    }
+  }
+}
