@@ -1,10 +1,11 @@
 package dev.cryo.server.qemu;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,9 +55,11 @@ public final class HostCapabilities {
    * {@code /dev/kvm} on which a stock kernel hangs at boot, and they lack those flags.
    */
   static String kvmUnusableReason(Path devKvm, Path cpuinfo) {
-    try (RandomAccessFile f = new RandomAccessFile(devKvm.toFile(), "rw")) {
+    // Open without CREATE: a missing /dev/kvm must not become a regular file.
+    try (FileChannel ch = FileChannel.open(devKvm, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
       // Opened: good.
-    } catch (IOException e) {
+    } catch (IOException | UnsupportedOperationException e) {
       return devKvm + " cannot be opened read-write";
     }
     try {

@@ -1,0 +1,88 @@
+package dev.cryo.server.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(10)
+class QemuCommandLineTest {
+  private static final RunDir RUN = new RunDir(Path.of("/run/cryo/u1"));
+
+  private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel) {
+    return new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 131072, 2,
+        "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
+        kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, false,
+        false);
+  }
+
+  @Test
+  void build_directKernelBoot_hasLibvirtShape() {
+    List<String> argv = QemuCommandLine.build(Path.of("/usr/bin/qemu-system-x86_64"),
+        spec(List.of(), Path.of("/boot/vmlinuz")), RUN, QemuCommandLine.Incoming.NONE);
+    assertThat(argv.get(0)).isEqualTo("/usr/bin/qemu-system-x86_64");
+    assertThat(argv).containsSubsequence("-S")
+        .containsSubsequence("-machine", "pc-i440fx-7.2,usb=off,dump-guest-core=off")
+        .containsSubsequence("-accel", "tcg")
+        .containsSubsequence("-m", "size=131072k")
+        .containsSubsequence("-smp", "2,sockets=2,cores=1,threads=1")
+        .containsSubsequence("-kernel", "/boot/vmlinuz", "-initrd", "/boot/initrd", "-append",
+            "console=ttyS0 quiet")
+        .containsSubsequence("-qmp", "unix:/run/cryo/u1/qmp.sock,server=on,wait=off")
+        .containsSubsequence("-device", "isa-serial,chardev=charserial0,id=serial0")
+        .contains("-nodefaults", "-no-user-config")
+        .doesNotContain("-incoming");
+  }
+
+  @Test
+  void build_disks_useJsonBlockdevsWithStableNodeNames() {
+    QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a,b.qcow2"),
+        QemuSpec.DiskFormat.QCOW2, false);
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
+        QemuCommandLine.Incoming.NONE);
+    List<JsonObject> blockdevs = values(argv, "-blockdev");
+    assertThat(blockdevs).hasSize(2);
+    assertThat(blockdevs.get(0).get("filename").getAsString()).isEqualTo("/img/a,b.qcow2");
+    assertThat(blockdevs.get(0).get("node-name").getAsString()).isEqualTo("cryo-vda-storage");
+    assertThat(blockdevs.get(1).get("driver").getAsString()).isEqualTo("qcow2");
+    assertThat(blockdevs.get(1).get("node-name").getAsString()).isEqualTo("cryo-vda-format");
+    JsonObject device = values(argv, "-device").get(0);
+    assertThat(device.get("drive").getAsString()).isEqualTo("cryo-vda-format");
+    assertThat(device.get("bootindex").getAsInt()).isEqualTo(1);
+  }
+
+  @Test
+  void build_incoming_addsIncomingOption() {
+    assertThat(QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null), RUN,
+        QemuCommandLine.Incoming.STDIN)).containsSubsequence("-incoming", "fd:0");
+    assertThat(QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null), RUN,
+        QemuCommandLine.Incoming.DEFER)).containsSubsequence("-incoming", "defer");
+  }
+
+  @Test
+  void build_hostileValues_cannotInjectOptions() {
+    QemuSpec hostile = new QemuSpec("evil,chardev=x", "c7a5fdbd-edaf-9455-926a-d65c16db1809",
+        65536, 1, "pc", QemuSpec.Accelerator.TCG, null, null, null, List.of(), true, true);
+    RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
+        QemuCommandLine.Incoming.NONE);
+    assertThat(argv).contains("guest=evil,,chardev=x,debug-threads=on")
+        .contains("unix:/tmp/a,,server=off/qmp.sock,server=on,wait=off")
+        .contains("virtio-balloon-pci,id=balloon0")
+        .contains("pc,dump-guest-core=off");
+  }
+
+  private static List<JsonObject> values(List<String> argv, String option) {
+    List<JsonObject> out = new java.util.ArrayList<>();
+    for (int i = 0; i < argv.size() - 1; i++) {
+      if (argv.get(i).equals(option) && argv.get(i + 1).startsWith("{")) {
+        out.add(JsonParser.parseString(argv.get(i + 1)).getAsJsonObject());
+      }
+    }
+    return out;
+  }
+}
