@@ -1,0 +1,30 @@
+# Shared by scripts/serve and scripts/test: install what this machine lacks.
+# Sourced, not run. Debian/Ubuntu hosts; everything else comes from Maven Central.
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "cryo: installing ${missing[*]}" >&2
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -q >&2
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" >&2
+}
+
+# QEMU and its image tool, a JDK 17 and Maven.
+install_runtime() {
+  apt_install qemu-system-x86 qemu-utils
+  command -v java >/dev/null 2>&1 || apt_install openjdk-17-jdk-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+}
