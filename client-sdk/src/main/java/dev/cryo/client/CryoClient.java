@@ -1,7 +1,19 @@
 package dev.cryo.client;
 
+import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
+import io.grpc.ClientInterceptors;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.stub.MetadataUtils;
+import java.io.IOException;
+import java.nio.file.Path;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -18,11 +30,15 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CryoClient implements AutoCloseable {
   private final ManagedChannel channel;
+  /** Created by the builder for Unix socket targets; null otherwise. */
+  private final EventLoopGroup eventLoop;
   private final Domains domains;
 
-  private CryoClient(ManagedChannel channel, Duration deadline) {
+  private CryoClient(ManagedChannel channel, Channel calls, Duration deadline,
+      EventLoopGroup eventLoop) {
     this.channel = channel;
-    this.domains = new DomainsImpl(channel, deadline);
+    this.eventLoop = eventLoop;
+    this.domains = new DomainsImpl(calls, deadline);
   }
 
   public static Builder builder() {
@@ -46,22 +62,56 @@ public final class CryoClient implements AutoCloseable {
       channel.shutdownNow();
       Thread.currentThread().interrupt();
     }
+    if (eventLoop != null) {
+      eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
   }
 
   /** Builds a {@link CryoClient}. {@link #target} is required. */
   public static final class Builder {
     private String target;
     private Duration deadline = Duration.ofMinutes(2);
+    private Path trustedCa;
+    private Path clientCertChain;
+    private Path clientKey;
+    private String bearerToken;
 
     private Builder() {}
 
-    /** The server, as {@code host:port}. */
+    /**
+     * The server: {@code host:port}, or {@code unix:///path/to/socket} for a server's Unix socket
+     * listener.
+     */
     public Builder target(String target) {
       Objects.requireNonNull(target, "target");
       if (!target.contains(":")) {
-        throw new IllegalArgumentException("target must be host:port, got '" + target + "'");
+        throw new IllegalArgumentException("target must be host:port or unix:///path, got '"
+            + target + "'");
       }
       this.target = target;
+      return this;
+    }
+
+    /** Connect with TLS, trusting server certificates that chain to this CA (PEM). */
+    public Builder tls(Path trustedCa) {
+      this.trustedCa = Objects.requireNonNull(trustedCa, "trustedCa");
+      return this;
+    }
+
+    /** Present this client certificate (mutual TLS). PEM chain and PKCS#8 PEM key. */
+    public Builder clientCertificate(Path certChain, Path privateKey) {
+      this.clientCertChain = Objects.requireNonNull(certChain, "certChain");
+      this.clientKey = Objects.requireNonNull(privateKey, "privateKey");
+      return this;
+    }
+
+    /** Send {@code authorization: Bearer TOKEN} on every call. */
+    public Builder bearerToken(String token) {
+      Objects.requireNonNull(token, "token");
+      if (token.isBlank() || token.contains("\n")) {
+        throw new IllegalArgumentException("a bearer token is one non-blank line");
+      }
+      this.bearerToken = token;
       return this;
     }
 
@@ -78,8 +128,38 @@ public final class CryoClient implements AutoCloseable {
       if (target == null) {
         throw new IllegalStateException("target is required");
       }
-      ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
-      return new CryoClient(channel, deadline);
+      ChannelCredentials creds = InsecureChannelCredentials.create();
+      if (trustedCa != null || clientCertChain != null) {
+        TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder();
+        try {
+          if (trustedCa != null) {
+            tls.trustManager(trustedCa.toFile());
+          }
+          if (clientCertChain != null) {
+            tls.keyManager(clientCertChain.toFile(), clientKey.toFile());
+          }
+        } catch (IOException e) {
+          throw new CryoException(CryoException.ErrorCode.INVALID_ARGUMENT,
+              "cannot read TLS files: " + e.getMessage(), e);
+        }
+        creds = tls.build();
+      }
+      NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, creds);
+      EventLoopGroup unixLoop = null;
+      if (target.startsWith("unix:")) {
+        unixLoop = new EpollEventLoopGroup(1);
+        builder.channelType(EpollDomainSocketChannel.class).eventLoopGroup(unixLoop);
+      }
+      ManagedChannel channel = builder.build();
+      Channel calls = channel;
+      if (bearerToken != null) {
+        Metadata headers = new Metadata();
+        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+            "Bearer " + bearerToken);
+        calls = ClientInterceptors.intercept(channel,
+            MetadataUtils.newAttachHeadersInterceptor(headers));
+      }
+      return new CryoClient(channel, calls, deadline, unixLoop);
     }
   }
 }

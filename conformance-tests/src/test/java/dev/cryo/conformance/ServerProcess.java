@@ -28,6 +28,11 @@ final class ServerProcess implements AutoCloseable {
   }
 
   static ServerProcess start(Path stateDir) throws IOException {
+    return start(stateDir, List.of("--listen", "127.0.0.1:0"));
+  }
+
+  /** Starts a server with these listener and security options (plus --state). */
+  static ServerProcess start(Path stateDir, List<String> options) throws IOException {
     Files.createDirectories(stateDir);
     // Outside the state folder, which tests delete: the log must survive a failing test.
     Path logs = Path.of("target", "server-logs").toAbsolutePath();
@@ -41,8 +46,7 @@ final class ServerProcess implements AutoCloseable {
     argv.add("-cp");
     argv.add(System.getProperty("java.class.path"));
     argv.add("dev.cryo.server.CryoServerMain");
-    argv.add("--listen");
-    argv.add("127.0.0.1:0");
+    argv.addAll(options);
     argv.add("--state");
     argv.add(stateDir.toString());
     Process p = new ProcessBuilder(argv)
@@ -55,7 +59,8 @@ final class ServerProcess implements AutoCloseable {
         String line;
         while ((line = r.readLine()) != null) {
           if (line.startsWith("CRYO_LISTENING port=")) {
-            port.complete(Integer.parseInt(line.substring("CRYO_LISTENING port=".length())));
+            port.complete(Integer.parseInt(
+                line.substring("CRYO_LISTENING port=".length()).split(" ")[0]));
           }
         }
       } catch (IOException e) {

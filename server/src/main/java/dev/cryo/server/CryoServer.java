@@ -1,85 +1,197 @@
 package dev.cryo.server;
 
+import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.grpc.GrpcServices;
 import dev.cryo.server.qemu.HostCapabilities;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.util.AdvancedTlsX509KeyManager;
+import io.grpc.util.AdvancedTlsX509TrustManager;
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.GeneralSecurityException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A running Cryo server: the gRPC port and the domains behind it. {@link #close()} stops serving
- * and lets go of the QEMU processes, which keep running for the next server to re-attach.
+ * A running Cryo server: its listeners (a TCP port, a Unix socket, or both) and the domains
+ * behind them. {@link #close()} stops serving and lets go of the QEMU processes, which keep
+ * running for the next server to re-attach.
  */
 public final class CryoServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CryoServer.class);
+  /** How often TLS files are re-read, so renewed certificates apply without a restart. */
+  private static final long TLS_RELOAD_MINUTES = 1;
 
-  private final Server server;
+  private final List<Server> servers;
+  private final Server tcp;
   private final Domains domains;
-  private final ExecutorService executor;
+  /** Closed in reverse order by {@link #close()}. */
+  private final List<AutoCloseable> resources;
 
-  private CryoServer(Server server, Domains domains, ExecutorService executor) {
-    this.server = server;
+  private CryoServer(List<Server> servers, Server tcp, Domains domains,
+      List<AutoCloseable> resources) {
+    this.servers = servers;
+    this.tcp = tcp;
     this.domains = domains;
-    this.executor = executor;
+    this.resources = resources;
   }
 
-  /** Probes the host, loads the state folder, re-attaches to running guests and starts serving. */
+  /**
+   * Probes the host, loads the state folder, re-attaches to running guests and starts serving.
+   *
+   * @throws IOException if a listener cannot start, or TCP without TLS is asked for on an address
+   *     that is not loopback
+   */
   public static CryoServer start(ServerConfig config) throws IOException {
+    if (config.listen() != null && config.tls() == null
+        && !config.listen().getAddress().isLoopbackAddress()) {
+      throw new IOException("refusing to listen on " + config.listen() + " without TLS: anyone "
+          + "who reaches that address could pause, read and overwrite every guest of this host. "
+          + "Pass --tls-cert and --tls-key (and --tls-client-ca or --access-file to say who may "
+          + "call), or listen on 127.0.0.1 or a --unix-socket");
+    }
+    AccessFile access = config.accessFile() == null ? null : AccessFile.read(config.accessFile());
     HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
+    List<AutoCloseable> resources = new ArrayList<>();
+    List<Server> servers = new ArrayList<>();
     Domains domains = Domains.open(config.stateDir(), host, config.accelerator());
-    AtomicInteger threads = new AtomicInteger();
-    ExecutorService executor = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "cryo-grpc-" + threads.incrementAndGet());
+    resources.add(domains);
+    Server tcp = null;
+    try {
+      AtomicInteger threads = new AtomicInteger();
+      ExecutorService executor = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "cryo-grpc-" + threads.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      });
+      resources.add(executor::shutdownNow);
+      if (config.listen() != null) {
+        NettyServerBuilder builder = config.tls() == null
+            ? NettyServerBuilder.forAddress(config.listen())
+            : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(config.tls(),
+                resources));
+        GrpcServices.register(builder.executor(executor), domains, access);
+        tcp = builder.build().start();
+        servers.add(tcp);
+        log.info("Cryo listening on {}{}", tcp.getListenSockets(),
+            config.tls() == null ? " (plaintext, loopback)" : " (TLS)");
+      }
+      if (config.unixSocket() != null) {
+        servers.add(startUnix(config, domains, access, executor, resources));
+      }
+    } catch (IOException | RuntimeException e) {
+      CryoServer partial = new CryoServer(servers, tcp, domains, resources);
+      partial.close();
+      throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+    }
+    log.info("state in {}; access control {}", config.stateDir().toAbsolutePath(),
+        access == null ? "off" : "from " + config.accessFile());
+    return new CryoServer(servers, tcp, domains, resources);
+  }
+
+  private static ServerCredentials tlsCredentials(ServerConfig.Tls tls,
+      List<AutoCloseable> resources) throws IOException {
+    ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "cryo-tls-reload");
       t.setDaemon(true);
       return t;
     });
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(config.listen())
-        .executor(executor);
-    GrpcServices.register(builder, domains);
-    Server server;
+    resources.add(reloader::shutdownNow);
     try {
-      server = builder.build().start();
-    } catch (IOException e) {
-      domains.close();
-      executor.shutdownNow();
-      throw new IOException("cannot listen on " + config.listen() + ": " + e.getMessage(), e);
+      AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
+      Closeable keyReload = keys.updateIdentityCredentialsFromFile(tls.privateKey().toFile(),
+          tls.certChain().toFile(), TLS_RELOAD_MINUTES, TimeUnit.MINUTES, reloader);
+      resources.add(keyReload::close);
+      TlsServerCredentials.Builder creds = TlsServerCredentials.newBuilder().keyManager(keys);
+      if (tls.clientCa() != null) {
+        AdvancedTlsX509TrustManager trust = AdvancedTlsX509TrustManager.newBuilder()
+            .setVerification(AdvancedTlsX509TrustManager.Verification
+                .CERTIFICATE_ONLY_VERIFICATION)
+            .build();
+        Closeable trustReload = trust.updateTrustCredentialsFromFile(tls.clientCa().toFile(),
+            TLS_RELOAD_MINUTES, TimeUnit.MINUTES, reloader);
+        resources.add(trustReload::close);
+        creds.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+      }
+      return creds.build();
+    } catch (GeneralSecurityException e) {
+      throw new IOException("cannot use the TLS files " + tls.certChain() + " / "
+          + tls.privateKey() + ": " + e.getMessage(), e);
     }
-    log.info("Cryo listening on {} with state in {}", server.getListenSockets(),
-        config.stateDir().toAbsolutePath());
-    return new CryoServer(server, domains, executor);
   }
 
-  /** The port actually bound (useful when the config asked for port 0). */
+  /** A listener on a Unix socket, readable and writable by the owner and group only (0660). */
+  private static Server startUnix(ServerConfig config, Domains domains, AccessFile access,
+      ExecutorService executor, List<AutoCloseable> resources) throws IOException {
+    Files.deleteIfExists(config.unixSocket());
+    Files.createDirectories(config.unixSocket().toAbsolutePath().getParent());
+    EventLoopGroup boss = new EpollEventLoopGroup(1);
+    EventLoopGroup workers = new EpollEventLoopGroup(2);
+    resources.add(() -> workers.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+    resources.add(() -> boss.shutdownGracefully(0, 1, TimeUnit.SECONDS));
+    NettyServerBuilder builder = NettyServerBuilder
+        .forAddress(new DomainSocketAddress(config.unixSocket().toString()))
+        .channelType(EpollServerDomainSocketChannel.class)
+        .bossEventLoopGroup(boss)
+        .workerEventLoopGroup(workers)
+        .executor(executor);
+    GrpcServices.register(builder, domains, access);
+    Server server = builder.build().start();
+    Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));
+    log.info("Cryo listening on unix:{}", config.unixSocket());
+    return server;
+  }
+
+  /** The TCP port actually bound (useful when the config asked for port 0); -1 if none. */
   public int port() {
-    return ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    return tcp == null ? -1 : ((InetSocketAddress) tcp.getListenSockets().get(0)).getPort();
   }
 
   public void awaitTermination() throws InterruptedException {
-    server.awaitTermination();
+    for (Server s : servers) {
+      s.awaitTermination();
+    }
   }
 
   /** Stops serving; waits a little for calls in flight, then cancels them. Guests keep running. */
   @Override
   public void close() {
-    server.shutdown();
+    servers.forEach(Server::shutdown);
     try {
-      if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
-        server.shutdownNow();
-        server.awaitTermination(5, TimeUnit.SECONDS);
+      for (Server s : servers) {
+        if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
+          s.shutdownNow();
+          s.awaitTermination(5, TimeUnit.SECONDS);
+        }
       }
     } catch (InterruptedException e) {
-      server.shutdownNow();
+      servers.forEach(Server::shutdownNow);
       Thread.currentThread().interrupt();
     }
-    domains.close();
-    executor.shutdownNow();
+    for (int i = resources.size() - 1; i >= 0; i--) {
+      try {
+        resources.get(i).close();
+      } catch (Exception e) {
+        log.warn("error while stopping", e);
+      }
+    }
   }
 }

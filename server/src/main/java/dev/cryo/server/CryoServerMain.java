@@ -13,10 +13,31 @@ import picocli.CommandLine.Option;
     description = "Serves Cryo's gRPC API for the QEMU guests of this host.")
 public final class CryoServerMain implements Callable<Integer> {
 
-  @Option(names = "--listen", paramLabel = "HOST:PORT",
-      description = "Address of the gRPC port (default: ${DEFAULT-VALUE}). Port 0 picks a free "
-          + "one and prints it.")
+  @Option(names = "--listen", paramLabel = "HOST:PORT|none",
+      description = "Address of the gRPC TCP port (default: ${DEFAULT-VALUE}). Port 0 picks a "
+          + "free one and prints it. Without TLS only loopback addresses are allowed.")
   String listen = "127.0.0.1:" + ServerConfig.DEFAULT_PORT;
+
+  @Option(names = "--unix-socket", paramLabel = "PATH",
+      description = "Also serve on a Unix socket (mode 0660), like libvirtd's sockets.")
+  Path unixSocket;
+
+  @Option(names = "--tls-cert", paramLabel = "PEM",
+      description = "Server certificate chain; with --tls-key turns on TLS for the TCP port.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "PEM", description = "Server private key (PKCS#8).")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "PEM",
+      description = "Require client certificates that chain to this CA (mutual TLS).")
+  Path tlsClientCa;
+
+  @Option(names = "--access-file", paramLabel = "FILE",
+      description = "Who may call: hashed bearer tokens and client certificate subjects, with "
+          + "their role (admin, read-only) and domains. Without it anyone who can connect is "
+          + "admin.")
+  Path accessFile;
 
   @Option(names = "--state", paramLabel = "DIR",
       description = "State folder: definitions, metadata, saves (default: ${DEFAULT-VALUE}).")
@@ -40,11 +61,23 @@ public final class CryoServerMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--accel must be auto, kvm or tcg, not '" + accel + "'");
     }
-    CryoServer server = CryoServer.start(
-        new ServerConfig(parseAddress(listen), state, qemu, policy));
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--tls-cert and --tls-key go together");
+    }
+    if (tlsClientCa != null && tlsCert == null) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--tls-client-ca needs --tls-cert and --tls-key");
+    }
+    ServerConfig.Tls tls = tlsCert == null ? null
+        : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa);
+    CryoServer server = CryoServer.start(new ServerConfig(
+        "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
+        accessFile));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
-    System.out.println("CRYO_LISTENING port=" + server.port());
+    System.out.println("CRYO_LISTENING port=" + server.port()
+        + (unixSocket == null ? "" : " unix=" + unixSocket));
     System.out.flush();
     server.awaitTermination();
     return 0;

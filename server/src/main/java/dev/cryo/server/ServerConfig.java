@@ -8,20 +8,51 @@ import java.util.Objects;
 /**
  * How a Cryo server runs.
  *
- * @param listen address of the gRPC port; port 0 picks a free one
+ * @param listen address of the gRPC TCP port, or null for none; port 0 picks a free one
+ * @param unixSocket path of a gRPC Unix socket listener, or null for none
  * @param stateDir where definitions, metadata, managed saves and run folders live
  * @param qemuBinary the emulator; never taken from a caller
  * @param accelerator how {@code type='kvm'} domains pick KVM or TCG
+ * @param tls TLS for the TCP port, or null for plaintext (then only loopback is allowed)
+ * @param accessFile who may call (tokens, client certificates), or null: no authentication
  */
 public record ServerConfig(
-    InetSocketAddress listen, Path stateDir, Path qemuBinary, AcceleratorPolicy accelerator) {
+    InetSocketAddress listen,
+    Path unixSocket,
+    Path stateDir,
+    Path qemuBinary,
+    AcceleratorPolicy accelerator,
+    Tls tls,
+    Path accessFile) {
 
   public static final int DEFAULT_PORT = 7600;
 
   public ServerConfig {
-    Objects.requireNonNull(listen, "listen");
     Objects.requireNonNull(stateDir, "stateDir");
     Objects.requireNonNull(qemuBinary, "qemuBinary");
     Objects.requireNonNull(accelerator, "accelerator");
+    if (listen == null && unixSocket == null) {
+      throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
+          + "socket");
+    }
+  }
+
+  /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
+  public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
+    return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
+        AcceleratorPolicy.AUTO, null, null);
+  }
+
+  /**
+   * TLS files, re-read every minute so certificates can be renewed without a restart.
+   *
+   * @param clientCa CA that client certificates must chain to; null: no client certificates
+   *     asked for (callers then need a bearer token when an access file is set)
+   */
+  public record Tls(Path certChain, Path privateKey, Path clientCa) {
+    public Tls {
+      Objects.requireNonNull(certChain, "certChain");
+      Objects.requireNonNull(privateKey, "privateKey");
+    }
   }
 }

@@ -2,11 +2,14 @@ package dev.cryo.server.domain;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.cryo.server.auth.Caller;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuProcess;
@@ -31,6 +34,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -167,6 +171,11 @@ public final class Domains implements AutoCloseable {
   public DomainInfo define(DomainDef def) {
     Domain domain;
     boolean created;
+    Principal caller = Caller.current();
+    if (!caller.sees(def.getName())) {
+      throw new PermissionDeniedException("principal '" + caller.name()
+          + "' may only define the domains " + new TreeSet<>(caller.domains()));
+    }
     synchronized (this) {
       DomainNames.check(def.getName());
       Domain existing = byName.get(def.getName());
@@ -231,7 +240,8 @@ public final class Domains implements AutoCloseable {
   /** The domain called {@code name}. */
   public synchronized Domain get(String name) {
     Domain domain = byName.get(name);
-    if (domain == null) {
+    // Another tenant's domain does not exist for this caller: NOT_FOUND, so names do not leak.
+    if (domain == null || !Caller.current().sees(name)) {
       throw new NotFoundException("no domain named '" + name + "'");
     }
     return domain;
@@ -248,8 +258,9 @@ public final class Domains implements AutoCloseable {
       all = new ArrayList<>(byName.values());
     }
     List<DomainInfo> out = new ArrayList<>();
+    Principal caller = Caller.current();
     for (Domain d : all) {
-      if (states.isEmpty() || states.contains(d.state())) {
+      if (caller.sees(d.name()) && (states.isEmpty() || states.contains(d.state()))) {
         out.add(info(d));
       }
     }
@@ -454,7 +465,12 @@ public final class Domains implements AutoCloseable {
    * null), on the thread that caused it: it must not block. Close the result to stop.
    */
   public AutoCloseable watch(String name, Consumer<DomainEvent> listener) {
-    Listener l = new Listener(name, listener);
+    Principal caller = Caller.current();
+    Listener l = new Listener(name, event -> {
+      if (caller.sees(event.name())) {
+        listener.accept(event);
+      }
+    });
     listeners.add(l);
     return () -> listeners.remove(l);
   }

@@ -1,11 +1,15 @@
 package dev.cryo.server.grpc;
 
+import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.domain.Domains;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
-import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Wires Cryo's services into a gRPC server builder: the cryo.v1 services behind one interceptor
@@ -16,15 +20,30 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 public final class GrpcServices {
   private GrpcServices() {}
 
-  public static void register(ServerBuilder<?> builder, Domains domains) {
-    ExceptionInterceptor errors = new ExceptionInterceptor();
+  /**
+   * Registers every service.
+   *
+   * @param access who may call; null turns authentication off (loopback and Unix socket only)
+   */
+  public static void register(ServerBuilder<?> builder, Domains domains, AccessFile access) {
+    // Interceptors run last-added first: authentication, then exception mapping.
+    List<ServerInterceptor> chain = new ArrayList<>();
+    chain.add(new ExceptionInterceptor());
+    if (access != null) {
+      chain.add(new AuthInterceptor(access));
+    }
     DomainGrpcService domainService = new DomainGrpcService(domains,
         (name, paused, forceBoot) -> domains.start(name, paused));
-    builder.addService(ServerInterceptors.intercept(domainService, errors));
+    builder.addService(ServerInterceptors.intercept(domainService, chain));
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("cryo.v1.DomainService", ServingStatus.SERVING);
     builder.addService(health.getHealthService());
-    builder.addService(ProtoReflectionService.newInstance());
+    builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(),
+        chain));
+    // v1alpha too: older grpcurl and Postman versions ask only for it.
+    @SuppressWarnings("deprecation")
+    io.grpc.BindableService alpha = io.grpc.protobuf.services.ProtoReflectionService.newInstance();
+    builder.addService(ServerInterceptors.intercept(alpha, chain));
   }
 }

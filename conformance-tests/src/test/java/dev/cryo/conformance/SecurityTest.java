@@ -1,0 +1,194 @@
+package dev.cryo.conformance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cryo.client.CryoClient;
+import dev.cryo.client.CryoException;
+import dev.cryo.client.CryoException.ErrorCode;
+import dev.cryo.client.Domain;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Transport security and access control with real certificates made at test time: mutual TLS on
+ * the TCP port, bearer tokens on the Unix socket, read-only and admin roles, tenants that see
+ * only their own domains, and a server that refuses plaintext on a non-loopback address.
+ */
+@Timeout(300)
+class SecurityTest {
+  static final String ADMIN_TOKEN = "admin-" + HexFormat.of().formatHex(random(24));
+  static final String READER_TOKEN = "reader-" + HexFormat.of().formatHex(random(24));
+
+  @TempDir static Path temp;
+  static TestCerts certs;
+  static ServerProcess server;
+  static Path socket;
+
+  @BeforeAll
+  static void startServer() throws Exception {
+    certs = TestCerts.create(temp.resolve("certs"));
+    Path access = Files.writeString(temp.resolve("access"), """
+        # kind  credential  principal  role  domains
+        token   sha256:%s   root       admin
+        token   sha256:%s   dashboard  read-only
+        cert    CN=ops      ops        admin
+        cert    CN=tenant-a tenant-a   admin      a1,a2
+        """.formatted(sha256(ADMIN_TOKEN), sha256(READER_TOKEN)));
+    socket = temp.resolve("run/cryo.sock");
+    server = ServerProcess.start(temp.resolve("state"), List.of(
+        "--listen", "127.0.0.1:0",
+        "--unix-socket", socket.toString(),
+        "--tls-cert", certs.cert("server").toString(),
+        "--tls-key", certs.key("server").toString(),
+        "--tls-client-ca", certs.cert("ca").toString(),
+        "--access-file", access.toString()));
+    try (CryoClient ops = mtls("ops")) {
+      for (String name : List.of("a1", "b1")) {
+        ops.domains().define(TestGuest.xml(name, 64, 0, null, null));
+      }
+    }
+  }
+
+  @AfterAll
+  static void stopServer() throws Exception {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  static CryoClient mtls(String client) {
+    return CryoClient.builder().target(server.target()).tls(certs.cert("ca"))
+        .clientCertificate(certs.cert(client), certs.key(client)).build();
+  }
+
+  static CryoClient unix(String token) {
+    CryoClient.Builder b = CryoClient.builder().target("unix://" + socket);
+    return token == null ? b.build() : b.bearerToken(token).build();
+  }
+
+  static void assertCode(Consumer<CryoClient> call, CryoClient client, ErrorCode code) {
+    assertThatThrownBy(() -> call.accept(client)).isInstanceOf(CryoException.class)
+        .satisfies(e -> assertThat(((CryoException) e).code()).isEqualTo(code));
+  }
+
+  @Test
+  void mtls_clientWithoutCertificate_isRefused() {
+    try (CryoClient noCert = CryoClient.builder().target(server.target()).tls(certs.cert("ca"))
+        .build()) {
+      assertCode(c -> c.domains().list(Set.of()), noCert, ErrorCode.UNAVAILABLE);
+    }
+  }
+
+  @Test
+  void mtls_certificateFromAnotherCa_isRefused() {
+    try (CryoClient intruder = mtls("intruder")) {
+      assertCode(c -> c.domains().list(Set.of()), intruder, ErrorCode.UNAVAILABLE);
+    }
+  }
+
+  @Test
+  void mtls_plaintextClient_isRefused() {
+    try (CryoClient plain = CryoClient.builder().target(server.target()).build()) {
+      assertCode(c -> c.domains().list(Set.of()), plain, ErrorCode.UNAVAILABLE);
+    }
+  }
+
+  @Test
+  void mtls_adminCertificate_seesEverything() {
+    try (CryoClient ops = mtls("ops")) {
+      assertThat(ops.domains().list(Set.of())).extracting(Domain::name).contains("a1", "b1");
+    }
+  }
+
+  @Test
+  void tenant_seesAndTouchesOnlyItsDomains() throws Exception {
+    try (CryoClient tenant = mtls("tenant-a")) {
+      assertThat(tenant.domains().list(Set.of())).extracting(Domain::name).containsExactly("a1");
+      assertThat(tenant.domains().get("a1").name()).isEqualTo("a1");
+      // Another tenant's domain does not exist for it: NOT_FOUND, not PERMISSION_DENIED.
+      assertCode(c -> c.domains().get("b1"), tenant, ErrorCode.NOT_FOUND);
+      assertCode(c -> c.domains().xml("b1"), tenant, ErrorCode.NOT_FOUND);
+      assertCode(c -> c.domains().undefine("b1"), tenant, ErrorCode.NOT_FOUND);
+      String b2 = TestGuest.xml("b2", 64, 0, null, null);
+      assertCode(c -> c.domains().define(b2), tenant, ErrorCode.PERMISSION_DENIED);
+    }
+    try (CryoClient ops = mtls("ops")) {
+      assertThat(ops.domains().get("b1").name()).isEqualTo("b1");
+      assertCode(c -> c.domains().get("b2"), ops, ErrorCode.NOT_FOUND);
+    }
+  }
+
+  @Test
+  void unixSocket_isGroupOnlyAndNeedsCredentials() throws Exception {
+    assertThat(Files.getPosixFilePermissions(socket)).doesNotContain(
+        PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE);
+    try (CryoClient anonymous = unix(null)) {
+      assertCode(c -> c.domains().list(Set.of()), anonymous, ErrorCode.UNAUTHENTICATED);
+    }
+    try (CryoClient wrong = unix("not-a-token")) {
+      assertCode(c -> c.domains().list(Set.of()), wrong, ErrorCode.UNAUTHENTICATED);
+    }
+    try (CryoClient root = unix(ADMIN_TOKEN)) {
+      assertThat(root.domains().list(Set.of())).extracting(Domain::name).contains("a1", "b1");
+    }
+  }
+
+  @Test
+  void readOnlyToken_canLookButNotAct() {
+    try (CryoClient reader = unix(READER_TOKEN)) {
+      assertThat(reader.domains().list(Set.of())).extracting(Domain::name).contains("a1");
+      assertThat(reader.domains().xml("a1")).contains("<name>a1</name>");
+      assertCode(c -> c.domains().start("a1"), reader, ErrorCode.PERMISSION_DENIED);
+      assertCode(c -> c.domains().destroy("a1"), reader, ErrorCode.PERMISSION_DENIED);
+      assertCode(c -> c.domains().undefine("a1"), reader, ErrorCode.PERMISSION_DENIED);
+      assertCode(c -> c.domains().console("a1").awaitLine(java.util.regex.Pattern.compile("."),
+          java.time.Duration.ofSeconds(30)), reader, ErrorCode.PERMISSION_DENIED);
+    }
+  }
+
+  @Test
+  void plaintextOnNonLoopbackAddress_refusesToStart() {
+    assertThatThrownBy(() -> ServerProcess.start(temp.resolve("state-open"),
+        List.of("--listen", "0.0.0.0:0")))
+        .hasMessageContaining("without TLS");
+  }
+
+  @Test
+  void billionLaughs_isRefused() {
+    String bomb = """
+        <?xml version="1.0"?>
+        <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">
+        <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+        <domain type='kvm'><name>&lol3;</name><memory>65536</memory></domain>
+        """;
+    try (CryoClient ops = mtls("ops")) {
+      assertThatThrownBy(() -> ops.domains().define(bomb)).isInstanceOf(CryoException.class)
+          .hasMessageContaining("DTD")
+          .satisfies(e -> assertThat(((CryoException) e).code())
+              .isEqualTo(ErrorCode.INVALID_ARGUMENT));
+    }
+  }
+
+  private static String sha256(String s) throws Exception {
+    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+        .digest(s.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+  }
+
+  private static byte[] random(int n) {
+    byte[] b = new byte[n];
+    new java.security.SecureRandom().nextBytes(b);
+    return b;
+  }
+}

@@ -1,0 +1,98 @@
+package dev.cryo.server.grpc;
+
+import dev.cryo.server.auth.AccessFile;
+import dev.cryo.server.auth.Caller;
+import dev.cryo.server.auth.Principal;
+import dev.cryo.server.auth.Role;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.Optional;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Authenticates every call and enforces roles, in front of every service. A caller is known by
+ * its TLS client certificate or by a bearer token ({@code authorization: Bearer TOKEN}), both
+ * looked up in the {@link AccessFile}. No or unknown credentials: UNAUTHENTICATED. Known, but a
+ * read-only principal calling anything other than a Get, List or Watch method: PERMISSION_DENIED.
+ * The health service stays open, so load balancers can probe. Per-domain restriction is enforced
+ * by the core, which reads the principal from {@link Caller}.
+ */
+final class AuthInterceptor implements ServerInterceptor {
+  private static final Logger log = LoggerFactory.getLogger(AuthInterceptor.class);
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String BEARER = "Bearer ";
+
+  private final AccessFile access;
+
+  AuthInterceptor(AccessFile access) {
+    this.access = access;
+  }
+
+  @Override
+  public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
+      ServerCall<ReqT, RespT> call, Metadata headers, ServerCallHandler<ReqT, RespT> next) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    if (method.startsWith("grpc.health.v1.Health/")) {
+      return next.startCall(call, headers);
+    }
+    Optional<Principal> principal = fromCertificate(call).or(() -> fromToken(headers));
+    if (principal.isEmpty()) {
+      call.close(Status.UNAUTHENTICATED.withDescription("no valid credentials: send "
+          + "'authorization: Bearer TOKEN' with a token from the server's access file, or a "
+          + "client certificate it lists"), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    Principal p = principal.get();
+    if (p.role() == Role.READ_ONLY && !isReadOnly(call.getMethodDescriptor().getBareMethodName())) {
+      log.info("denied {} to read-only principal {}", method, p.name());
+      call.close(Status.PERMISSION_DENIED.withDescription("principal '" + p.name()
+          + "' is read-only and " + call.getMethodDescriptor().getBareMethodName()
+          + " changes or reads guest state; use an admin credential"), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    Context context = Context.current().withValue(Caller.KEY, p);
+    return Contexts.interceptCall(context, call, headers, next);
+  }
+
+  /** Get, List and Watch methods only look; everything else acts on guests. */
+  static boolean isReadOnly(String bareMethod) {
+    return bareMethod == null || bareMethod.startsWith("Get") || bareMethod.startsWith("List")
+        || bareMethod.startsWith("Watch") || bareMethod.equals("ServerReflectionInfo");
+  }
+
+  private Optional<Principal> fromCertificate(ServerCall<?, ?> call) {
+    SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+    if (session == null) {
+      return Optional.empty();
+    }
+    try {
+      Certificate[] chain = session.getPeerCertificates();
+      if (chain.length > 0 && chain[0] instanceof X509Certificate cert) {
+        return access.byCertificateSubject(cert.getSubjectX500Principal().getName());
+      }
+    } catch (SSLPeerUnverifiedException e) {
+      // No client certificate: fall back to a token.
+    }
+    return Optional.empty();
+  }
+
+  private Optional<Principal> fromToken(Metadata headers) {
+    String value = headers.get(AUTHORIZATION);
+    if (value == null || !value.startsWith(BEARER)) {
+      return Optional.empty();
+    }
+    return access.byToken(value.substring(BEARER.length()).strip());
+  }
+}
