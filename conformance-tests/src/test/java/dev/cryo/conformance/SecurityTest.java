@@ -9,11 +9,13 @@ import dev.cryo.client.CryoException.ErrorCode;
 import dev.cryo.client.Domain;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -155,6 +157,42 @@ class SecurityTest {
       assertCode(c -> c.domains().undefine("a1"), reader, ErrorCode.PERMISSION_DENIED);
       assertCode(c -> c.domains().console("a1").awaitLine(java.util.regex.Pattern.compile("."),
           java.time.Duration.ofSeconds(30)), reader, ErrorCode.PERMISSION_DENIED);
+    }
+  }
+
+  @Test
+  void tls_renewedCertificate_isServedWithoutRestart() throws Exception {
+    Path dir = Files.createDirectories(temp.resolve("reload"));
+    Path cert = Files.copy(certs.cert("server"), dir.resolve("server.pem"));
+    Path key = Files.copy(certs.key("server"), dir.resolve("server.key"));
+    try (ServerProcess tlsOnly = ServerProcess.start(temp.resolve("state-reload"), List.of(
+        "--listen", "127.0.0.1:0", "--tls-cert", cert.toString(), "--tls-key", key.toString(),
+        "--tls-reload-seconds", "1"))) {
+      try (CryoClient old = CryoClient.builder().target(tlsOnly.target()).tls(certs.cert("ca"))
+          .build()) {
+        assertThat(old.domains().list(Set.of())).isEmpty();
+      }
+      // Renew: a certificate from another CA, written in place as an operator's tooling would.
+      Files.copy(certs.key("server-renewed"), key, StandardCopyOption.REPLACE_EXISTING);
+      Files.copy(certs.cert("server-renewed"), cert, StandardCopyOption.REPLACE_EXISTING);
+      // The files are re-read every second, but the TLS stack may keep serving the key material
+      // it cached for up to a minute more (observed: about 60 s); allow for that.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+      while (true) {
+        try (CryoClient renewed = CryoClient.builder().target(tlsOnly.target())
+            .tls(certs.cert("rogue-ca")).build()) {
+          renewed.domains().list(Set.of());
+          break;
+        } catch (CryoException e) {
+          assertThat(System.nanoTime()).as("renewed certificate served within 150 s")
+              .isLessThan(deadline);
+          Thread.sleep(200); // Polling the server is the only way to see a reload happen.
+        }
+      }
+      try (CryoClient old = CryoClient.builder().target(tlsOnly.target()).tls(certs.cert("ca"))
+          .build()) {
+        assertCode(c -> c.domains().list(Set.of()), old, ErrorCode.UNAVAILABLE);
+      }
     }
   }
 

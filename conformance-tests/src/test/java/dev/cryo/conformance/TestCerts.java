@@ -28,6 +28,8 @@ final class TestCerts {
     c.leaf("ops", "ca", "CN=ops", null);
     c.leaf("tenant-a", "ca", "CN=tenant-a", null);
     c.leaf("intruder", "rogue-ca", "CN=ops", null);
+    c.leaf("server-renewed", "rogue-ca", "CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost");
     return c;
   }
 

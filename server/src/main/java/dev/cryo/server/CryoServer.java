@@ -37,8 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class CryoServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CryoServer.class);
-  /** How often TLS files are re-read, so renewed certificates apply without a restart. */
-  private static final long TLS_RELOAD_MINUTES = 1;
 
   private final List<Server> servers;
   private final Server tcp;
@@ -72,7 +70,8 @@ public final class CryoServer implements AutoCloseable {
     HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
-    Domains domains = Domains.open(config.stateDir(), host, config.accelerator());
+    Domains domains = Domains.open(config.stateDir(), host, config.accelerator(),
+        config.limits().jobs());
     resources.add(domains);
     Server tcp = null;
     try {
@@ -88,7 +87,8 @@ public final class CryoServer implements AutoCloseable {
             ? NettyServerBuilder.forAddress(config.listen())
             : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(config.tls(),
                 resources));
-        GrpcServices.register(builder.executor(executor), domains, access);
+        builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes());
+        GrpcServices.register(builder, domains, access);
         tcp = builder.build().start();
         servers.add(tcp);
         log.info("Cryo listening on {}{}", tcp.getListenSockets(),
@@ -118,7 +118,7 @@ public final class CryoServer implements AutoCloseable {
     try {
       AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
       Closeable keyReload = keys.updateIdentityCredentialsFromFile(tls.privateKey().toFile(),
-          tls.certChain().toFile(), TLS_RELOAD_MINUTES, TimeUnit.MINUTES, reloader);
+          tls.certChain().toFile(), tls.reloadPeriod().toMillis(), TimeUnit.MILLISECONDS, reloader);
       resources.add(keyReload::close);
       TlsServerCredentials.Builder creds = TlsServerCredentials.newBuilder().keyManager(keys);
       if (tls.clientCa() != null) {
@@ -127,7 +127,7 @@ public final class CryoServer implements AutoCloseable {
                 .CERTIFICATE_ONLY_VERIFICATION)
             .build();
         Closeable trustReload = trust.updateTrustCredentialsFromFile(tls.clientCa().toFile(),
-            TLS_RELOAD_MINUTES, TimeUnit.MINUTES, reloader);
+            tls.reloadPeriod().toMillis(), TimeUnit.MILLISECONDS, reloader);
         resources.add(trustReload::close);
         creds.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
       }
@@ -152,7 +152,8 @@ public final class CryoServer implements AutoCloseable {
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
-        .executor(executor);
+        .executor(executor)
+        .maxInboundMessageSize(config.limits().maxMessageBytes());
     GrpcServices.register(builder, domains, access);
     Server server = builder.build().start();
     Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));

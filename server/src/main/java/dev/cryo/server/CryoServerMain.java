@@ -1,6 +1,7 @@
 package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.domain.JobLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -32,6 +33,22 @@ public final class CryoServerMain implements Callable<Integer> {
   @Option(names = "--tls-client-ca", paramLabel = "PEM",
       description = "Require client certificates that chain to this CA (mutual TLS).")
   Path tlsClientCa;
+
+  @Option(names = "--tls-reload-seconds", paramLabel = "N",
+      description = "How often the TLS files are re-read (default: ${DEFAULT-VALUE}).")
+  long tlsReloadSeconds = 60;
+
+  @Option(names = "--max-jobs", paramLabel = "N",
+      description = "Domain jobs running at once on the server (default: ${DEFAULT-VALUE}).")
+  int maxJobs = 16;
+
+  @Option(names = "--max-jobs-per-principal", paramLabel = "N",
+      description = "Domain jobs running at once per caller (default: ${DEFAULT-VALUE}).")
+  int maxJobsPerPrincipal = 8;
+
+  @Option(names = "--max-message-bytes", paramLabel = "N",
+      description = "Largest gRPC message accepted (default: ${DEFAULT-VALUE}).")
+  int maxMessageBytes = 8 << 20;
 
   @Option(names = "--access-file", paramLabel = "FILE",
       description = "Who may call: hashed bearer tokens and client certificate subjects, with "
@@ -70,10 +87,13 @@ public final class CryoServerMain implements Callable<Integer> {
           "--tls-client-ca needs --tls-cert and --tls-key");
     }
     ServerConfig.Tls tls = tlsCert == null ? null
-        : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa);
+        : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa,
+            java.time.Duration.ofSeconds(tlsReloadSeconds));
+    ServerConfig.Limits limits = new ServerConfig.Limits(
+        new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes);
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
-        accessFile));
+        accessFile, limits));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
     System.out.println("CRYO_LISTENING port=" + server.port()

@@ -1,8 +1,10 @@
 package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.domain.JobLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -15,6 +17,7 @@ import java.util.Objects;
  * @param accelerator how {@code type='kvm'} domains pick KVM or TCG
  * @param tls TLS for the TCP port, or null for plaintext (then only loopback is allowed)
  * @param accessFile who may call (tokens, client certificates), or null: no authentication
+ * @param limits concurrency and size limits
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -23,7 +26,8 @@ public record ServerConfig(
     Path qemuBinary,
     AcceleratorPolicy accelerator,
     Tls tls,
-    Path accessFile) {
+    Path accessFile,
+    Limits limits) {
 
   public static final int DEFAULT_PORT = 7600;
 
@@ -31,6 +35,7 @@ public record ServerConfig(
     Objects.requireNonNull(stateDir, "stateDir");
     Objects.requireNonNull(qemuBinary, "qemuBinary");
     Objects.requireNonNull(accelerator, "accelerator");
+    Objects.requireNonNull(limits, "limits");
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -40,19 +45,42 @@ public record ServerConfig(
   /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
     return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
-        AcceleratorPolicy.AUTO, null, null);
+        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT);
   }
 
   /**
-   * TLS files, re-read every minute so certificates can be renewed without a restart.
+   * Limits that keep one caller from exhausting the host.
+   *
+   * @param jobs domain jobs (start, save, restore, snapshot, backup...) running at once
+   * @param jobsPerPrincipal the same, per authenticated principal
+   * @param maxMessageBytes largest gRPC message accepted
+   */
+  public record Limits(JobLimits jobs, int maxMessageBytes) {
+    public static final Limits DEFAULT = new Limits(JobLimits.DEFAULT, 8 << 20);
+
+    public Limits {
+      Objects.requireNonNull(jobs, "jobs");
+      if (maxMessageBytes < 64 << 10) {
+        throw new IllegalArgumentException("maxMessageBytes must be at least 64 KiB, got "
+            + maxMessageBytes);
+      }
+    }
+  }
+
+  /**
+   * TLS files, re-read every {@code reloadPeriod} (default a minute) so certificates can be
+   * renewed without a restart.
    *
    * @param clientCa CA that client certificates must chain to; null: no client certificates
    *     asked for (callers then need a bearer token when an access file is set)
    */
-  public record Tls(Path certChain, Path privateKey, Path clientCa) {
+  public record Tls(Path certChain, Path privateKey, Path clientCa, Duration reloadPeriod) {
     public Tls {
       Objects.requireNonNull(certChain, "certChain");
       Objects.requireNonNull(privateKey, "privateKey");
+      if (reloadPeriod == null) {
+        reloadPeriod = Duration.ofMinutes(1);
+      }
     }
   }
 }

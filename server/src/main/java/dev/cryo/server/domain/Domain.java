@@ -22,6 +22,7 @@ public final class Domain {
   private final String uuid;
   private final RunDir runDir;
   private final ReentrantLock job = new ReentrantLock();
+  private final JobLimits limits;
   /** What holds the job, for the ABORTED message; guarded by {@link #job}. */
   private volatile String jobName;
 
@@ -32,7 +33,8 @@ public final class Domain {
   private Instant stateTime = Instant.now();
   private RunningQemu running;
 
-  Domain(DomainDef def, RunDir runDir) {
+  Domain(DomainDef def, RunDir runDir, JobLimits limits) {
+    this.limits = limits;
     this.name = def.getName();
     this.uuid = def.getUuid();
     this.def = def;
@@ -108,21 +110,32 @@ public final class Domain {
       throw new AbortedException("domain '" + name + "' is busy with " + jobName
           + "; retry when it has finished");
     }
+    Runnable release;
+    try {
+      release = limits.acquire(what + " of domain '" + name + "'");
+    } catch (RuntimeException e) {
+      job.unlock();
+      throw e;
+    }
     jobName = what;
-    return new Job();
+    return new Job(release);
   }
 
   /** A held job; closing releases it. */
   public final class Job implements AutoCloseable {
+    private final Runnable releaseLimit;
     private boolean released;
 
-    private Job() {}
+    private Job(Runnable releaseLimit) {
+      this.releaseLimit = releaseLimit;
+    }
 
     @Override
     public void close() {
       if (!released) {
         released = true;
         jobName = null;
+        releaseLimit.run();
         job.unlock();
       }
     }

@@ -61,11 +61,14 @@ public final class Domains implements AutoCloseable {
   private final Path saveDir;
   private final HostCapabilities host;
   private final AcceleratorPolicy accelPolicy;
+  private final JobLimits limits;
   /** Guarded by {@code this}: define and undefine check names and UUIDs against it. */
   private final Map<String, Domain> byName = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
-  private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy) {
+  private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy,
+      JobLimits limits) {
+    this.limits = limits;
     this.domainsDir = stateDir.resolve("domains");
     this.runRoot = stateDir.resolve("run");
     this.saveDir = stateDir.resolve("save");
@@ -87,9 +90,9 @@ public final class Domains implements AutoCloseable {
    * Loads every definition under {@code stateDir} and re-attaches to the QEMU processes an earlier
    * server left running.
    */
-  public static Domains open(Path stateDir, HostCapabilities host, AcceleratorPolicy policy)
-      throws IOException {
-    Domains domains = new Domains(stateDir, host, policy);
+  public static Domains open(Path stateDir, HostCapabilities host, AcceleratorPolicy policy,
+      JobLimits limits) throws IOException {
+    Domains domains = new Domains(stateDir, host, policy, limits);
     Files.createDirectories(domains.domainsDir);
     Files.createDirectories(domains.runRoot);
     Files.createDirectories(domains.saveDir);
@@ -107,7 +110,7 @@ public final class Domains implements AutoCloseable {
           log.error("skipping unreadable domain definition {}: {}", file, e.getMessage());
           continue;
         }
-        Domain domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())));
+        Domain domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())), limits);
         synchronized (this) {
           byName.put(domain.name(), domain);
         }
@@ -197,7 +200,7 @@ public final class Domains implements AutoCloseable {
       }
       created = existing == null;
       if (created) {
-        domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())));
+        domain = new Domain(def, new RunDir(runRoot.resolve(def.getUuid())), limits);
         byName.put(domain.name(), domain);
       } else {
         domain = existing;

@@ -10,6 +10,7 @@ import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.error.ResourceExhaustedException;
 import dev.cryo.server.error.UnavailableException;
 import io.grpc.Status;
 import io.grpc.StatusException;
@@ -39,6 +40,7 @@ public final class StatusMapping {
     TABLE.put(UnavailableException.class, Status.UNAVAILABLE);
     TABLE.put(DeadlineExceededException.class, Status.DEADLINE_EXCEEDED);
     TABLE.put(CancelledException.class, Status.CANCELLED);
+    TABLE.put(ResourceExhaustedException.class, Status.RESOURCE_EXHAUSTED);
     TABLE.put(InternalException.class, Status.INTERNAL);
   }
 
