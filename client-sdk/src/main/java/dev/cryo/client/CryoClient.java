@@ -25,6 +25,7 @@ public final class CryoClient implements AutoCloseable {
     this.domains = new DomainsImpl(channel, deadline);
   }
 
+  /** Starts building a client; {@link Builder#target} is required. */
   public static Builder builder() {
     return new Builder();
   }
@@ -55,7 +56,12 @@ public final class CryoClient implements AutoCloseable {
 
     private Builder() {}
 
-    /** The server, as {@code host:port}. */
+    /**
+     * The server, as {@code host:port} (any gRPC target string with a port, e.g. {@code
+     * dns:///cryo.example:7600}).
+     *
+     * @throws IllegalArgumentException if it has no port
+     */
     public Builder target(String target) {
       Objects.requireNonNull(target, "target");
       if (!target.contains(":")) {
@@ -65,7 +71,12 @@ public final class CryoClient implements AutoCloseable {
       return this;
     }
 
-    /** Deadline of each short call (default 2 minutes). */
+    /**
+     * Default deadline of each call (default 2 minutes); {@link Domains#withDeadline} overrides it
+     * for single calls. Retries of reads happen within it.
+     *
+     * @throws IllegalArgumentException if zero or negative
+     */
     public Builder deadline(Duration deadline) {
       if (deadline.isNegative() || deadline.isZero()) {
         throw new IllegalArgumentException("deadline must be positive, got " + deadline);
@@ -74,11 +85,19 @@ public final class CryoClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Connects lazily: no network traffic until the first call, so an unreachable server shows up
+     * as {@link CryoException.ErrorCode#UNAVAILABLE} on that call.
+     *
+     * @throws IllegalStateException if no target was set
+     */
     public CryoClient build() {
       if (target == null) {
         throw new IllegalStateException("target is required");
       }
-      ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+      ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext()
+          .defaultServiceConfig(RetryConfig.serviceConfig()).enableRetry()
+          .build();
       return new CryoClient(channel, deadline);
     }
   }
