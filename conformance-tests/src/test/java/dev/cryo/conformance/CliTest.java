@@ -145,6 +145,28 @@ class CliTest {
     }
   }
 
+  /** The SDK's README example, run as the README says, boots a guest and cleans up. */
+  @Test
+  void sdkQuickstart_bootsGuestAndRemovesIt() throws Exception {
+    Path root = Path.of(System.getProperty("cryo.repo.root", "..")).toAbsolutePath();
+    Path guest = TestGuest.dir();
+    Process p = new ProcessBuilder(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", root.resolve("cli/target/cryo.jar").toString(),
+        root.resolve("client-sdk/examples/Quickstart.java").toString(),
+        cryo.target(), guest.resolve("vmlinuz").toString(),
+        guest.resolve("initramfs.img").toString(), "COUNTER \\d+"))
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(),
+        java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(240, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as(out).isZero();
+    assertThat(out).containsPattern("console: COUNTER \\d+").contains("state: RUNNING")
+        .contains("removed quickstart-");
+    assertThat(domains.list(java.util.Set.of())).extracting(d -> d.name())
+        .noneMatch(n -> n.startsWith("quickstart-"));
+  }
+
   @Test
   void usage_unknownCommandOrMissingArgument_exit2() throws Exception {
     CliProcess.Result unknown = cryo("frobnicate");
