@@ -62,6 +62,9 @@ final class ConsoleCommand extends DomainArgument {
       input.setDaemon(true);
       input.start();
       CompletableFuture.anyOf(detached, console.ended()).get();
+      if (terminal.interactive()) {
+        System.err.print("\r\n");
+      }
     } catch (ExecutionException e) {
       // The console failed: unknown domain, server gone. The SDK's exception says which.
       throw e.getCause() instanceof Exception ex ? ex : e;

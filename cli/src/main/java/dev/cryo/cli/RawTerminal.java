@@ -31,7 +31,9 @@ final class RawTerminal implements AutoCloseable {
     }
     try {
       String saved = stty(List.of("-g")).strip();
-      stty(List.of("raw", "-echo"));
+      // Raw input, but keep output processing: guests that end lines with a bare \n (busybox
+      // with -opost, as the test guest) would otherwise print a staircase.
+      stty(List.of("raw", "-echo", "opost", "onlcr"));
       return new RawTerminal(saved);
     } catch (IOException e) {
       // No stty: still usable, just line-buffered.
