@@ -4,6 +4,8 @@ package dev.cryo.client;
 public enum Accelerator {
   /** In a definition: the best available. Reported for domains that are not running. */
   AUTO,
+  /** Hardware virtualization through {@code /dev/kvm}. */
   KVM,
+  /** QEMU's software emulator: slower, runs anywhere. */
   TCG
 }

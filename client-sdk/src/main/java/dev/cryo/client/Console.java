@@ -1,6 +1,7 @@
 package dev.cryo.client;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -11,8 +12,19 @@ import java.util.regex.Pattern;
  */
 public interface Console extends AutoCloseable {
 
-  /** Sends text to the guest's serial port, as UTF-8. */
+  /**
+   * Sends text to the guest's serial port, as UTF-8.
+   *
+   * @throws IllegalStateException if the console was closed
+   */
   void send(String text);
+
+  /**
+   * Sends bytes to the guest's serial port as they are (keystrokes of an interactive session).
+   *
+   * @throws IllegalStateException if the console was closed
+   */
+  void send(byte[] data);
 
   /** Sends {@code line} followed by a newline. */
   default void sendLine(String line) {
@@ -35,7 +47,14 @@ public interface Console extends AutoCloseable {
   /** Everything received so far, history included, as text. */
   String transcript();
 
-  /** Detaches. */
+  /**
+   * Completes when the console ends: normally when this side closed it or the server ended the
+   * stream (the domain stopped), exceptionally with a {@link CryoException} when the stream
+   * failed (e.g. NOT_FOUND for an unknown domain).
+   */
+  CompletableFuture<Void> ended();
+
+  /** Detaches. Idempotent. */
   @Override
   void close();
 }

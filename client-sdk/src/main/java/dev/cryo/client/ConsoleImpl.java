@@ -11,6 +11,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -19,6 +21,9 @@ final class ConsoleImpl implements Console {
   private static final int MAX_LINES = 100_000;
 
   private final ClientCallStreamObserver<OpenConsoleRequest> requests;
+  /** Gets every output chunk as it arrives, on a gRPC thread; null when nobody asked. */
+  private final Consumer<byte[]> rawOutput;
+  private final CompletableFuture<Void> ended = new CompletableFuture<>();
   /** Guarded by {@code this}. */
   private final List<String> lines = new ArrayList<>();
   private final ByteArrayOutputStream partial = new ByteArrayOutputStream();
@@ -27,7 +32,9 @@ final class ConsoleImpl implements Console {
   private CryoException failure;
   private boolean closed;
 
-  ConsoleImpl(DomainServiceGrpc.DomainServiceStub stub, String name, int historyBytes) {
+  ConsoleImpl(DomainServiceGrpc.DomainServiceStub stub, String name, int historyBytes,
+      Consumer<byte[]> rawOutput) {
+    this.rawOutput = rawOutput;
     Holder holder = new Holder();
     stub.openConsole(holder);
     this.requests = holder.requests;
@@ -47,7 +54,14 @@ final class ConsoleImpl implements Console {
 
     @Override
     public void onNext(OpenConsoleResponse value) {
-      received(value.getData().toByteArray());
+      byte[] data = value.getData().toByteArray();
+      if (rawOutput != null) {
+        // Raw mode: the caller keeps what it wants; buffering lines here would grow without bound
+        // during a long interactive session.
+        rawOutput.accept(data);
+      } else {
+        received(data);
+      }
     }
 
     @Override
@@ -56,6 +70,7 @@ final class ConsoleImpl implements Console {
         failure = CryoException.from(t);
         ConsoleImpl.this.notifyAll();
       }
+      ended.completeExceptionally(CryoException.from(t));
     }
 
     @Override
@@ -64,6 +79,7 @@ final class ConsoleImpl implements Console {
         failure = new CryoException(CryoException.ErrorCode.CANCELLED, "console closed", null);
         ConsoleImpl.this.notifyAll();
       }
+      ended.complete(null);
     }
   }
 
@@ -87,13 +103,25 @@ final class ConsoleImpl implements Console {
 
   @Override
   public void send(String text) {
+    send(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public void send(byte[] data) {
+    // Serialized: gRPC's request observer is not thread-safe, and closed must not change between
+    // the check and the send.
     synchronized (this) {
       if (closed) {
         throw new IllegalStateException("console is closed");
       }
+      requests.onNext(OpenConsoleRequest.newBuilder().setData(ByteString.copyFrom(data))
+          .build());
     }
-    requests.onNext(OpenConsoleRequest.newBuilder()
-        .setData(ByteString.copyFrom(text, StandardCharsets.UTF_8)).build());
+  }
+
+  @Override
+  public CompletableFuture<Void> ended() {
+    return ended;
   }
 
   @Override
@@ -141,7 +169,8 @@ final class ConsoleImpl implements Console {
         return;
       }
       closed = true;
+      requests.cancel("console closed by the client", null);
     }
-    requests.cancel("console closed by the client", null);
+    ended.complete(null);
   }
 }

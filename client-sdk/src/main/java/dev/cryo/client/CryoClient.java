@@ -41,6 +41,7 @@ public final class CryoClient implements AutoCloseable {
     this.domains = new DomainsImpl(calls, deadline);
   }
 
+  /** Starts building a client; {@link Builder#target} is required. */
   public static Builder builder() {
     return new Builder();
   }
@@ -79,8 +80,11 @@ public final class CryoClient implements AutoCloseable {
     private Builder() {}
 
     /**
-     * The server: {@code host:port}, or {@code unix:///path/to/socket} for a server's Unix socket
+     * The server: {@code host:port} (any gRPC target string with a port, e.g. {@code
+     * dns:///cryo.example:7600}), or {@code unix:///path/to/socket} for a server's Unix socket
      * listener.
+     *
+     * @throws IllegalArgumentException if it has no port or path
      */
     public Builder target(String target) {
       Objects.requireNonNull(target, "target");
@@ -115,7 +119,12 @@ public final class CryoClient implements AutoCloseable {
       return this;
     }
 
-    /** Deadline of each short call (default 2 minutes). */
+    /**
+     * Default deadline of each call (default 2 minutes); {@link Domains#withDeadline} overrides it
+     * for single calls. Retries of reads happen within it.
+     *
+     * @throws IllegalArgumentException if zero or negative
+     */
     public Builder deadline(Duration deadline) {
       if (deadline.isNegative() || deadline.isZero()) {
         throw new IllegalArgumentException("deadline must be positive, got " + deadline);
@@ -124,6 +133,12 @@ public final class CryoClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Connects lazily: no network traffic until the first call, so an unreachable server shows up
+     * as {@link CryoException.ErrorCode#UNAVAILABLE} on that call.
+     *
+     * @throws IllegalStateException if no target was set
+     */
     public CryoClient build() {
       if (target == null) {
         throw new IllegalStateException("target is required");
@@ -144,7 +159,8 @@ public final class CryoClient implements AutoCloseable {
         }
         creds = tls.build();
       }
-      NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, creds);
+      NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, creds)
+          .defaultServiceConfig(RetryConfig.serviceConfig()).enableRetry();
       EventLoopGroup unixLoop = null;
       if (target.startsWith("unix:")) {
         unixLoop = new EpollEventLoopGroup(1);

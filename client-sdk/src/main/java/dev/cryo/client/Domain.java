@@ -5,9 +5,15 @@ import java.time.Instant;
 /**
  * A domain and its state at the time of the call.
  *
+ * @param name unique name on the server
+ * @param uuid RFC 4122 UUID, lower case
+ * @param state the state at the time of the call
+ * @param reason why it is in that state
+ * @param stateTime when it entered that state
  * @param pid QEMU's process id, 0 when shut off
  * @param accelerator {@link Accelerator#AUTO} when shut off
  * @param memoryBytes guest RAM in bytes
+ * @param vcpus number of virtual CPUs
  * @param hasManagedSave whether the next start restores a managed save image
  */
 public record Domain(

@@ -7,10 +7,20 @@ import java.util.Objects;
 /**
  * A domain definition without XML. Maps one to one onto the libvirt XML subset Cryo supports.
  *
+ * <p>Build one with {@link #builder(String)}.
+ *
+ * @param name unique name on the server
  * @param uuid null or empty: the server generates one
  * @param memoryBytes guest RAM in bytes
  * @param machine QEMU machine type, e.g. "pc" or "q35"; null: "pc"
+ * @param vcpus number of virtual CPUs
+ * @param accelerator how the CPUs run; {@link Accelerator#AUTO}: KVM when it works, else TCG
  * @param kernel direct-boot kernel path on the server, or null
+ * @param initrd direct-boot initramfs path on the server, or null
+ * @param cmdline kernel command line, or null
+ * @param disks virtio-blk disks, in order
+ * @param metadataXml free-form {@code <metadata>} content, kept verbatim, or null
+ * @param description free text, or null
  */
 public record DomainConfig(
     String name,
@@ -26,6 +36,7 @@ public record DomainConfig(
     String metadataXml,
     String description) {
 
+  /** Checks the name and copies {@code disks}. */
   public DomainConfig {
     Objects.requireNonNull(name, "name");
     disks = List.copyOf(disks);
@@ -33,12 +44,22 @@ public record DomainConfig(
 
   /** Disk image formats. */
   public enum DiskFormat {
+    /** A plain image file or block device. */
     RAW,
+    /** QEMU's copy-on-write format. */
     QCOW2
   }
 
-  /** A virtio-blk disk. */
+  /**
+   * A virtio-blk disk.
+   *
+   * @param target guest device name, e.g. "vda"
+   * @param source absolute path of the image on the server
+   * @param format the image's format
+   * @param readOnly attach read-only
+   */
   public record Disk(String target, String source, DiskFormat format, boolean readOnly) {
+    /** Checks that nothing is null. */
     public Disk {
       Objects.requireNonNull(target, "target");
       Objects.requireNonNull(source, "source");
@@ -46,6 +67,11 @@ public record DomainConfig(
     }
   }
 
+  /**
+   * Starts a config with 128 MiB, 1 vCPU and the best accelerator.
+   *
+   * @throws IllegalArgumentException if {@code name} is null or empty
+   */
   public static Builder builder(String name) {
     return new Builder(name);
   }
@@ -72,6 +98,7 @@ public record DomainConfig(
       this.name = name;
     }
 
+    /** The UUID; unset: the server generates one. */
     public Builder uuid(String uuid) {
       this.uuid = uuid;
       return this;
@@ -86,6 +113,11 @@ public record DomainConfig(
       return this;
     }
 
+    /**
+     * Number of virtual CPUs (default 1).
+     *
+     * @throws IllegalArgumentException if not positive
+     */
     public Builder vcpus(int vcpus) {
       if (vcpus <= 0) {
         throw new IllegalArgumentException("vcpus must be positive, got " + vcpus);
@@ -94,11 +126,13 @@ public record DomainConfig(
       return this;
     }
 
+    /** QEMU machine type, e.g. "pc" (default) or "q35". */
     public Builder machine(String machine) {
       this.machine = machine;
       return this;
     }
 
+    /** How the CPUs run (default {@link Accelerator#AUTO}). */
     public Builder accelerator(Accelerator accelerator) {
       this.accelerator = Objects.requireNonNull(accelerator, "accelerator");
       return this;
@@ -112,21 +146,25 @@ public record DomainConfig(
       return this;
     }
 
+    /** Adds a read-write virtio-blk disk: guest device {@code target}, image path on the server. */
     public Builder disk(String target, String source, DiskFormat format) {
       disks.add(new Disk(target, source, format, false));
       return this;
     }
 
+    /** Free-form {@code <metadata>} content, kept verbatim. */
     public Builder metadataXml(String metadataXml) {
       this.metadataXml = metadataXml;
       return this;
     }
 
+    /** Free text shown with the domain. */
     public Builder description(String description) {
       this.description = description;
       return this;
     }
 
+    /** The config; the server validates it when it is defined. */
     public DomainConfig build() {
       return new DomainConfig(name, uuid, memoryBytes, vcpus, machine, accelerator, kernel,
           initrd, cmdline, disks, metadataXml, description);

@@ -7,62 +7,125 @@ import java.util.function.Consumer;
 
 /**
  * Domain lifecycle on one Cryo server: what {@code virsh define/start/suspend/...} does for
- * libvirt. Every method throws {@link CryoException} on failure, with {@link
- * CryoException#code()} telling e.g. NOT_FOUND from FAILED_PRECONDITION.
+ * libvirt. Obtain it from {@link CryoClient#domains()}; it is thread-safe.
+ *
+ * <p>Every method throws {@link CryoException} on failure, with {@link CryoException#code()}
+ * telling e.g. {@code NOT_FOUND} (no such domain) from {@code FAILED_PRECONDITION} (the domain's
+ * state forbids the call, e.g. starting a running domain) and {@code INVALID_ARGUMENT} (bad XML or
+ * config; the message names what to change).
+ *
+ * <p>Each call has the client's default deadline ({@link CryoClient.Builder#deadline}); {@link
+ * #withDeadline} gives a view with another one. The reads {@link #get}, {@link #list} and {@link
+ * #xml} are retried automatically while the server is {@code UNAVAILABLE}, within the deadline.
  */
 public interface Domains {
 
-  /** Defines (or updates) a domain from libvirt domain XML. */
+  /**
+   * A view of this API whose calls each have {@code deadline} instead of the client's default.
+   * Cheap: create one per call if you like.
+   *
+   * <pre>{@code
+   * cryo.domains().withDeadline(Duration.ofSeconds(5)).get("vm1");
+   * }</pre>
+   *
+   * @throws IllegalArgumentException if {@code deadline} is zero or negative
+   */
+  Domains withDeadline(Duration deadline);
+
+  /**
+   * Defines (or updates) a domain from libvirt domain XML.
+   *
+   * @return the domain, and the parts of the XML the server ignored
+   */
   Defined define(String xml);
 
   /** Defines (or updates) a domain from a structured config. */
   Domain define(DomainConfig config);
 
-  /** Removes a shut-off domain's definition. */
+  /**
+   * Removes a shut-off domain's definition.
+   *
+   * @throws CryoException FAILED_PRECONDITION if it runs or has a managed save image
+   */
   void undefine(String name);
 
   /** Removes a shut-off domain's definition and its managed save image, if any. */
   void undefine(String name, boolean removeManagedSave);
 
-  /** Starts a domain: boots it, or restores its managed save. */
+  /**
+   * Starts a domain: boots it, or restores its managed save.
+   *
+   * @return the domain once QEMU runs (the guest may still be booting)
+   * @throws CryoException FAILED_PRECONDITION if it already runs
+   */
   Domain start(String name);
 
   /**
    * Starts a domain.
    *
-   * @param paused leave the CPUs stopped
+   * @param paused leave the CPUs stopped (resume with {@link #resume})
    * @param forceBoot boot from scratch, discarding a managed save
    */
   Domain start(String name, boolean paused, boolean forceBoot);
 
+  /** Pauses a running domain's virtual CPUs; its memory stays in place. */
   Domain suspend(String name);
 
+  /** Resumes a paused domain. */
   Domain resume(String name);
 
   /**
-   * Asks the guest to power off and waits up to {@code timeout} for it.
+   * Asks the guest to power off (ACPI power button) and waits up to {@code timeout} for it. The
+   * call's own deadline is {@code timeout} plus the client's deadline.
    *
-   * @throws CryoException with DEADLINE_EXCEEDED if the guest did not power off in time
+   * @throws CryoException with DEADLINE_EXCEEDED if the guest did not power off in time; it
+   *     keeps running
    */
   Domain shutdown(String name, Duration timeout);
 
-  /** Stops the domain at once. */
+  /** Stops the domain at once, like pulling the power cord. */
   Domain destroy(String name);
 
+  /**
+   * One domain's state.
+   *
+   * @throws CryoException NOT_FOUND if no domain has that name
+   */
   Domain get(String name);
 
   /** Domains in one of {@code states}, all when empty; sorted by name. */
   List<Domain> list(Set<DomainState> states);
 
-  /** The stored domain XML. */
+  /** The domain XML as the server stores it. */
   String xml(String name);
 
   /**
    * Calls {@code listener} for each lifecycle event of {@code name} (all domains if null) until the
-   * returned handle is closed. Events arrive on a gRPC thread, in order.
+   * returned handle is closed. Returns once the subscription is in place, so no later event is
+   * missed. Events arrive on a gRPC thread, in order.
    */
   AutoCloseable watch(String name, Consumer<DomainEvent> listener);
 
-  /** Attaches to the domain's serial console. */
+  /**
+   * Like {@link #watch(String, Consumer)}, and calls {@code onFailure} once if the stream ends
+   * for any reason other than closing the handle: the server stopped ({@code UNAVAILABLE}) or
+   * failed. No event follows it.
+   */
+  AutoCloseable watch(String name, Consumer<DomainEvent> listener,
+      Consumer<CryoException> onFailure);
+
+  /**
+   * Attaches to the domain's serial console, replaying up to 16 KiB of earlier output first. Lines
+   * are kept for {@link Console#awaitLine}.
+   */
   Console console(String name);
+
+  /**
+   * Attaches to the domain's serial console for an interactive session: every chunk of output is
+   * handed to {@code output} as it arrives, on a gRPC thread, in order, and nothing is kept, so
+   * {@link Console#awaitLine} and {@link Console#transcript} see nothing.
+   *
+   * @param historyBytes bytes of earlier output to replay first, at most 1 MiB; 0 for none
+   */
+  Console console(String name, int historyBytes, Consumer<byte[]> output);
 }

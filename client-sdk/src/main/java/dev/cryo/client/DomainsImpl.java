@@ -33,15 +33,26 @@ import java.util.function.Supplier;
 /** {@link Domains} over cryo.v1.DomainService. */
 final class DomainsImpl implements Domains {
   private static final int DEFAULT_HISTORY_BYTES = 16 * 1024;
+  private static final int MAX_HISTORY_BYTES = 1024 * 1024;
 
   private final DomainServiceGrpc.DomainServiceBlockingStub blocking;
   private final DomainServiceGrpc.DomainServiceStub async;
   private final Duration deadline;
 
   DomainsImpl(io.grpc.Channel channel, Duration deadline) {
-    this.blocking = DomainServiceGrpc.newBlockingStub(channel);
-    this.async = DomainServiceGrpc.newStub(channel);
+    this(DomainServiceGrpc.newBlockingStub(channel), DomainServiceGrpc.newStub(channel), deadline);
+  }
+
+  private DomainsImpl(DomainServiceGrpc.DomainServiceBlockingStub blocking,
+      DomainServiceGrpc.DomainServiceStub async, Duration deadline) {
+    this.blocking = blocking;
+    this.async = async;
     this.deadline = deadline;
+  }
+
+  @Override
+  public Domains withDeadline(Duration deadline) {
+    return new DomainsImpl(blocking, async, Deadlines.check(deadline));
   }
 
   private DomainServiceGrpc.DomainServiceBlockingStub stub() {
@@ -175,7 +186,15 @@ final class DomainsImpl implements Domains {
 
   @Override
   public AutoCloseable watch(String name, Consumer<DomainEvent> listener) {
+    return watch(name, listener, failure -> { });
+  }
+
+  @Override
+  public AutoCloseable watch(String name, Consumer<DomainEvent> listener,
+      Consumer<CryoException> onFailure) {
     Context.CancellableContext context = Context.current().withCancellation();
+    java.util.concurrent.atomic.AtomicBoolean closed =
+        new java.util.concurrent.atomic.AtomicBoolean();
     CompletableFuture<Void> subscribed = new CompletableFuture<>();
     context.run(() -> async.watchDomainEvents(
         WatchDomainEventsRequest.newBuilder().setName(name == null ? "" : name).build(),
@@ -194,11 +213,21 @@ final class DomainsImpl implements Domains {
 
           @Override
           public void onError(Throwable t) {
-            subscribed.completeExceptionally(t);
+            if (!subscribed.completeExceptionally(t) && !closed.get()) {
+              onFailure.accept(CryoException.from(t));
+            }
           }
 
           @Override
-          public void onCompleted() {}
+          public void onCompleted() {
+            if (!subscribed.isDone()) {
+              subscribed.completeExceptionally(new CryoException(
+                  CryoException.ErrorCode.UNAVAILABLE, "the server ended the event stream", null));
+            } else if (!closed.get()) {
+              onFailure.accept(new CryoException(CryoException.ErrorCode.UNAVAILABLE,
+                  "the server ended the event stream", null));
+            }
+          }
         }));
     // Return only once the server has the subscription, so no later event can be missed.
     try {
@@ -210,12 +239,26 @@ final class DomainsImpl implements Domains {
       context.cancel(null);
       throw CryoException.from(e);
     }
-    return () -> context.cancel(null);
+    return () -> {
+      closed.set(true);
+      context.cancel(null);
+    };
   }
 
   @Override
   public Console console(String name) {
-    return new ConsoleImpl(async, name, DEFAULT_HISTORY_BYTES);
+    return new ConsoleImpl(async, name, DEFAULT_HISTORY_BYTES, null);
+  }
+
+  @Override
+  public Console console(String name, int historyBytes, Consumer<byte[]> output) {
+    if (historyBytes < 0 || historyBytes > MAX_HISTORY_BYTES) {
+      throw new IllegalArgumentException("historyBytes must be 0.." + MAX_HISTORY_BYTES + ", got "
+          + historyBytes);
+    }
+    // On the wire 0 means the server's default and a negative value means none.
+    return new ConsoleImpl(async, name, historyBytes == 0 ? -1 : historyBytes,
+        java.util.Objects.requireNonNull(output, "output"));
   }
 
   static Domain fromProto(dev.cryo.api.v1.Domain d) {

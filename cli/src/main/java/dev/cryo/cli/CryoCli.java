@@ -1,0 +1,101 @@
+package dev.cryo.cli;
+
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code cryo}: the operator's command line for a Cryo server, with virsh's command names.
+ *
+ * <p>Each command is one class extending {@link ClientCommand}, listed in {@code subcommands}
+ * below. Global options ({@code --target}, {@code --json}) are inherited by every command, so
+ * {@code cryo --json list} and {@code cryo list --json} mean the same. Exit codes: {@link
+ * ExitCodes}.
+ */
+@Command(name = "cryo", mixinStandardHelpOptions = true,
+    versionProvider = CryoCli.Version.class,
+    description = "Define, run and watch QEMU virtual machines on a Cryo server.",
+    subcommands = {
+        ListCommand.class,
+        DefineCommand.class,
+        StartCommand.class,
+        SuspendCommand.class,
+        ResumeCommand.class,
+        ShutdownCommand.class,
+        DestroyCommand.class,
+        UndefineCommand.class,
+        DumpXmlCommand.class,
+        DomInfoCommand.class,
+        EventsCommand.class,
+        ConsoleCommand.class,
+    },
+    footerHeading = "%nExit codes:%n",
+    footer = {
+        "  0  success",
+        "  1  failure (server error, data loss, anything not listed)",
+        "  2  usage: unknown command or option, missing argument",
+        "  3  not found: no such domain",
+        "  4  invalid input: bad XML or value, unreadable file",
+        "  5  state forbids it: e.g. start a running domain, name taken, domain busy",
+        "  6  server unreachable",
+        "  7  timed out",
+        "",
+        "Environment: CRYO_TARGET is the default --target."})
+public final class CryoCli implements Runnable {
+  static final String DEFAULT_TARGET = "127.0.0.1:7600";
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--target", scope = ScopeType.INHERIT, paramLabel = "HOST:PORT",
+      defaultValue = "${env:CRYO_TARGET:-" + DEFAULT_TARGET + "}",
+      description = "The Cryo server (default: $CRYO_TARGET, else " + DEFAULT_TARGET + ").")
+  String target;
+
+  @Option(names = "--json", scope = ScopeType.INHERIT,
+      description = "Print results as JSON for scripts (events: one object per line).")
+  boolean json;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "missing command");
+  }
+
+  /** Runs {@code cryo} with {@code args} and exits with its exit code. */
+  public static void main(String[] args) {
+    System.exit(execute(args, System.out, System.err));
+  }
+
+  /** Runs {@code cryo} with {@code args}; returns the exit code. */
+  static int execute(String[] args, PrintStream out, PrintStream err) {
+    CommandLine cli = new CommandLine(new CryoCli());
+    cli.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
+    PrintWriter errWriter = new PrintWriter(err, true, StandardCharsets.UTF_8);
+    cli.setErr(errWriter);
+    cli.setParameterExceptionHandler((e, a) -> {
+      String help = e.getCommandLine().getCommandSpec().qualifiedName();
+      errWriter.println("cryo: " + ExitCodes.oneLine(e.getMessage()) + " (see '" + help
+          + " --help')");
+      return ExitCodes.USAGE;
+    });
+    cli.setExecutionExceptionHandler((e, c, parsed) -> {
+      errWriter.println("cryo: " + ExitCodes.message(e));
+      return ExitCodes.of(e);
+    });
+    return cli.execute(args);
+  }
+
+  /** The version from the jar's manifest. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = CryoCli.class.getPackage().getImplementationVersion();
+      return new String[] {"cryo " + (v == null ? "(development build)" : v)};
+    }
+  }
+}

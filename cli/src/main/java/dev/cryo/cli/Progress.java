@@ -1,0 +1,133 @@
+package dev.cryo.cli;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+
+/**
+ * Progress of a long transfer (save, restore, backup) on stderr: on a terminal one line redrawn
+ * in place with a bar, bytes, rate and ETA; otherwise a plain line every few seconds, so logs stay
+ * readable. Thread-safe: {@link #advance} may be called from a gRPC thread.
+ *
+ * <pre>{@code
+ * try (Progress p = Progress.onStderr("saving vm1", totalBytes)) {
+ *   ... p.advance(chunk.length) ...
+ * }
+ * }</pre>
+ */
+final class Progress implements AutoCloseable {
+  private static final long REDRAW_NANOS = 200_000_000L;
+  private static final long PLAIN_NANOS = 5_000_000_000L;
+  private static final int BAR = 24;
+
+  private final String label;
+  private final long total;
+  private final boolean terminal;
+  private final PrintStream err;
+  private final LongSupplier nanos;
+  private final long start;
+  /** Guarded by {@code this}. */
+  private long done;
+  private long lastDraw;
+  private boolean closed;
+
+  Progress(String label, long totalBytes, boolean terminal, PrintStream err, LongSupplier nanos) {
+    this.label = label;
+    this.total = totalBytes;
+    this.terminal = terminal;
+    this.err = err;
+    this.nanos = nanos;
+    this.start = nanos.getAsLong();
+    this.lastDraw = start;
+  }
+
+  /**
+   * Progress on this process's stderr.
+   *
+   * @param totalBytes the expected size, or -1 when unknown (a stream)
+   */
+  static Progress onStderr(String label, long totalBytes) {
+    return new Progress(label, totalBytes, System.console() != null, System.err,
+        System::nanoTime);
+  }
+
+  /** Counts {@code bytes} more as transferred; redraws when it is time. */
+  synchronized void advance(long bytes) {
+    done += bytes;
+    long now = nanos.getAsLong();
+    if (!closed && now - lastDraw >= (terminal ? REDRAW_NANOS : PLAIN_NANOS)) {
+      lastDraw = now;
+      if (terminal) {
+        err.print("\r" + line(now) + "\u001b[K");
+      } else {
+        err.println(line(now));
+      }
+      err.flush();
+    }
+  }
+
+  /** Bytes counted so far. */
+  synchronized long done() {
+    return done;
+  }
+
+  /** Prints the final line: total, time and mean rate. */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    long elapsed = nanos.getAsLong() - start;
+    String summary = String.format(Locale.ROOT, "%s: %s in %s (%s/s)", label, bytes(done),
+        clock(elapsed), bytes(rate(done, elapsed)));
+    err.println(terminal ? "\r" + summary + "\u001b[K" : summary);
+    err.flush();
+  }
+
+  /** The progress line at time {@code now}, without control characters. */
+  synchronized String line(long now) {
+    long elapsed = now - start;
+    long rate = rate(done, elapsed);
+    StringBuilder b = new StringBuilder(label).append("  ");
+    if (total > 0) {
+      int filled = (int) Math.min(BAR, done * BAR / total);
+      b.append('[').append("#".repeat(filled)).append(".".repeat(BAR - filled)).append("] ");
+      b.append(String.format(Locale.ROOT, "%3d%%  ", Math.min(100, done * 100 / total)));
+      b.append(bytes(done)).append(" / ").append(bytes(total));
+    } else {
+      b.append(bytes(done));
+    }
+    b.append("  ").append(bytes(rate)).append("/s");
+    if (total > 0 && rate > 0 && done < total) {
+      b.append("  ETA ").append(clock((total - done) * 1_000_000_000L / rate));
+    }
+    return b.toString();
+  }
+
+  private static long rate(long bytes, long nanos) {
+    return nanos <= 0 ? 0 : (long) (bytes / (nanos / 1e9));
+  }
+
+  /** 1536 -> "1.5 KiB". */
+  static String bytes(long n) {
+    if (n < 1024) {
+      return n + " B";
+    }
+    String[] units = {"KiB", "MiB", "GiB", "TiB"};
+    double v = n;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+  }
+
+  /** Nanoseconds as m:ss, or h:mm:ss past an hour. */
+  static String clock(long nanos) {
+    long s = Math.max(0, nanos / 1_000_000_000L);
+    return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+        : String.format(Locale.ROOT, "%d:%02d", s / 60, s % 60);
+  }
+}

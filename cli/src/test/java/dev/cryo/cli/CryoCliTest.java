@@ -1,0 +1,96 @@
+package dev.cryo.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cryo.client.CryoException;
+import dev.cryo.client.CryoException.ErrorCode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import picocli.CommandLine;
+
+/** Parsing, exit codes and wording that need no server; CliTest covers the rest end to end. */
+@Timeout(30)
+class CryoCliTest {
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int cryo(String... args) {
+    return CryoCli.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private String stderr() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void execute_noCommand_usageOneLine() {
+    assertThat(cryo()).isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr().lines()).containsExactly("cryo: missing command (see 'cryo --help')");
+  }
+
+  @Test
+  void execute_unknownOption_usageNamesTheCommand() {
+    assertThat(cryo("start", "vm1", "--bogus")).isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr().lines()).singleElement().asString().contains("--bogus")
+        .contains("cryo start --help");
+  }
+
+  @Test
+  void execute_help_listsEveryCommandAndExitCodes() {
+    assertThat(cryo("--help")).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("list", "define", "start",
+        "suspend", "resume", "shutdown", "destroy", "undefine", "dumpxml", "dominfo", "events",
+        "console", "3  not found", "CRYO_TARGET");
+  }
+
+  @Test
+  void globalOptions_acceptedBeforeAndAfterTheCommand() {
+    CryoCli before = new CryoCli();
+    new CommandLine(before).parseArgs("--json", "--target", "h:1", "list");
+    CryoCli after = new CryoCli();
+    new CommandLine(after).parseArgs("list", "--json", "--target", "h:2");
+    assertThat(before.json).isTrue();
+    assertThat(before.target).isEqualTo("h:1");
+    assertThat(after.json).isTrue();
+    assertThat(after.target).isEqualTo("h:2");
+  }
+
+  @Test
+  void exitCodes_oneCodePerKindOfFailure() {
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.NOT_FOUND, "x", null))).isEqualTo(3);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.INVALID_ARGUMENT, "x", null)))
+        .isEqualTo(4);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.FAILED_PRECONDITION, "x", null)))
+        .isEqualTo(5);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.ALREADY_EXISTS, "x", null)))
+        .isEqualTo(5);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.UNAVAILABLE, "x", null))).isEqualTo(6);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.DEADLINE_EXCEEDED, "x", null)))
+        .isEqualTo(7);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.DATA_LOSS, "x", null))).isEqualTo(1);
+    assertThat(ExitCodes.of(new IllegalStateException("x"))).isEqualTo(1);
+  }
+
+  @Test
+  void message_multiLineServerMessage_printedOnOneLine() {
+    assertThat(ExitCodes.message(new CryoException(ErrorCode.INVALID_ARGUMENT,
+        "bad XML\n  at line 3\n", null))).isEqualTo("invalid argument: bad XML; at line 3");
+  }
+
+  @Test
+  void durations_acceptUnitsAndRejectOthers() {
+    Durations d = new Durations();
+    assertThat(d.convert("90")).isEqualTo(Duration.ofSeconds(90));
+    assertThat(d.convert("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(d.convert("2m")).isEqualTo(Duration.ofMinutes(2));
+    assertThat(d.convert("1h")).isEqualTo(Duration.ofHours(1));
+    assertThatThrownBy(() -> d.convert("-5s")).hasMessageContaining("'-5s'");
+    assertThatThrownBy(() -> d.convert("5 days")).hasMessageContaining("90s");
+  }
+}
