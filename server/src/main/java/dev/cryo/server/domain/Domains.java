@@ -636,6 +636,14 @@ public final class Domains implements AutoCloseable {
     return domainsDir.resolve(name + ".xml");
   }
 
+  /**
+   * The folder for per-domain metadata other than the definition ({@code STATE/domains/NAME/}),
+   * e.g. {@code snapshots/}. Not created here.
+   */
+  public Path metadataDir(String name) {
+    return domainsDir.resolve(name);
+  }
+
   /** All domains, for jobs that sweep them. */
   public synchronized Collection<Domain> all() {
     return List.copyOf(byName.values());
