@@ -644,6 +644,11 @@ public final class Domains implements AutoCloseable {
     return domainsDir.resolve(name);
   }
 
+  /** The QEMU binary this server runs guests with. */
+  public Path qemuBinary() {
+    return host.qemuBinary();
+  }
+
   /** All domains, for jobs that sweep them. */
   public synchronized Collection<Domain> all() {
     return List.copyOf(byName.values());

@@ -1,6 +1,8 @@
 package dev.cryo.server.grpc;
 
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.qemu.QemuImg;
+import dev.cryo.server.snapshot.Snapshots;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -21,9 +23,12 @@ public final class GrpcServices {
     DomainGrpcService domainService = new DomainGrpcService(domains,
         (name, paused, forceBoot) -> domains.start(name, paused));
     builder.addService(ServerInterceptors.intercept(domainService, errors));
+    Snapshots snapshots = new Snapshots(domains, QemuImg.besides(domains.qemuBinary()));
+    builder.addService(ServerInterceptors.intercept(new SnapshotGrpcService(snapshots), errors));
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("cryo.v1.DomainService", ServingStatus.SERVING);
+    health.setStatus("cryo.v1.SnapshotService", ServingStatus.SERVING);
     builder.addService(health.getHealthService());
     builder.addService(ProtoReflectionService.newInstance());
   }

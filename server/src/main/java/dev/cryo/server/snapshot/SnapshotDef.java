@@ -64,6 +64,39 @@ public final class SnapshotDef {
 
   public SnapshotDef() {}
 
+  /** A disk entry of a structured request; {@code file} only for external, may be null. */
+  public record DiskSpec(String name, Location location, String file) {}
+
+  /**
+   * A create request built without XML. Null or empty values are left out, so the same defaults
+   * apply as for XML; {@link SnapshotXml} validates it when the server writes and re-reads it.
+   */
+  public static SnapshotDef spec(String name, String description, Location memory,
+      String memoryFile, java.util.List<DiskSpec> disks) {
+    SnapshotDef def = new SnapshotDef();
+    def.name = name == null || name.isEmpty() ? null : name;
+    def.description = description == null || description.isEmpty() ? null : description;
+    if (memory != null || (memoryFile != null && !memoryFile.isEmpty())) {
+      def.memory = new Memory();
+      def.memory.snapshot = memory == null ? null : memory.xml();
+      def.memory.file = memoryFile == null || memoryFile.isEmpty() ? null : memoryFile;
+    }
+    if (!disks.isEmpty()) {
+      def.disks = new Disks();
+      for (DiskSpec ds : disks) {
+        Disk d = new Disk();
+        d.name = ds.name();
+        d.snapshot = ds.location() == null ? null : ds.location().xml();
+        if (ds.file() != null && !ds.file().isEmpty()) {
+          d.source = new Source();
+          d.source.file = ds.file();
+        }
+        def.disks.disks.add(d);
+      }
+    }
+    return def;
+  }
+
   /** A deep copy. */
   public SnapshotDef copy() {
     return SecureXml.unmarshal(SecureXml.marshal(this), SnapshotDef.class, "domainsnapshot");
