@@ -179,6 +179,14 @@ class DomainLifecycleTest {
     domains.undefine(name);
   }
 
+  static void destroyQuietly(Domains domains, String name) {
+    try {
+      domains.destroy(name);
+    } catch (CryoException e) {
+      // Already off.
+    }
+  }
+
   static void destroyQuietly(String name) {
     try {
       domains.destroy(name);
