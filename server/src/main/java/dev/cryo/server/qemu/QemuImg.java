@@ -65,10 +65,18 @@ public final class QemuImg {
     return tags;
   }
 
-  /** Creates a qcow2 overlay whose backing file is {@code backing} (format {@code format}). */
+  /**
+   * Creates a qcow2 overlay whose backing file is {@code backing} (format {@code format}), of the
+   * backing file's size. The backing file may be in use by a running QEMU: its size is read
+   * without taking its lock ({@code info -U}) and the overlay is created without opening it
+   * ({@code create -u}), since QEMU holds the write lock.
+   */
   public void createOverlay(Path overlay, Path backing, String format) throws IOException {
-    run("create", "-q", "-f", "qcow2", "-F", format, "-b", backing.toString(),
-        overlay.toString());
+    String json = run("info", "--output=json", "-U", "-f", format, backing.toString());
+    long size = com.google.gson.JsonParser.parseString(json).getAsJsonObject()
+        .get("virtual-size").getAsLong();
+    run("create", "-q", "-f", "qcow2", "-F", format, "-b", backing.toString(), "-u",
+        overlay.toString(), Long.toString(size));
   }
 
   private String run(String... args) throws IOException {
