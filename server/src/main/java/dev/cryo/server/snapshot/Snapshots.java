@@ -429,6 +429,7 @@ public final class Snapshots {
   }
 
   private void revertInternalWithMemory(Domain domain, SnapshotDef snap, RevertFlags flags) {
+    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
     RunningQemu running = domain.running();
     boolean launched = false;
     if (running == null) {
@@ -463,6 +464,7 @@ public final class Snapshots {
   }
 
   private void revertInternalDisks(Domain domain, SnapshotDef snap, RevertFlags flags) {
+    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
     if (domain.running() != null) {
       domains.destroy(domain.name(), false);
     }
@@ -600,15 +602,15 @@ public final class Snapshots {
     RunningQemu running = domain.running();
     try {
       if (running != null) {
+        requireStillActive(domain, snap, "delete it while the domain runs; shut it down first");
         JsonObject args = new JsonObject();
         args.addProperty("job-id", jobId("delete"));
         args.addProperty("tag", snap.name());
         args.add("devices", array(topNodes(running.qmp(), targets)));
         QmpJobs.run(running.qmp(), "snapshot-delete", args, JOB_TIMEOUT);
       } else {
-        DomainDef def = domain.def();
         for (String target : targets) {
-          Path image = Path.of(disk(def, target).getSourceFile());
+          Path image = imageOf(domain, snap, target);
           if (qemuImg.snapshotTags(image).contains(snap.name())) {
             qemuImg.snapshotDelete(image, snap.name());
           }
@@ -617,6 +619,29 @@ public final class Snapshots {
     } catch (QmpException | IOException e) {
       throw failure("could not delete snapshot '" + snap.name() + "' from the disks of domain '"
           + domain.name() + "'", e);
+    }
+  }
+
+  /** The image that holds {@code snap}'s internal state of disk {@code target}. */
+  private static Path imageOf(Domain domain, SnapshotDef snap, String target) {
+    DomainDef then = snap.domain() != null ? snap.domain() : domain.def();
+    return Path.of(disk(then, target).getSourceFile());
+  }
+
+  /**
+   * Refuses when an internal snapshot's image is no longer the active file of its disk (an
+   * external snapshot or revert put an overlay on top): QEMU addresses only the active layer, and
+   * reverting a backing file in place would corrupt the overlays built on it.
+   */
+  private static void requireStillActive(Domain domain, SnapshotDef snap, String what) {
+    DomainDef now = domain.def();
+    for (String target : internalDisks(snap)) {
+      Path image = imageOf(domain, snap, target);
+      if (!image.equals(Path.of(disk(now, target).getSourceFile()))) {
+        throw new FailedPreconditionException("internal snapshot '" + snap.name() + "' lives in "
+            + image + ", which is now the backing file of an external overlay of disk " + target
+            + "; cannot " + what);
+      }
     }
   }
 
