@@ -698,6 +698,10 @@ public final class Snapshots {
       return;
     }
     try {
+      RunningQemu running = domain.running();
+      if (running != null) {
+        awaitSnapshotJobs(running.qmp());
+      }
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
           Files.deleteIfExists(Path.of(sd.file()));
@@ -711,6 +715,56 @@ public final class Snapshots {
           domain.name(), e.getMessage());
     }
     store.clearPending(pending.name());
+  }
+
+  /**
+   * Waits for snapshot jobs an earlier server started in this QEMU to end, and dismisses them: a
+   * server killed mid-create leaves QEMU to finish the job on its own.
+   */
+  private static void awaitSnapshotJobs(QmpClient qmp) throws IOException {
+    long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+    try {
+      while (true) {
+        java.util.concurrent.CompletableFuture<dev.cryo.server.qemu.QmpEvent> change =
+            qmp.nextEvent("JOB_STATUS_CHANGE", null);
+        boolean active = false;
+        for (JsonElement j : qmp.execute("query-jobs").getAsJsonArray()) {
+          JsonObject job = j.getAsJsonObject();
+          String id = job.get("id").getAsString();
+          if (!id.startsWith("cryo-snapshot-")) {
+            continue;
+          }
+          if ("concluded".equals(job.get("status").getAsString())) {
+            JsonObject dismiss = new JsonObject();
+            dismiss.addProperty("id", id);
+            qmp.execute("job-dismiss", dismiss, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+          } else {
+            active = true;
+          }
+        }
+        if (!active) {
+          change.cancel(false);
+          return;
+        }
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          change.cancel(false);
+          throw new IOException("QEMU snapshot jobs did not end in " + JOB_TIMEOUT);
+        }
+        try {
+          change.get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          // Loop: the deadline check ends it.
+        } catch (java.util.concurrent.ExecutionException e) {
+          throw new IOException("lost QEMU while waiting for its snapshot jobs", e.getCause());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new java.io.InterruptedIOException("interrupted");
+        }
+      }
+    } catch (QmpException e) {
+      throw new IOException(e.getMessage(), e);
+    }
   }
 
   private static boolean qemuUses(Domain domain, String file) {
