@@ -660,6 +660,18 @@ public final class Snapshots {
         undoPending(domain, store, pending);
       }
       tree = store.load();
+      for (SnapshotDef s : List.copyOf(tree.topological())) {
+        // Metadata left by an undefined domain of the same name is not this domain's.
+        if (s.domain() != null && !domain.uuid().equals(s.domain().getUuid())) {
+          log.warn("domain '{}': dropping snapshot '{}' recorded for another domain (UUID {})",
+              domain.name(), s.name(), s.domain().getUuid());
+          store.delete(s.name());
+          tree.remove(s.name());
+        }
+      }
+      if (tree.current() == null) {
+        store.setCurrent(null);
+      }
       trees.put(domain.uuid(), tree);
     }
     return tree;
