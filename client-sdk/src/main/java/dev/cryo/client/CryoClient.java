@@ -33,12 +33,14 @@ public final class CryoClient implements AutoCloseable {
   /** Created by the builder for Unix socket targets; null otherwise. */
   private final EventLoopGroup eventLoop;
   private final Domains domains;
+  private final Snapshots snapshots;
 
   private CryoClient(ManagedChannel channel, Channel calls, Duration deadline,
       EventLoopGroup eventLoop) {
     this.channel = channel;
     this.eventLoop = eventLoop;
     this.domains = new DomainsImpl(calls, deadline);
+    this.snapshots = new SnapshotsImpl(calls, deadline);
   }
 
   /** Starts building a client; {@link Builder#target} is required. */
@@ -49,6 +51,11 @@ public final class CryoClient implements AutoCloseable {
   /** Domain lifecycle. */
   public Domains domains() {
     return domains;
+  }
+
+  /** Domain snapshots (libvirt's domainsnapshot). */
+  public Snapshots snapshots() {
+    return snapshots;
   }
 
   /** Closes the channel, cancelling calls in flight after a short grace period. */

@@ -68,6 +68,21 @@ final class CryoTarget implements AutoCloseable {
     client = CryoClient.builder().target(target).build();
   }
 
+  /**
+   * {@code kill -9} the server at once, while calls may be in flight (closing the client first
+   * would wait for them), then start a new one on the same state folder.
+   */
+  void killNowAndRestart() throws IOException, InterruptedException {
+    if (server == null) {
+      throw new IllegalStateException("cannot restart a server this kit did not start");
+    }
+    server.kill9();
+    client.close();
+    server = ServerProcess.start(stateDir);
+    target = server.target();
+    client = CryoClient.builder().target(target).build();
+  }
+
   /** QEMU processes whose command line mentions this target's state folder. */
   List<ProcessHandle> qemuProcesses() {
     if (stateDir == null) {

@@ -655,6 +655,19 @@ public final class Domains implements AutoCloseable {
     return domainsDir.resolve(name + ".xml");
   }
 
+  /**
+   * The folder for per-domain metadata other than the definition ({@code STATE/domains/NAME/}),
+   * e.g. {@code snapshots/}. Not created here.
+   */
+  public Path metadataDir(String name) {
+    return domainsDir.resolve(name);
+  }
+
+  /** The QEMU binary this server runs guests with. */
+  public Path qemuBinary() {
+    return host.qemuBinary();
+  }
+
   /** All domains, for jobs that sweep them. */
   public synchronized Collection<Domain> all() {
     return List.copyOf(byName.values());

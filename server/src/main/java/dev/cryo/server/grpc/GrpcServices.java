@@ -2,6 +2,7 @@ package dev.cryo.server.grpc;
 
 import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.snapshot.Snapshots;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
@@ -35,9 +36,12 @@ public final class GrpcServices {
     DomainGrpcService domainService = new DomainGrpcService(domains,
         (name, paused, forceBoot) -> domains.start(name, paused));
     builder.addService(ServerInterceptors.intercept(domainService, chain));
+    builder.addService(ServerInterceptors.intercept(
+        new SnapshotGrpcService(core.snapshots()), chain));
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("cryo.v1.DomainService", ServingStatus.SERVING);
+    health.setStatus("cryo.v1.SnapshotService", ServingStatus.SERVING);
     builder.addService(health.getHealthService());
     builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(),
         chain));

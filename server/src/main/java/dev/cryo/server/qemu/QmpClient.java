@@ -86,7 +86,9 @@ public final class QmpClient implements AutoCloseable {
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(30);
 
   private static final Logger logger = LoggerFactory.getLogger(QmpClient.class);
-  private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+  // serializeNulls: an explicit JsonNull is meaningful to QMP (e.g. blockdev-add "backing": null).
+  private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls()
+      .create();
   private static final int MAX_LOGGED_CHARS = 2000;
   private static final long CONNECT_RETRY_MIN_MILLIS = 10;
   private static final long CONNECT_RETRY_MAX_MILLIS = 200;

@@ -1,0 +1,51 @@
+package dev.cryo.client;
+
+import java.util.List;
+
+/**
+ * Domain snapshots on one Cryo server: what {@code virsh snapshot-*} does for libvirt. Every
+ * method throws {@link CryoException}: NOT_FOUND for an unknown domain or snapshot,
+ * INVALID_ARGUMENT for bad XML or an invalid combination, FAILED_PRECONDITION for a combination
+ * the server cannot do, ALREADY_EXISTS for a name in use, PERMISSION_DENIED for an external file
+ * outside the allowed folders, ABORTED when another job holds the domain.
+ */
+public interface Snapshots {
+
+  /** Creates a snapshot of domain {@code domain}. */
+  Snapshot create(String domain, SnapshotRequest request);
+
+  /** Creates a snapshot from {@code <domainsnapshot>} XML with default flags. */
+  default Snapshot create(String domain, String xml) {
+    return create(domain, SnapshotRequest.builder().xml(xml).build());
+  }
+
+  /** Snapshots selected by {@code filter}, parents before children. */
+  List<Snapshot> list(String domain, SnapshotFilter filter);
+
+  Snapshot get(String domain, String name);
+
+  /** The current snapshot; NOT_FOUND if there is none. */
+  Snapshot current(String domain);
+
+  /** The parent; NOT_FOUND for a root. */
+  Snapshot parent(String domain, String name);
+
+  List<Snapshot> children(String domain, String name);
+
+  /** How a revert ends. */
+  enum RevertTo { AS_SNAPSHOT, RUNNING, PAUSED }
+
+  /** Reverts the domain to snapshot {@code name}. */
+  Snapshot revert(String domain, String name, RevertTo to);
+
+  /** What a delete removes. */
+  enum DeleteMode { ONE, WITH_CHILDREN, CHILDREN_ONLY }
+
+  /**
+   * Deletes snapshots.
+   *
+   * @param metadataOnly forget the metadata but leave the data in the images
+   * @return the names deleted
+   */
+  List<String> delete(String domain, String name, DeleteMode mode, boolean metadataOnly);
+}
