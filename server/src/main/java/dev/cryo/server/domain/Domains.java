@@ -636,6 +636,15 @@ public final class Domains implements AutoCloseable {
     return domainsDir.resolve(name + ".xml");
   }
 
+  /**
+   * The folder for per-domain metadata of {@code name} ({@code STATE/domains/NAME/}, holding e.g.
+   * {@code checkpoints/}); it may not exist yet.
+   */
+  public Path domainDir(String name) {
+    DomainNames.check(name);
+    return domainsDir.resolve(name);
+  }
+
   /** All domains, for jobs that sweep them. */
   public synchronized Collection<Domain> all() {
     return List.copyOf(byName.values());
