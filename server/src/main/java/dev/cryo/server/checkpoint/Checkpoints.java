@@ -341,6 +341,14 @@ public final class Checkpoints {
     return out;
   }
 
+  /**
+   * Deletes a checkpoint a failed backup created (merging its bitmap into its parent's). The
+   * caller holds the domain's job.
+   */
+  void abandon(Domain domain, String name) {
+    deleteOne(domain, name, false);
+  }
+
   /** A copy of the checkpoint {@code name}, for a backup that starts from it. */
   synchronized CheckpointDef lookup(String domainName, String name) {
     return tree(domainName).get(name).copy();
