@@ -19,10 +19,14 @@ import java.util.concurrent.TimeUnit;
 public final class CryoClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final Domains domains;
+  private final Checkpoints checkpoints;
+  private final Backups backups;
 
   private CryoClient(ManagedChannel channel, Duration deadline) {
     this.channel = channel;
     this.domains = new DomainsImpl(channel, deadline);
+    this.checkpoints = new CheckpointsImpl(channel, deadline);
+    this.backups = new BackupsImpl(channel, deadline);
   }
 
   public static Builder builder() {
@@ -32,6 +36,16 @@ public final class CryoClient implements AutoCloseable {
   /** Domain lifecycle. */
   public Domains domains() {
     return domains;
+  }
+
+  /** Checkpoints: dirty-bitmap starting points for incremental backups. */
+  public Checkpoints checkpoints() {
+    return checkpoints;
+  }
+
+  /** Full and incremental backups, pushed to server files or streamed here. */
+  public Backups backups() {
+    return backups;
   }
 
   /** Closes the channel, cancelling calls in flight after a short grace period. */

@@ -10,8 +10,10 @@ import java.util.List;
  * @param checkpointXml a {@code <domaincheckpoint>} to create at the backup's instant, or null
  * @param disks the disks to back up (empty: every writable disk, or for an incremental every disk
  *     with a bitmap in {@code since}); for a push backup each needs a target
+ * @param maxBytesPerSecond limit on QEMU's copy rate per disk (its job {@code speed}); 0: none
  */
-public record BackupRequest(String since, String checkpointXml, List<DiskTarget> disks) {
+public record BackupRequest(String since, String checkpointXml, List<DiskTarget> disks,
+    long maxBytesPerSecond) {
   public BackupRequest {
     disks = List.copyOf(disks);
   }

@@ -240,9 +240,9 @@ public final class Backups {
       Checkpoints.Prepared prepared = null;
       boolean qemuStarted = false;
       try {
-        qemu = Domains.requireActive(domain, "back up");
         CheckpointDef since = request.since() == null ? null
             : checkpoints.lookup(domain.name(), request.since());
+        qemu = Domains.requireActive(domain, "back up");
         Map<String, String> bitmaps = selectDisks(since);
         if (request.checkpointXml() != null) {
           prepared = checkpoints.prepare(domain,
@@ -422,6 +422,9 @@ public final class Backups {
         d.addProperty("bitmap-mode", "never");
       }
       d.addProperty("auto-dismiss", true);
+      if (request.maxBytesPerSecond() > 0) {
+        d.addProperty("speed", request.maxBytesPerSecond());
+      }
       return BlockNodes.action("blockdev-backup", d);
     }
 

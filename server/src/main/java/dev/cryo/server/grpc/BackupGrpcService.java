@@ -51,7 +51,7 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
   public void startBackup(StartBackupRequest req, StreamObserver<StartBackupResponse> out) {
     BackupJobInfo info = backups.startPush(req.getDomain(), new BackupRequest(
         emptyToNull(req.getSinceCheckpoint()), emptyToNull(req.getCheckpointXml()),
-        targets(req.getDisksList(), true)));
+        targets(req.getDisksList(), true), req.getMaxBytesPerSecond()));
     out.onNext(StartBackupResponse.newBuilder().setJob(toProto(info)).build());
     out.onCompleted();
   }
@@ -75,7 +75,8 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
     ServerCallStreamObserver<StreamBackupResponse> call =
         (ServerCallStreamObserver<StreamBackupResponse>) out;
     BackupRequest request = new BackupRequest(emptyToNull(req.getSinceCheckpoint()),
-        emptyToNull(req.getCheckpointXml()), targets(req.getDisksList(), false));
+        emptyToNull(req.getCheckpointXml()), targets(req.getDisksList(), false),
+        req.getMaxBytesPerSecond());
     ReadySink sink = new ReadySink(call);
     call.setOnReadyHandler(sink::signal);
     call.setOnCancelHandler(sink::cancel);
