@@ -11,7 +11,6 @@ import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.error.AbortedException;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
-import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
@@ -429,6 +428,8 @@ public final class Backups {
     }
 
     private void awaitJobs(Map<String, CompletableFuture<QmpEvent>> ends) {
+      long doneTotal = 0;
+      long lenTotal = 0;
       for (Map.Entry<String, CompletableFuture<QmpEvent>> end : ends.entrySet()) {
         QmpEvent event;
         while (true) {
@@ -455,10 +456,13 @@ public final class Backups {
           throw new InternalException("QEMU's backup of disk '" + end.getKey() + "' failed: "
               + event.data().get("error").getAsString());
         }
+        // The end event carries the job's final progress, also for jobs too quick to poll.
+        doneTotal += event.data().has("offset") ? event.data().get("offset").getAsLong() : 0;
+        lenTotal += event.data().has("len") ? event.data().get("len").getAsLong() : 0;
       }
-      updateProgress();
       if (kind == BackupJobInfo.Kind.PUSH) {
-        bytesDone = Math.max(bytesDone, bytesTotal);
+        bytesDone = doneTotal;
+        bytesTotal = lenTotal;
       }
     }
 
@@ -606,10 +610,5 @@ public final class Backups {
         throw new CancelledException("interrupted while streaming the backup", e);
       }
     }
-  }
-
-  /** For logs and messages. */
-  static String describe(CryoException e) {
-    return e.getClass().getSimpleName() + ": " + e.getMessage();
   }
 }
