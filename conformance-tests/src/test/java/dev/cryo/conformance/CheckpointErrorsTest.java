@@ -140,6 +140,24 @@ class CheckpointErrorsTest {
     assertThat(cps().list(name)).extracting(Checkpoint::name).containsExactly("base");
   }
 
+  @Test
+  void undefine_thenDefineSameName_startsWithoutCheckpoints() throws Exception {
+    String other = "cpundef-" + System.nanoTime();
+    Path image = TestGuest.createQcow2(temp.resolve("u.qcow2"), "16M");
+    String xml = BackupGuest.xml(other, image, "qcow2", null, null);
+    cryo.client().domains().define(xml);
+    cps().create(other, "<domaincheckpoint><name>old</name></domaincheckpoint>");
+    cryo.client().domains().undefine(other);
+
+    cryo.client().domains().define(xml.replaceFirst("<uuid>[^<]+</uuid>", ""));
+
+    assertThat(cps().list(other)).isEmpty();
+    assertThat(temp.resolve("state/domains/" + other + "/checkpoints")).doesNotExist();
+    assertThat(BackupGuest.qemuImgOutput("info", image.toString()))
+        .as("the bitmap stays in the image").contains("name: old");
+    cryo.client().domains().undefine(other);
+  }
+
   /** The tree as names plus the files of the state folder. */
   static List<String> state() throws Exception {
     List<String> out = new java.util.ArrayList<>(cps().list(name).stream()

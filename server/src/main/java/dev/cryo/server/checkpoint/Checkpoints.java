@@ -11,7 +11,10 @@ import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.domain.DomainEvent;
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -43,6 +46,36 @@ public final class Checkpoints {
   public Checkpoints(Domains domains, Clock clock) {
     this.domains = domains;
     this.clock = clock;
+    domains.watch(null, event -> {
+      if (event.type() == DomainEvent.Type.UNDEFINED) {
+        forget(event.name());
+      }
+    });
+  }
+
+  /**
+   * Drops the checkpoint metadata of an undefined domain, so that a new domain of the same name
+   * does not inherit it (libvirt's UNDEFINE_CHECKPOINTS_METADATA; libvirt refuses a plain
+   * undefine while checkpoints exist, which needs a hook in Domains.undefine). The bitmaps stay
+   * in the images; a redefine from saved XML restores the metadata.
+   */
+  private synchronized void forget(String domainName) {
+    trees.remove(domainName);
+    Path dir = domains.domainDir(domainName).resolve("checkpoints");
+    if (!Files.isDirectory(dir)) {
+      return;
+    }
+    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+      for (Path f : files) {
+        Files.deleteIfExists(f);
+      }
+      Files.deleteIfExists(dir);
+      Files.deleteIfExists(dir.getParent());
+      log.info("domain '{}' was undefined; removed its checkpoint metadata", domainName);
+    } catch (IOException e) {
+      log.warn("could not remove the checkpoint metadata of undefined domain '{}': {}",
+          domainName, e.toString());
+    }
   }
 
   /** What {@link #delete} removes. */

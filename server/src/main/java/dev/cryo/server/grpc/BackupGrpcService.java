@@ -1,6 +1,6 @@
 package dev.cryo.server.grpc;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.cryo.api.v1.BackupDisk;
 import dev.cryo.api.v1.BackupExtent;
 import dev.cryo.api.v1.BackupHeader;
@@ -141,7 +141,8 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
       BackupExtent.Builder b = BackupExtent.newBuilder().setDisk(e.disk()).setOffset(e.offset())
           .setLength(e.length()).setZero(e.zero());
       if (!e.zero()) {
-        b.setData(ByteString.copyFrom(e.data()));
+        // The array is the server's own and never reused: send it without a copy.
+        b.setData(UnsafeByteOperations.unsafeWrap(e.data()));
       }
       send(StreamBackupResponse.newBuilder().setExtent(b).build());
     }
