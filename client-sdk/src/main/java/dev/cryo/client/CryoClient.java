@@ -34,6 +34,8 @@ public final class CryoClient implements AutoCloseable {
   private final EventLoopGroup eventLoop;
   private final Domains domains;
   private final Snapshots snapshots;
+  private final Checkpoints checkpoints;
+  private final Backups backups;
 
   private CryoClient(ManagedChannel channel, Channel calls, Duration deadline,
       EventLoopGroup eventLoop) {
@@ -41,6 +43,8 @@ public final class CryoClient implements AutoCloseable {
     this.eventLoop = eventLoop;
     this.domains = new DomainsImpl(calls, deadline);
     this.snapshots = new SnapshotsImpl(calls, deadline);
+    this.checkpoints = new CheckpointsImpl(calls, deadline);
+    this.backups = new BackupsImpl(calls, deadline);
   }
 
   /** Starts building a client; {@link Builder#target} is required. */
@@ -56,6 +60,16 @@ public final class CryoClient implements AutoCloseable {
   /** Domain snapshots (libvirt's domainsnapshot). */
   public Snapshots snapshots() {
     return snapshots;
+  }
+
+  /** Checkpoints: dirty-bitmap starting points for incremental backups. */
+  public Checkpoints checkpoints() {
+    return checkpoints;
+  }
+
+  /** Full and incremental backups, pushed to server files or streamed here. */
+  public Backups backups() {
+    return backups;
   }
 
   /** Closes the channel, cancelling calls in flight after a short grace period. */

@@ -1,6 +1,8 @@
 package dev.cryo.server.grpc;
 
 import dev.cryo.server.auth.AccessFile;
+import dev.cryo.server.checkpoint.Backups;
+import dev.cryo.server.checkpoint.Checkpoints;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.snapshot.Snapshots;
 import io.grpc.ServerInterceptor;
@@ -42,6 +44,12 @@ public final class GrpcServices {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("cryo.v1.DomainService", ServingStatus.SERVING);
     health.setStatus("cryo.v1.SnapshotService", ServingStatus.SERVING);
+    builder.addService(ServerInterceptors.intercept(
+        new CheckpointGrpcService(core.checkpoints()), chain));
+    builder.addService(ServerInterceptors.intercept(
+        new BackupGrpcService(core.backups(), core.backupExecutor()), chain));
+    health.setStatus("cryo.v1.CheckpointService", ServingStatus.SERVING);
+    health.setStatus("cryo.v1.BackupService", ServingStatus.SERVING);
     builder.addService(health.getHealthService());
     builder.addService(ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(),
         chain));
