@@ -3,6 +3,8 @@ package dev.cryo.server;
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,6 +33,11 @@ public final class CryoServerMain implements Callable<Integer> {
           + "when /dev/kvm can run a guest, else TCG.")
   String accel = "auto";
 
+  @Option(names = "--image-root", paramLabel = "DIR",
+      description = "A folder in which callers may name save image files; repeat for more "
+          + "(default: STATE/images). Paths outside, symbolic links resolved, are refused.")
+  List<Path> imageRoots = new ArrayList<>();
+
   @Override
   public Integer call() throws Exception {
     AcceleratorPolicy policy;
@@ -41,7 +48,7 @@ public final class CryoServerMain implements Callable<Integer> {
           "--accel must be auto, kvm or tcg, not '" + accel + "'");
     }
     CryoServer server = CryoServer.start(
-        new ServerConfig(parseAddress(listen), state, qemu, policy));
+        new ServerConfig(parseAddress(listen), state, qemu, policy), imageRoots);
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
     System.out.println("CRYO_LISTENING port=" + server.port());

@@ -356,6 +356,17 @@ public final class Domains implements AutoCloseable {
     awaitShutoff(domain);
   }
 
+  /**
+   * Stops the QEMU of a domain whose state has just been saved: the domain is shut off with
+   * reason SAVED, as after {@code virsh save}. The caller holds the domain's job.
+   */
+  public void stopSaved(Domain domain, RunningQemu running) {
+    running.destroyRequested = true;
+    running.process().kill(GRACEFUL_KILL);
+    onExit(domain, running, StateReason.SAVED);
+    awaitShutoff(domain);
+  }
+
   /** Pauses the CPUs of a running domain. */
   public DomainInfo suspend(String name) {
     Domain domain = get(name);

@@ -1,11 +1,13 @@
 package dev.cryo.server.grpc;
 
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.image.SaveRestore;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
+import java.util.concurrent.ExecutorService;
 
 /**
  * Wires Cryo's services into a gRPC server builder: the cryo.v1 services behind one interceptor
@@ -17,13 +19,31 @@ public final class GrpcServices {
   private GrpcServices() {}
 
   public static void register(ServerBuilder<?> builder, Domains domains) {
+    register(builder, domains, null, null);
+  }
+
+  /**
+   * As {@link #register(ServerBuilder, Domains)}, plus cryo.v1.ImageService when {@code images}
+   * is not null: its work runs on {@code imageExecutor} (owned by the caller), and StartDomain
+   * restores a managed save.
+   */
+  public static void register(ServerBuilder<?> builder, Domains domains, SaveRestore images,
+      ExecutorService imageExecutor) {
     ExceptionInterceptor errors = new ExceptionInterceptor();
-    DomainGrpcService domainService = new DomainGrpcService(domains,
-        (name, paused, forceBoot) -> domains.start(name, paused));
+    ImageGrpcService imageService = images == null ? null
+        : new ImageGrpcService(images, imageExecutor);
+    DomainGrpcService domainService = new DomainGrpcService(domains, imageService != null
+        ? imageService.starter() : (name, paused, forceBoot) -> domains.start(name, paused));
+    if (imageService != null) {
+      builder.addService(ServerInterceptors.intercept(imageService, errors));
+    }
     builder.addService(ServerInterceptors.intercept(domainService, errors));
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus("cryo.v1.DomainService", ServingStatus.SERVING);
+    if (imageService != null) {
+      health.setStatus("cryo.v1.ImageService", ServingStatus.SERVING);
+    }
     builder.addService(health.getHealthService());
     builder.addService(ProtoReflectionService.newInstance());
   }
