@@ -19,10 +19,12 @@ import java.util.concurrent.TimeUnit;
 public final class CryoClient implements AutoCloseable {
   private final ManagedChannel channel;
   private final Domains domains;
+  private final Images images;
 
   private CryoClient(ManagedChannel channel, Duration deadline) {
     this.channel = channel;
     this.domains = new DomainsImpl(channel, deadline);
+    this.images = new ImagesImpl(channel, deadline, domains);
   }
 
   public static Builder builder() {
@@ -32,6 +34,11 @@ public final class CryoClient implements AutoCloseable {
   /** Domain lifecycle. */
   public Domains domains() {
     return domains;
+  }
+
+  /** Save and restore through libvirt-compatible save images. */
+  public Images images() {
+    return images;
   }
 
   /** Closes the channel, cancelling calls in flight after a short grace period. */

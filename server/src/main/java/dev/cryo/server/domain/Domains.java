@@ -362,9 +362,9 @@ public final class Domains implements AutoCloseable {
    */
   public void stopSaved(Domain domain, RunningQemu running) {
     running.destroyRequested = true;
-    running.process().kill(GRACEFUL_KILL);
+    // Record SAVED first: the exit watcher, which would record DESTROYED, then finds it done.
     onExit(domain, running, StateReason.SAVED);
-    awaitShutoff(domain);
+    running.process().kill(GRACEFUL_KILL);
   }
 
   /** Pauses the CPUs of a running domain. */
