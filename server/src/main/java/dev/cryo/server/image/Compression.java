@@ -7,13 +7,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Locale;
+import net.jpountz.lz4.LZ4FrameInputStream;
+import net.jpountz.lz4.LZ4FrameOutputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorOutputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorOutputStream;
 import org.apache.commons.compress.compressors.gzip.GzipParameters;
-import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorInputStream;
-import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorOutputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
 
@@ -107,7 +107,7 @@ public enum Compression {
       case BZIP2 -> new BZip2CompressorOutputStream(out, l);
       case XZ -> new XZCompressorOutputStream(out, l);
       case ZSTD -> new ZstdOutputStream(out, l);
-      case LZ4 -> new FramedLZ4CompressorOutputStream(out);
+      case LZ4 -> new LZ4FrameOutputStream(out, LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
       case LZOP -> throw new AssertionError();
     };
   }
@@ -121,7 +121,7 @@ public enum Compression {
       case BZIP2 -> new BZip2CompressorInputStream(in, true);
       case XZ -> new XZCompressorInputStream(in, true);
       case ZSTD -> new ZstdInputStream(in);
-      case LZ4 -> new FramedLZ4CompressorInputStream(in, true);
+      case LZ4 -> new LZ4FrameInputStream(in);
       case LZOP -> throw new AssertionError();
     };
   }
