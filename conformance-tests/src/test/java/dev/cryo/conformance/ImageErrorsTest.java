@@ -234,7 +234,13 @@ class ImageErrorsTest {
   }
 
   @Test
-  void restore_cancelledMidStream_leavesNothing() {
+  void restore_cancelledMidStream_leavesNothing() throws Exception {
+    java.util.concurrent.CountDownLatch undefined = new java.util.concurrent.CountDownLatch(1);
+    AutoCloseable watch = domains.watch(NAME, e -> {
+      if (e.type() == dev.cryo.client.DomainEvent.Type.UNDEFINED) {
+        undefined.countDown();
+      }
+    });
     Cancellation cancel = new Cancellation();
     InputStream slow = new InputStream() {
       private int pos;
@@ -259,7 +265,11 @@ class ImageErrorsTest {
     assertThatThrownBy(() -> images.restore(slow, null, 0,
         RestoreOptions.defaults().cancellation(cancel)))
         .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.CANCELLED);
-    assertNothingLeftEventually();
+    try {
+      assertNothingLeftEventually(undefined);
+    } finally {
+      watch.close();
+    }
   }
 
   @Test
@@ -278,21 +288,14 @@ class ImageErrorsTest {
     }
   }
 
-  /** A cancel is asynchronous on the server: give it a moment to kill QEMU and undefine. */
-  static void assertNothingLeftEventually() {
-    long deadline = System.nanoTime() + 30_000_000_000L;
-    while (System.nanoTime() < deadline) {
-      if (cryo.qemuProcesses().isEmpty()
-          && domains.list(Set.of()).stream().noneMatch(d -> d.name().equals(NAME))) {
-        return;
-      }
-      try {
-        Thread.sleep(200);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
+  /**
+   * A cancel reaches the server asynchronously: wait for the restore's domain to be undefined
+   * again (the server's own event), then check that nothing is left.
+   */
+  static void assertNothingLeftEventually(java.util.concurrent.CountDownLatch undefined)
+      throws InterruptedException {
+    assertThat(undefined.await(60, java.util.concurrent.TimeUnit.SECONDS))
+        .as("the half-restored domain was undefined").isTrue();
     assertNothingLeft();
   }
 }

@@ -539,7 +539,8 @@ public final class SaveRestore {
           + e.getMessage(), e);
     }
     removeManagedSave(name);
-    return result;
+    return new RestoreResult(domains.info(name), result.warnings(), result.verified(),
+        result.payloadBytes(), result.duration());
   }
 
   /** Deletes the managed save of {@code name}; false if there was none. */
