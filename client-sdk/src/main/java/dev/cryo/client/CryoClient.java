@@ -36,6 +36,7 @@ public final class CryoClient implements AutoCloseable {
   private final Snapshots snapshots;
   private final Checkpoints checkpoints;
   private final Backups backups;
+  private final Images images;
 
   private CryoClient(ManagedChannel channel, Channel calls, Duration deadline,
       EventLoopGroup eventLoop) {
@@ -45,6 +46,7 @@ public final class CryoClient implements AutoCloseable {
     this.snapshots = new SnapshotsImpl(calls, deadline);
     this.checkpoints = new CheckpointsImpl(calls, deadline);
     this.backups = new BackupsImpl(calls, deadline);
+    this.images = new ImagesImpl(calls, deadline, domains);
   }
 
   /** Starts building a client; {@link Builder#target} is required. */
@@ -70,6 +72,11 @@ public final class CryoClient implements AutoCloseable {
   /** Full and incremental backups, pushed to server files or streamed here. */
   public Backups backups() {
     return backups;
+  }
+
+  /** Save and restore through libvirt-compatible save images. */
+  public Images images() {
+    return images;
   }
 
   /** Closes the channel, cancelling calls in flight after a short grace period. */

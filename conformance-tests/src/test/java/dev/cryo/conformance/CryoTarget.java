@@ -42,6 +42,16 @@ final class CryoTarget implements AutoCloseable {
     return server != null;
   }
 
+  /** The state folder of a server this kit started; null for an external target. */
+  Path stateDir() {
+    return stateDir;
+  }
+
+  /** The default image folder of a server this kit started ({@code STATE/images}). */
+  Path imagesDir() {
+    return stateDir == null ? null : stateDir.resolve("images");
+  }
+
   CryoClient client() {
     return client;
   }

@@ -2,7 +2,14 @@ package dev.cryo.server;
 
 import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.checkpoint.Backups;
+import dev.cryo.server.checkpoint.Checkpoints;
+import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
+import dev.cryo.server.image.ImageRoots;
+import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.qemu.QemuImg;
+import dev.cryo.server.snapshot.Snapshots;
 import dev.cryo.server.qemu.HostCapabilities;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -20,6 +27,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -75,27 +83,23 @@ public final class CryoServer implements AutoCloseable {
     resources.add(domains);
     Server tcp = null;
     try {
-      AtomicInteger threads = new AtomicInteger();
-      ExecutorService executor = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "cryo-grpc-" + threads.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      });
+      ExecutorService executor = daemonPool("cryo-grpc-");
       resources.add(executor::shutdownNow);
+      CoreServices core = core(config, domains, resources);
       if (config.listen() != null) {
         NettyServerBuilder builder = config.tls() == null
             ? NettyServerBuilder.forAddress(config.listen())
             : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(config.tls(),
                 resources));
         builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes());
-        GrpcServices.register(builder, domains, access);
+        GrpcServices.register(builder, core, access);
         tcp = builder.build().start();
         servers.add(tcp);
         log.info("Cryo listening on {}{}", tcp.getListenSockets(),
             config.tls() == null ? " (plaintext, loopback)" : " (TLS)");
       }
       if (config.unixSocket() != null) {
-        servers.add(startUnix(config, domains, access, executor, resources));
+        servers.add(startUnix(config, core, access, executor, resources));
       }
     } catch (IOException | RuntimeException e) {
       CryoServer partial = new CryoServer(servers, tcp, domains, resources);
@@ -105,6 +109,30 @@ public final class CryoServer implements AutoCloseable {
     log.info("state in {}; access control {}", config.stateDir().toAbsolutePath(),
         access == null ? "off" : "from " + config.accessFile());
     return new CryoServer(servers, tcp, domains, resources);
+  }
+
+  /** Builds the core services once; their executors join {@code resources}. */
+  private static CoreServices core(ServerConfig config, Domains domains,
+      List<AutoCloseable> resources) throws IOException {
+    ExecutorService imageExecutor = daemonPool("cryo-image-");
+    resources.add(imageExecutor::shutdownNow);
+    ExecutorService backupExecutor = daemonPool("cryo-backup-");
+    resources.add(backupExecutor::shutdownNow);
+    ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
+    Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
+    return new CoreServices(domains, new SaveRestore(domains, roots),
+        new Snapshots(domains, QemuImg.besides(domains.qemuBinary())), checkpoints,
+        new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor);
+  }
+
+  /** A cached pool of daemon threads: a stuck job never keeps the JVM from exiting. */
+  private static ExecutorService daemonPool(String prefix) {
+    AtomicInteger threads = new AtomicInteger();
+    return Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, prefix + threads.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   private static ServerCredentials tlsCredentials(ServerConfig.Tls tls,
@@ -139,7 +167,7 @@ public final class CryoServer implements AutoCloseable {
   }
 
   /** A listener on a Unix socket, readable and writable by the owner and group only (0660). */
-  private static Server startUnix(ServerConfig config, Domains domains, AccessFile access,
+  private static Server startUnix(ServerConfig config, CoreServices core, AccessFile access,
       ExecutorService executor, List<AutoCloseable> resources) throws IOException {
     Files.deleteIfExists(config.unixSocket());
     Files.createDirectories(config.unixSocket().toAbsolutePath().getParent());
@@ -154,7 +182,7 @@ public final class CryoServer implements AutoCloseable {
         .workerEventLoopGroup(workers)
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes());
-    GrpcServices.register(builder, domains, access);
+    GrpcServices.register(builder, core, access);
     Server server = builder.build().start();
     Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));
     log.info("Cryo listening on unix:{}", config.unixSocket());

@@ -4,6 +4,8 @@ import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import dev.cryo.server.domain.JobLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -50,6 +52,12 @@ public final class CryoServerMain implements Callable<Integer> {
       description = "Largest gRPC message accepted (default: ${DEFAULT-VALUE}).")
   int maxMessageBytes = 8 << 20;
 
+  @Option(names = "--image-root", paramLabel = "DIR",
+      description = "A folder in which callers may name files: save images, disk images, "
+          + "snapshot overlays, backup targets; repeat for more (default: STATE/images). Paths "
+          + "outside, symbolic links resolved, are refused.")
+  List<Path> imageRoots = new ArrayList<>();
+
   @Option(names = "--access-file", paramLabel = "FILE",
       description = "Who may call: hashed bearer tokens and client certificate subjects, with "
           + "their role (admin, read-only) and domains. Without it anyone who can connect is "
@@ -93,7 +101,7 @@ public final class CryoServerMain implements Callable<Integer> {
         new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes);
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
-        accessFile, limits));
+        accessFile, limits, imageRoots));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
     System.out.println("CRYO_LISTENING port=" + server.port()

@@ -5,6 +5,7 @@ import dev.cryo.server.domain.JobLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -18,6 +19,8 @@ import java.util.Objects;
  * @param tls TLS for the TCP port, or null for plaintext (then only loopback is allowed)
  * @param accessFile who may call (tokens, client certificates), or null: no authentication
  * @param limits concurrency and size limits
+ * @param imageRoots the folders in which callers may name files (save images, disk images,
+ *     snapshot overlays, backup targets); empty: {@code STATE/images}
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -27,15 +30,22 @@ public record ServerConfig(
     AcceleratorPolicy accelerator,
     Tls tls,
     Path accessFile,
-    Limits limits) {
+    Limits limits,
+    List<Path> imageRoots) {
 
   public static final int DEFAULT_PORT = 7600;
+
+  /** The image folders to use: the configured ones, or {@code STATE/images}. */
+  public List<Path> effectiveImageRoots() {
+    return imageRoots.isEmpty() ? List.of(stateDir.resolve("images")) : imageRoots;
+  }
 
   public ServerConfig {
     Objects.requireNonNull(stateDir, "stateDir");
     Objects.requireNonNull(qemuBinary, "qemuBinary");
     Objects.requireNonNull(accelerator, "accelerator");
     Objects.requireNonNull(limits, "limits");
+    imageRoots = List.copyOf(imageRoots);
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -45,7 +55,7 @@ public record ServerConfig(
   /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
     return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
-        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT);
+        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of());
   }
 
   /**

@@ -370,6 +370,17 @@ public final class Domains implements AutoCloseable {
     awaitShutoff(domain);
   }
 
+  /**
+   * Stops the QEMU of a domain whose state has just been saved: the domain is shut off with
+   * reason SAVED, as after {@code virsh save}. The caller holds the domain's job.
+   */
+  public void stopSaved(Domain domain, RunningQemu running) {
+    running.destroyRequested = true;
+    // Record SAVED first: the exit watcher, which would record DESTROYED, then finds it done.
+    onExit(domain, running, StateReason.SAVED);
+    running.process().kill(GRACEFUL_KILL);
+  }
+
   /** Pauses the CPUs of a running domain. */
   public DomainInfo suspend(String name) {
     Domain domain = get(name);

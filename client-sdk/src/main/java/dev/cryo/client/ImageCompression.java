@@ -1,0 +1,12 @@
+package dev.cryo.client;
+
+/** How a save image's payload is compressed. */
+public enum ImageCompression {
+  RAW,
+  GZIP,
+  BZIP2,
+  XZ,
+  ZSTD,
+  /** Cryo only: libvirt cannot restore such an image. */
+  LZ4
+}

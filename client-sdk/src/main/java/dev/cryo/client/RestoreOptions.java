@@ -1,0 +1,34 @@
+package dev.cryo.client;
+
+/**
+ * How to restore a domain.
+ *
+ * @param start RUNNING, PAUSED, or null to start as it was when saved
+ * @param replacementXml a domain XML to use instead of the image's (same name, UUID, memory and
+ *     vCPUs), or null
+ * @param cancellation cancels the restore; null for none
+ */
+public record RestoreOptions(DomainState start, String replacementXml,
+    Cancellation cancellation) {
+  public RestoreOptions {
+    if (start != null && start != DomainState.RUNNING && start != DomainState.PAUSED) {
+      throw new IllegalArgumentException("start must be RUNNING, PAUSED or null, got " + start);
+    }
+  }
+
+  public static RestoreOptions defaults() {
+    return new RestoreOptions(null, null, null);
+  }
+
+  public RestoreOptions start(DomainState s) {
+    return new RestoreOptions(s, replacementXml, cancellation);
+  }
+
+  public RestoreOptions replacementXml(String xml) {
+    return new RestoreOptions(start, xml, cancellation);
+  }
+
+  public RestoreOptions cancellation(Cancellation c) {
+    return new RestoreOptions(start, replacementXml, c);
+  }
+}

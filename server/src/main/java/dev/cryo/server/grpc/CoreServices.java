@@ -1,0 +1,36 @@
+package dev.cryo.server.grpc;
+
+import dev.cryo.server.checkpoint.Backups;
+import dev.cryo.server.checkpoint.Checkpoints;
+import dev.cryo.server.domain.Domains;
+import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.snapshot.Snapshots;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * The core the gRPC adapters call into, built once per server and shared by every listener (TCP
+ * and Unix socket alike), so there is one set of domains, one job per domain, one image executor.
+ *
+ * @param imageExecutor runs saves and restores: blocking QEMU and disk I/O, never gRPC's threads
+ * @param backupExecutor runs backups, which hold a domain's job for their whole length
+ */
+public record CoreServices(
+    Domains domains,
+    SaveRestore images,
+    Snapshots snapshots,
+    Checkpoints checkpoints,
+    Backups backups,
+    ExecutorService imageExecutor,
+    ExecutorService backupExecutor) {
+
+  public CoreServices {
+    Objects.requireNonNull(domains, "domains");
+    Objects.requireNonNull(images, "images");
+    Objects.requireNonNull(snapshots, "snapshots");
+    Objects.requireNonNull(checkpoints, "checkpoints");
+    Objects.requireNonNull(backups, "backups");
+    Objects.requireNonNull(imageExecutor, "imageExecutor");
+    Objects.requireNonNull(backupExecutor, "backupExecutor");
+  }
+}

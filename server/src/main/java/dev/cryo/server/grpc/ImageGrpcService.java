@@ -1,0 +1,436 @@
+package dev.cryo.server.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import dev.cryo.api.v1.AfterSave;
+import dev.cryo.api.v1.GetImageInfoRequest;
+import dev.cryo.api.v1.GetImageInfoResponse;
+import dev.cryo.api.v1.GetManagedSaveRequest;
+import dev.cryo.api.v1.GetManagedSaveResponse;
+import dev.cryo.api.v1.ImageServiceGrpc;
+import dev.cryo.api.v1.RemoveManagedSaveRequest;
+import dev.cryo.api.v1.RemoveManagedSaveResponse;
+import dev.cryo.api.v1.RestoreDomainRequest;
+import dev.cryo.api.v1.RestoreDomainResponse;
+import dev.cryo.api.v1.RestoreOptions;
+import dev.cryo.api.v1.SaveDomainRequest;
+import dev.cryo.api.v1.SaveDomainResponse;
+import dev.cryo.api.v1.SavePhase;
+import dev.cryo.api.v1.SaveProgress;
+import dev.cryo.api.v1.SaveSummary;
+import dev.cryo.api.v1.UpdateImageXmlRequest;
+import dev.cryo.api.v1.UpdateImageXmlResponse;
+import dev.cryo.server.domain.DomainInfo;
+import dev.cryo.server.error.CancelledException;
+import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.image.Compression;
+import dev.cryo.server.image.ImageXml;
+import dev.cryo.server.image.SaveImageFile;
+import dev.cryo.server.image.SaveRestore;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * cryo.v1.ImageService: proto in, {@link SaveRestore} call on the service's own executor, proto
+ * out. Image bytes flow with manual flow control both ways.
+ */
+final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
+  /** Image bytes per message: large enough to amortise framing, far below the 4 MiB limit. */
+  static final int CHUNK_BYTES = 1 << 20;
+  /** Chunks a restore asks for ahead of the one it is reading. */
+  private static final int RESTORE_WINDOW = 4;
+
+  private final SaveRestore images;
+  private final ExecutorService executor;
+
+  ImageGrpcService(SaveRestore images, ExecutorService executor) {
+    this.images = images;
+    this.executor = executor;
+  }
+
+  /** {@code StartDomain}: restores a managed save if there is one, as libvirt does. */
+  DomainGrpcService.DomainStarter starter() {
+    return (name, paused, forceBoot) -> {
+      Path managed = images.domains().managedSavePath(name);
+      images.domains().get(name);
+      if (Files.exists(managed)) {
+        if (forceBoot) {
+          images.removeManagedSave(name);
+        } else {
+          return images.restoreManaged(name, new SaveRestore.RestoreOptions(
+              paused ? SaveRestore.Start.PAUSED : SaveRestore.Start.RUNNING, null),
+              new SaveRestore.Cancel()).domain();
+        }
+      }
+      return images.domains().start(name, paused);
+    };
+  }
+
+  // ---- save --------------------------------------------------------------------------------
+
+  @Override
+  public void saveDomain(SaveDomainRequest req, StreamObserver<SaveDomainResponse> out) {
+    ServerCallStreamObserver<SaveDomainResponse> call =
+        (ServerCallStreamObserver<SaveDomainResponse>) out;
+    FlowControlledSender<SaveDomainResponse> sender = new FlowControlledSender<>(call);
+    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    call.setOnCancelHandler(() -> {
+      sender.cancelled();
+      cancel.cancel();
+    });
+    SaveRestore.SaveOptions options = saveOptions(req);
+    Path path = switch (req.getDestinationCase()) {
+      case PATH -> images.roots().forWriting(req.getPath());
+      case MANAGED_SAVE, STREAM -> null;
+      default -> throw new InvalidArgumentException(
+          "SaveDomainRequest needs a destination: path, managed_save or stream");
+    };
+    images.domains().get(req.getName());
+    SaveRestore.ProgressListener progress = (phase, done, total, rate) ->
+        sender.offer(SaveDomainResponse.newBuilder().setProgress(SaveProgress.newBuilder()
+            .setPhase(SavePhase.forNumber(phase.ordinal() + 1))
+            .setProcessedBytes(done).setEstimatedTotalBytes(total)
+            .setRateBytesPerSecond(rate)).build());
+    executor.execute(() -> {
+      try {
+        SaveRestore.SaveResult result = switch (req.getDestinationCase()) {
+          case PATH -> images.saveToFile(req.getName(), path, options, progress, cancel);
+          case MANAGED_SAVE -> images.saveManaged(req.getName(), options, progress, cancel);
+          default -> {
+            try (ChunkingOutputStream chunks = new ChunkingOutputStream(sender)) {
+              SaveRestore.SaveResult r = images.saveToStream(req.getName(), chunks, options,
+                  progress, cancel);
+              chunks.flush();
+              yield r;
+            }
+          }
+        };
+        sender.send(SaveDomainResponse.newBuilder().setSummary(summary(result)).build());
+        sender.complete();
+      } catch (Throwable t) {
+        sender.fail(t);
+      }
+    });
+  }
+
+  private static SaveRestore.SaveOptions saveOptions(SaveDomainRequest req) {
+    if (req.getName().isEmpty()) {
+      throw new InvalidArgumentException("SaveDomainRequest.name is required");
+    }
+    SaveRestore.After after = switch (req.getAfter()) {
+      case AFTER_SAVE_UNSPECIFIED, AFTER_SAVE_STOP -> SaveRestore.After.STOP;
+      case AFTER_SAVE_CONTINUE -> SaveRestore.After.CONTINUE;
+      case AFTER_SAVE_PAUSED -> SaveRestore.After.PAUSED;
+      default -> throw new InvalidArgumentException("unknown after value " + req.getAfterValue());
+    };
+    return new SaveRestore.SaveOptions(fromProto(req.getCompression()),
+        req.getCompressionLevel(), after, req.getLive());
+  }
+
+  static Compression fromProto(dev.cryo.api.v1.Compression c) {
+    return switch (c) {
+      case COMPRESSION_UNSPECIFIED, COMPRESSION_RAW -> Compression.RAW;
+      case COMPRESSION_GZIP -> Compression.GZIP;
+      case COMPRESSION_BZIP2 -> Compression.BZIP2;
+      case COMPRESSION_XZ -> Compression.XZ;
+      case COMPRESSION_ZSTD -> Compression.ZSTD;
+      case COMPRESSION_LZ4 -> Compression.LZ4;
+      default -> throw new InvalidArgumentException("unknown compression " + c);
+    };
+  }
+
+  static dev.cryo.api.v1.Compression toProto(Compression c) {
+    return switch (c) {
+      case RAW -> dev.cryo.api.v1.Compression.COMPRESSION_RAW;
+      case GZIP -> dev.cryo.api.v1.Compression.COMPRESSION_GZIP;
+      case BZIP2 -> dev.cryo.api.v1.Compression.COMPRESSION_BZIP2;
+      case XZ -> dev.cryo.api.v1.Compression.COMPRESSION_XZ;
+      case ZSTD -> dev.cryo.api.v1.Compression.COMPRESSION_ZSTD;
+      case LZ4 -> dev.cryo.api.v1.Compression.COMPRESSION_LZ4;
+      case LZOP -> dev.cryo.api.v1.Compression.COMPRESSION_UNSPECIFIED;
+    };
+  }
+
+  private static SaveSummary summary(SaveRestore.SaveResult r) {
+    SaveSummary.Builder b = SaveSummary.newBuilder()
+        .setImageBytes(r.imageBytes())
+        .setPayloadBytes(r.payload().storedBytes())
+        .setMigrationBytes(r.payload().rawBytes())
+        .setSha256(r.payload().sha256())
+        .setDuration(toProto(r.duration()))
+        .setDowntime(toProto(r.downtime()))
+        .setDomain(DomainProtos.toProto(r.domain()));
+    if (r.path() != null) {
+      b.setPath(r.path().toString());
+    }
+    return b.build();
+  }
+
+  static com.google.protobuf.Duration toProto(Duration d) {
+    return com.google.protobuf.Duration.newBuilder().setSeconds(d.getSeconds())
+        .setNanos(d.getNano()).build();
+  }
+
+  /** Image bytes into {@link #CHUNK_BYTES} messages, each sent when the client is ready. */
+  private static final class ChunkingOutputStream extends OutputStream {
+    private final FlowControlledSender<SaveDomainResponse> sender;
+    private byte[] buf = new byte[CHUNK_BYTES];
+    private int used;
+
+    ChunkingOutputStream(FlowControlledSender<SaveDomainResponse> sender) {
+      this.sender = sender;
+    }
+
+    @Override
+    public void write(int b) {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) {
+      while (len > 0) {
+        int n = Math.min(len, buf.length - used);
+        System.arraycopy(b, off, buf, used, n);
+        used += n;
+        off += n;
+        len -= n;
+        if (used == buf.length) {
+          flush();
+        }
+      }
+    }
+
+    @Override
+    public void flush() {
+      if (used > 0) {
+        // The array is handed over, not copied: a fresh one takes its place.
+        ByteString chunk = UnsafeByteOperations.unsafeWrap(buf, 0, used);
+        buf = new byte[CHUNK_BYTES];
+        used = 0;
+        sender.send(SaveDomainResponse.newBuilder().setChunk(chunk).build());
+      }
+    }
+
+    @Override
+    public void close() {
+      // The stream ends with the summary, sent by the caller.
+    }
+  }
+
+  // ---- restore -----------------------------------------------------------------------------
+
+  @Override
+  public StreamObserver<RestoreDomainRequest> restoreDomain(
+      StreamObserver<RestoreDomainResponse> out) {
+    ServerCallStreamObserver<RestoreDomainResponse> call =
+        (ServerCallStreamObserver<RestoreDomainResponse>) out;
+    call.disableAutoRequest();
+    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    ChunkQueueInputStream chunks = new ChunkQueueInputStream(() -> call.request(1));
+    AtomicReference<ImageXml.Digest> trailer = new AtomicReference<>();
+    call.setOnCancelHandler(() -> {
+      cancel.cancel();
+      chunks.fail(new CancelledException("cancelled by the client"));
+    });
+    call.request(1);
+    return new StreamObserver<>() {
+      /** Only touched on the call's serialized listener thread. */
+      private boolean started;
+      private boolean streamSource;
+      private boolean trailerSeen;
+
+      @Override
+      public void onNext(RestoreDomainRequest req) {
+        try {
+          switch (req.getPartCase()) {
+            case OPTIONS -> {
+              if (started) {
+                throw new InvalidArgumentException("RestoreOptions may only come first");
+              }
+              started = true;
+              begin(req.getOptions());
+            }
+            case CHUNK -> {
+              requireStream();
+              if (trailerSeen) {
+                throw new InvalidArgumentException("image chunk after the trailer");
+              }
+              chunks.offer(req.getChunk());
+            }
+            case TRAILER -> {
+              requireStream();
+              trailerSeen = true;
+              trailer.set(new ImageXml.Digest(req.getTrailer().getSha256(),
+                  req.getTrailer().getPayloadBytes()));
+              call.request(1);
+            }
+            default -> throw new InvalidArgumentException("empty RestoreDomainRequest");
+          }
+        } catch (RuntimeException e) {
+          chunks.fail(e);
+          cancel.cancel();
+          if (!started) {
+            synchronized (call) {
+              call.onError(StatusMapping.toException(e));
+            }
+          }
+        }
+      }
+
+      private void requireStream() {
+        if (!started) {
+          throw new InvalidArgumentException("the first RestoreDomainRequest must hold options");
+        }
+        if (!streamSource) {
+          throw new InvalidArgumentException("image chunks sent, but the options name another "
+              + "source; set options.stream to send the image on this call");
+        }
+      }
+
+      private void begin(RestoreOptions o) {
+        SaveRestore.Start start = switch (o.getStart()) {
+          case RESTORE_START_UNSPECIFIED -> SaveRestore.Start.AS_SAVED;
+          case RESTORE_START_RUNNING -> SaveRestore.Start.RUNNING;
+          case RESTORE_START_PAUSED -> SaveRestore.Start.PAUSED;
+          default -> throw new InvalidArgumentException("unknown start " + o.getStartValue());
+        };
+        SaveRestore.RestoreOptions options = new SaveRestore.RestoreOptions(start,
+            o.getReplacementXml());
+        Runnable work = switch (o.getSourceCase()) {
+          case STREAM -> {
+            streamSource = true;
+            call.request(RESTORE_WINDOW);
+            yield () -> finish(images.restoreFromStream(chunks,
+                () -> Optional.ofNullable(trailer.get()), options, cancel));
+          }
+          case PATH -> {
+            Path path = images.roots().existing(o.getPath());
+            yield () -> finish(images.restoreFromFile(path, options, cancel));
+          }
+          case MANAGED_SAVE_NAME -> () -> finish(images.restoreManaged(o.getManagedSaveName(),
+              options, cancel));
+          default -> throw new InvalidArgumentException(
+              "RestoreOptions needs a source: stream, path or managed_save_name");
+        };
+        executor.execute(() -> {
+          try {
+            work.run();
+          } catch (Throwable t) {
+            chunks.fail(new CancelledException("restore failed"));
+            synchronized (call) {
+              if (!call.isCancelled()) {
+                call.onError(StatusMapping.toException(t));
+              }
+            }
+          }
+        });
+      }
+
+      private void finish(SaveRestore.RestoreResult r) {
+        RestoreDomainResponse resp = RestoreDomainResponse.newBuilder()
+            .setDomain(DomainProtos.toProto(r.domain()))
+            .addAllWarnings(r.warnings())
+            .setVerified(r.verified())
+            .setPayloadBytes(r.payloadBytes())
+            .setDuration(toProto(r.duration()))
+            .build();
+        synchronized (call) {
+          call.onNext(resp);
+          call.onCompleted();
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        cancel.cancel();
+        chunks.fail(new CancelledException("the client ended the restore: " + t.getMessage()));
+      }
+
+      @Override
+      public void onCompleted() {
+        chunks.end();
+      }
+    };
+  }
+
+  // ---- facts and managed save --------------------------------------------------------------
+
+  @Override
+  public void getImageInfo(GetImageInfoRequest req, StreamObserver<GetImageInfoResponse> out) {
+    SaveImageFile.Info info = switch (req.getSourceCase()) {
+      case PATH -> images.info(images.roots().existing(req.getPath()));
+      case HEAD -> images.info(req.getHead().toByteArray());
+      case MANAGED_SAVE_NAME -> images.info(managed(req.getManagedSaveName()));
+      default -> throw new InvalidArgumentException(
+          "GetImageInfoRequest needs a source: path, head or managed_save_name");
+    };
+    out.onNext(GetImageInfoResponse.newBuilder()
+        .setXml(info.xml())
+        .setWasRunning(info.wasRunning())
+        .setCompression(toProto(info.compression()))
+        .setPayloadOffset(info.payloadOffset())
+        .setPayloadBytes(info.payloadBytes())
+        .setSha256(info.digest().map(ImageXml.Digest::sha256).orElse(""))
+        .setLibvirtCompatible(info.compression().libvirtCompatible())
+        .build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void updateImageXml(UpdateImageXmlRequest req,
+      StreamObserver<UpdateImageXmlResponse> out) {
+    Path path = switch (req.getTargetCase()) {
+      case PATH -> images.roots().existing(req.getPath());
+      case MANAGED_SAVE_NAME -> managed(req.getManagedSaveName());
+      default -> throw new InvalidArgumentException(
+          "UpdateImageXmlRequest needs a target: path or managed_save_name");
+    };
+    out.onNext(UpdateImageXmlResponse.newBuilder().setXml(images.updateXml(path, req.getXml()))
+        .build());
+    out.onCompleted();
+  }
+
+  private Path managed(String name) {
+    images.domains().get(name);
+    Path p = images.domains().managedSavePath(name);
+    if (!Files.isRegularFile(p)) {
+      throw new dev.cryo.server.error.NotFoundException("domain '" + name
+          + "' has no managed save image");
+    }
+    return p;
+  }
+
+  @Override
+  public void getManagedSave(GetManagedSaveRequest req, StreamObserver<GetManagedSaveResponse> out) {
+    images.domains().get(req.getName());
+    Path p = images.domains().managedSavePath(req.getName());
+    long size;
+    try {
+      size = Files.isRegularFile(p) ? Files.size(p) : 0;
+    } catch (IOException e) {
+      size = 0;
+    }
+    out.onNext(GetManagedSaveResponse.newBuilder().setExists(Files.isRegularFile(p))
+        .setImageBytes(size).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void removeManagedSave(RemoveManagedSaveRequest req,
+      StreamObserver<RemoveManagedSaveResponse> out) {
+    if (!images.removeManagedSave(req.getName())) {
+      throw new dev.cryo.server.error.NotFoundException("domain '" + req.getName()
+          + "' has no managed save image");
+    }
+    out.onNext(RemoveManagedSaveResponse.getDefaultInstance());
+    out.onCompleted();
+  }
+}

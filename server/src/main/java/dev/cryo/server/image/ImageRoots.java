@@ -1,0 +1,116 @@
+package dev.cryo.server.image;
+
+import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.PermissionDeniedException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The folders in which callers may name image files ({@code --image-root}). A path is checked
+ * after resolving symbolic links, so a link inside a root that points outside is refused.
+ */
+public final class ImageRoots {
+  private final List<Path> roots;
+
+  /** Creates the folders if needed. */
+  public ImageRoots(List<Path> roots) throws IOException {
+    if (roots.isEmpty()) {
+      throw new IllegalArgumentException("at least one image folder is needed");
+    }
+    List<Path> real = new ArrayList<>();
+    for (Path root : roots) {
+      Files.createDirectories(root);
+      real.add(root.toRealPath());
+    }
+    this.roots = List.copyOf(real);
+  }
+
+  public List<Path> roots() {
+    return roots;
+  }
+
+  /**
+   * The real path of an existing image {@code path}.
+   *
+   * @throws PermissionDeniedException if it lies outside every image folder
+   * @throws NotFoundException if it does not exist
+   */
+  public Path existing(String path) {
+    Path p = absolute(path);
+    Path real;
+    try {
+      real = p.toRealPath();
+    } catch (IOException e) {
+      // Say "outside" before "missing": a caller must not probe the file system with this call.
+      inside(realParent(p), path);
+      throw new NotFoundException("no image file at " + path);
+    }
+    inside(real, path);
+    if (!Files.isRegularFile(real)) {
+      throw new InvalidArgumentException(path + " is not a regular file");
+    }
+    return real;
+  }
+
+  /**
+   * Where a new image {@code path} goes: its folder resolved (it must exist), the file name kept.
+   *
+   * @throws PermissionDeniedException if it lies outside every image folder
+   */
+  public Path forWriting(String path) {
+    Path p = absolute(path);
+    Path parent = realParent(p);
+    if (parent == null) {
+      inside(p, path);
+      throw new NotFoundException("the folder of " + path + " does not exist");
+    }
+    Path target = parent.resolve(p.getFileName());
+    inside(target, path);
+    if (Files.isSymbolicLink(target)) {
+      throw new PermissionDeniedException(path + " is a symbolic link; name the file itself");
+    }
+    if (Files.isDirectory(target)) {
+      throw new InvalidArgumentException(path + " is a folder; name a file");
+    }
+    return target;
+  }
+
+  private static Path absolute(String path) {
+    if (path == null || path.isEmpty()) {
+      throw new InvalidArgumentException("an image path is required");
+    }
+    Path p = Path.of(path);
+    if (!p.isAbsolute()) {
+      throw new InvalidArgumentException("image path '" + path + "' must be absolute");
+    }
+    if (p.getFileName() == null) {
+      throw new InvalidArgumentException("image path '" + path + "' names no file");
+    }
+    return p.normalize();
+  }
+
+  private static Path realParent(Path p) {
+    try {
+      return p.getParent().toRealPath();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private void inside(Path real, String given) {
+    if (real != null) {
+      for (Path root : roots) {
+        if (real.startsWith(root) && !real.equals(root)) {
+          return;
+        }
+      }
+    }
+    throw new PermissionDeniedException("image path " + given + " is outside the server's image "
+        + "folders; use a path under " + roots.get(0) + " (or start the server with "
+        + "--image-root for another folder)");
+  }
+}

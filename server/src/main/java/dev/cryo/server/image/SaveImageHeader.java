@@ -1,0 +1,109 @@
+package dev.cryo.server.image;
+
+import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.InvalidArgumentException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * The fixed 92-byte header of a libvirt QEMU save image ({@code virQEMUSaveHeader} in libvirt's
+ * {@code qemu_saveimage.h}): 16-byte magic, then uint32 {@code version}, {@code data_len}, {@code
+ * was_running}, {@code format}, {@code cookieOffset} and 14 unused words, in the byte order of the
+ * host that wrote it (libvirt swaps on read when the version reads byte-swapped; so does this).
+ *
+ * <p>After the header come {@code data_len} bytes: the domain XML with its NUL, an optional
+ * cookie, zero padding; then the (compressed) QEMU migration stream.
+ *
+ * @param complete false while the image is being written ({@code LibvirtQemudPart})
+ * @param dataLen bytes of XML, cookie and padding after the header
+ * @param wasRunning whether the guest's CPUs ran when it was saved
+ * @param compression the payload's format
+ * @param cookieOffset offset of the cookie within the data, 0 if there is none
+ */
+public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
+    Compression compression, int cookieOffset) {
+  public static final int SIZE = 92;
+  public static final int VERSION = 2;
+  /** The largest {@code data_len} accepted; libvirt's XML plus its 64 KiB padding is far less. */
+  public static final int MAX_DATA_LEN = 16 << 20;
+  static final byte[] MAGIC = "LibvirtQemudSave".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] PARTIAL = "LibvirtQemudPart".getBytes(StandardCharsets.US_ASCII);
+  /** Offset of the magic, which is rewritten when an image is complete. */
+  static final int MAGIC_OFFSET = 0;
+
+  /** Offset of the payload from the start of the image. */
+  public long payloadOffset() {
+    return SIZE + (dataLen & 0xffffffffL);
+  }
+
+  /** The header as written by a little-endian host (every host Cryo runs on). */
+  public byte[] encode() {
+    ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(complete ? MAGIC : PARTIAL);
+    b.putInt(VERSION);
+    b.putInt(dataLen);
+    b.putInt(wasRunning ? 1 : 0);
+    b.putInt(compression.code());
+    b.putInt(cookieOffset);
+    return b.array();
+  }
+
+  /**
+   * Parses and checks a header.
+   *
+   * @throws InvalidArgumentException for a wrong magic, an unknown version or compression code, or
+   *     a {@code data_len} beyond {@link #MAX_DATA_LEN}
+   * @throws DataLossException for {@code LibvirtQemudPart}: the image was never finished
+   */
+  public static SaveImageHeader decode(byte[] bytes) {
+    if (bytes.length < SIZE) {
+      throw new DataLossException("save image truncated in the header: " + bytes.length
+          + " of " + SIZE + " bytes");
+    }
+    byte[] magic = Arrays.copyOf(bytes, MAGIC.length);
+    boolean complete = Arrays.equals(magic, MAGIC);
+    if (!complete && !Arrays.equals(magic, PARTIAL)) {
+      throw new InvalidArgumentException("not a libvirt QEMU save image: it starts with "
+          + printable(magic) + " instead of LibvirtQemudSave");
+    }
+    if (!complete) {
+      throw new DataLossException("the save image is incomplete (magic LibvirtQemudPart): it "
+          + "was never finished, probably because the save failed or was interrupted; save the "
+          + "domain again");
+    }
+    ByteBuffer b = ByteBuffer.wrap(bytes, MAGIC.length, SIZE - MAGIC.length)
+        .order(ByteOrder.LITTLE_ENDIAN);
+    int version = b.getInt();
+    if (version != VERSION && Integer.reverseBytes(version) == VERSION) {
+      b.order(ByteOrder.BIG_ENDIAN);
+      version = VERSION;
+    }
+    if (version != VERSION) {
+      throw new InvalidArgumentException("save image version " + Integer.toUnsignedString(version)
+          + " is not supported; Cryo reads version " + VERSION + " (libvirt 1.2.13 and later)");
+    }
+    int dataLen = b.getInt();
+    if (dataLen < 0 || dataLen > MAX_DATA_LEN) {
+      throw new InvalidArgumentException("save image data_len " + Integer.toUnsignedString(dataLen)
+          + " is beyond the limit of " + MAX_DATA_LEN + " bytes; the header is corrupt");
+    }
+    int wasRunning = b.getInt();
+    Compression compression = Compression.fromCode(b.getInt());
+    int cookieOffset = b.getInt();
+    if (cookieOffset < 0 || cookieOffset > dataLen) {
+      throw new InvalidArgumentException("save image cookieOffset " + cookieOffset
+          + " lies outside its data (" + dataLen + " bytes); the header is corrupt");
+    }
+    return new SaveImageHeader(true, dataLen, wasRunning != 0, compression, cookieOffset);
+  }
+
+  private static String printable(byte[] bytes) {
+    StringBuilder s = new StringBuilder("'");
+    for (byte x : bytes) {
+      s.append(x >= 0x20 && x < 0x7f ? (char) x : '.');
+    }
+    return s.append('\'').toString();
+  }
+}

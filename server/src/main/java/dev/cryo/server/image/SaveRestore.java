@@ -1,0 +1,785 @@
+package dev.cryo.server.image;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import dev.cryo.server.domain.Domain;
+import dev.cryo.server.domain.DomainDef;
+import dev.cryo.server.domain.DomainEvent;
+import dev.cryo.server.domain.DomainInfo;
+import dev.cryo.server.domain.DomainState;
+import dev.cryo.server.domain.DomainXml;
+import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.RunningQemu;
+import dev.cryo.server.domain.StateReason;
+import dev.cryo.server.error.CancelledException;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.InternalException;
+import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.qemu.QemuCommandLine;
+import dev.cryo.server.qemu.QmpClient;
+import dev.cryo.server.qemu.QmpEvent;
+import dev.cryo.server.qemu.QmpException;
+import dev.cryo.server.store.AtomicFile;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Save and restore of domains through libvirt-format save images.
+ *
+ * <p>Save: QEMU migrates into a Unix socket the server listens on (no {@code exec:}, no shell);
+ * the server's thread reads it, compresses, hashes and writes the image to a file or a stream.
+ * Restore: a new QEMU ({@code -S}, {@code -incoming defer}) listens on a Unix socket for
+ * {@code migrate-incoming}; the server decodes the image and writes the migration stream into it.
+ * The guest stays paused until the whole image has arrived and its digest matched.
+ *
+ * <p>Every method blocks the calling thread, which must be one the caller owns (the gRPC adapter
+ * runs them on its own executor), and holds the domain's job while it works.
+ */
+public final class SaveRestore {
+  private static final Logger log = LoggerFactory.getLogger(SaveRestore.class);
+  private static final int IO_BUFFER = 1 << 20;
+  /** QEMU's default 32 MiB/s cap would make it the bottleneck; libvirt lifts it the same way. */
+  private static final long UNLIMITED_BANDWIDTH = 1L << 50;
+  private static final Duration MIGRATION_END_WAIT = Duration.ofSeconds(120);
+  private static final Set<String> MIGRATION_DONE = Set.of("completed", "failed", "cancelled");
+  private static final Duration PROGRESS_INTERVAL = Duration.ofMillis(250);
+
+  private final Domains domains;
+  private final ImageRoots roots;
+
+  public SaveRestore(Domains domains, ImageRoots roots) {
+    this.domains = domains;
+    this.roots = roots;
+  }
+
+  public ImageRoots roots() {
+    return roots;
+  }
+
+  public Domains domains() {
+    return domains;
+  }
+
+  // ---- options and results -----------------------------------------------------------------
+
+  /** What happens to the domain once its image is complete. */
+  public enum After {
+    STOP,
+    CONTINUE,
+    PAUSED
+  }
+
+  /** How to save. */
+  public record SaveOptions(Compression compression, int level, After after, boolean live) {
+    public SaveOptions {
+      compression.level(level);
+    }
+  }
+
+  /** Where a save is, for progress reports. */
+  public enum Phase {
+    SETUP,
+    TRANSFER,
+    FINISH
+  }
+
+  /** Receives progress of a save, on the saving thread; must not block. */
+  public interface ProgressListener {
+    void progress(Phase phase, long processedBytes, long estimatedTotalBytes, double bytesPerSec);
+  }
+
+  /**
+   * The outcome of a save.
+   *
+   * @param imageBytes bytes of the whole image
+   * @param payload digest and sizes of the payload
+   * @param duration the whole save
+   * @param downtime how long the guest's CPUs were stopped by the save
+   * @param path the file written, or null for a stream
+   */
+  public record SaveResult(long imageBytes, PayloadSummary payload, Duration duration,
+      Duration downtime, Path path, DomainInfo domain) {}
+
+  /** How a restored domain starts. */
+  public enum Start {
+    AS_SAVED,
+    RUNNING,
+    PAUSED
+  }
+
+  /**
+   * The outcome of a restore.
+   *
+   * @param verified whether the payload matched a digest
+   * @param warnings e.g. that there was no digest to check
+   */
+  public record RestoreResult(DomainInfo domain, List<String> warnings, boolean verified,
+      long payloadBytes, Duration duration) {}
+
+  /** Stops a save or restore from another thread. */
+  public static final class Cancel {
+    /** Guarded by {@code this}. */
+    private boolean cancelled;
+    private final List<AutoCloseable> onCancel = new ArrayList<>();
+
+    /** Marks the work cancelled and closes what it is blocked on. */
+    public void cancel() {
+      List<AutoCloseable> toClose;
+      synchronized (this) {
+        if (cancelled) {
+          return;
+        }
+        cancelled = true;
+        toClose = List.copyOf(onCancel);
+      }
+      for (AutoCloseable c : toClose) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.debug("closing on cancel", e);
+        }
+      }
+    }
+
+    public synchronized boolean isCancelled() {
+      return cancelled;
+    }
+
+    /** Closes {@code c} when cancelled (at once if already cancelled). */
+    void closeOnCancel(AutoCloseable c) {
+      boolean now;
+      synchronized (this) {
+        now = cancelled;
+        if (!now) {
+          onCancel.add(c);
+        }
+      }
+      if (now) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.debug("closing on cancel", e);
+        }
+      }
+    }
+
+    void check() {
+      if (isCancelled()) {
+        throw new CancelledException("cancelled by the client");
+      }
+    }
+  }
+
+  // ---- save --------------------------------------------------------------------------------
+
+  /**
+   * Saves {@code name} into the file {@code path} (already checked against the image folders):
+   * written under a temporary name, made durable (fsync), its magic flipped to complete, then
+   * renamed over {@code path}. On failure or cancel the temporary file is removed and an existing
+   * file at {@code path} is left as it was.
+   */
+  public SaveResult saveToFile(String name, Path path, SaveOptions options,
+      ProgressListener progress, Cancel cancel) {
+    Path temp = path.resolveSibling("." + path.getFileName() + ".cryo-"
+        + UUID.randomUUID().toString().substring(0, 8) + AtomicFile.TEMP_SUFFIX);
+    boolean done = false;
+    try (FileChannel file = FileChannel.open(temp, StandardOpenOption.CREATE_NEW,
+        StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(file), IO_BUFFER);
+      SaveResult result = save(name, out, false, options, progress, cancel, (writer, summary) -> {
+        DomainDef def = ImageXml.parse(writer.xml).def();
+        SaveImageFile.complete(file, writer.writer.header(),
+            ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
+                summary.storedBytes())));
+        Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
+            StandardCopyOption.REPLACE_EXISTING);
+        AtomicFile.syncDirectory(path.getParent());
+      }, path);
+      done = true;
+      return result;
+    } catch (IOException e) {
+      throw new InternalException("could not write the save image " + path + ": "
+          + e.getMessage(), e);
+    } finally {
+      if (!done) {
+        try {
+          Files.deleteIfExists(temp);
+        } catch (IOException e) {
+          log.warn("could not remove the partial image {}", temp, e);
+        }
+      }
+    }
+  }
+
+  /** Saves {@code name} as an image written to {@code out} (the caller's stream). */
+  public SaveResult saveToStream(String name, OutputStream out, SaveOptions options,
+      ProgressListener progress, Cancel cancel) {
+    return save(name, out, true, options, progress, cancel, (w, s) -> { }, null);
+  }
+
+  /** The domain's managed save: {@code STATE/save/NAME.save}. */
+  public SaveResult saveManaged(String name, SaveOptions options, ProgressListener progress,
+      Cancel cancel) {
+    domains.get(name);
+    return saveToFile(name, domains.managedSavePath(name), options, progress, cancel);
+  }
+
+  private interface Completion {
+    void complete(WriterState writer, PayloadSummary summary) throws IOException;
+  }
+
+  private record WriterState(SaveImageWriter writer, String xml) {}
+
+  private SaveResult save(String name, OutputStream out, boolean completeMagic,
+      SaveOptions options, ProgressListener progress, Cancel cancel, Completion completion,
+      Path path) {
+    long started = System.nanoTime();
+    Domain domain = domains.get(name);
+    try (Domain.Job job = domain.beginJob("save")) {
+      cancel.check();
+      RunningQemu running = Domains.requireActive(domain, "save");
+      if (domain.state() == DomainState.SHUTDOWN) {
+        throw new FailedPreconditionException("domain '" + name + "' is shutting down");
+      }
+      boolean wasRunning = domain.state() == DomainState.RUNNING;
+      QmpClient qmp = running.qmp();
+      String xml = DomainXml.format(domain.def());
+      long total = domain.def().memoryBytes();
+      progress.progress(Phase.SETUP, 0, total, 0);
+      Path socket = domain.runDir().path().resolve("save.sock");
+      long stoppedAt = 0;
+      boolean migrating = false;
+      boolean completed = false;
+      try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+        Files.deleteIfExists(socket);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        cancel.closeOnCancel(server);
+        setupMigration(qmp, true);
+        if (wasRunning && !options.live()) {
+          qmp.execute("stop");
+          stoppedAt = System.nanoTime();
+          domains.setState(domain, DomainState.PAUSED, StateReason.SAVED,
+              DomainEvent.Type.SUSPENDED);
+        }
+        CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
+            e -> MIGRATION_DONE.contains(status(e)));
+        JsonObject args = new JsonObject();
+        args.addProperty("uri", "unix:" + socket);
+        qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+        migrating = true;
+        PayloadSummary summary;
+        SaveImageWriter writer;
+        try (SocketChannel in = server.accept()) {
+          cancel.closeOnCancel(in);
+          writer = SaveImageWriter.start(out, xml, wasRunning, options.compression(),
+              options.level(), completeMagic);
+          copy(in, writer, progress, total, cancel);
+          cancel.check();
+          progress.progress(Phase.FINISH, writer.rawBytes(), total, 0);
+          summary = writer.finish();
+          out.flush();
+        }
+        QmpEvent last = await(end, "QEMU to finish the migration of '" + name + "'");
+        if (!"completed".equals(status(last))) {
+          throw new InternalException("QEMU's migration of '" + name + "' ended "
+              + status(last) + ": " + migrationError(qmp));
+        }
+        if (stoppedAt == 0) {
+          stoppedAt = System.nanoTime() - downtimeNanos(qmp);
+        }
+        completed = true;
+        completion.complete(new WriterState(writer, xml), summary);
+        long headerBytes = writer.header().payloadOffset();
+        DomainInfo info = after(domain, running, options.after(), wasRunning);
+        long downtimeEnd = System.nanoTime();
+        return new SaveResult(headerBytes + summary.storedBytes(), summary,
+            Duration.ofNanos(System.nanoTime() - started),
+            Duration.ofNanos(downtimeEnd - stoppedAt), path, info);
+      } catch (IOException | QmpException | RuntimeException e) {
+        if (!completed) {
+          undoSave(domain, running, migrating, wasRunning, stoppedAt != 0 || options.live());
+        }
+        throw translate(e, cancel, "save domain '" + name + "'");
+      } finally {
+        try {
+          Files.deleteIfExists(socket);
+        } catch (IOException e) {
+          log.warn("could not remove {}", socket, e);
+        }
+      }
+    }
+  }
+
+  private static void copy(SocketChannel in, SaveImageWriter writer, ProgressListener progress,
+      long total, Cancel cancel) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
+    long lastReport = System.nanoTime();
+    long lastBytes = 0;
+    boolean eof = false;
+    while (!eof) {
+      // Fill most of the buffer first: fewer, larger writes into the codec and the sink.
+      while (buf.position() < IO_BUFFER / 2) {
+        if (in.read(buf) < 0) {
+          eof = true;
+          break;
+        }
+      }
+      writer.payload().write(buf.array(), 0, buf.position());
+      buf.clear();
+      long now = System.nanoTime();
+      if (now - lastReport > PROGRESS_INTERVAL.toNanos()) {
+        cancel.check();
+        long bytes = writer.rawBytes();
+        progress.progress(Phase.TRANSFER, bytes, Math.max(total, bytes),
+            (bytes - lastBytes) * 1e9 / (now - lastReport));
+        lastReport = now;
+        lastBytes = bytes;
+      }
+    }
+  }
+
+  private DomainInfo after(Domain domain, RunningQemu running, After after, boolean wasRunning)
+      throws IOException, QmpException {
+    switch (after) {
+      case STOP -> domains.stopSaved(domain, running);
+      case CONTINUE -> {
+        if (wasRunning) {
+          running.qmp().execute("cont");
+          domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
+              DomainEvent.Type.RESUMED);
+        } else {
+          domains.setState(domain, DomainState.PAUSED, StateReason.USER, null);
+        }
+      }
+      case PAUSED -> domains.setState(domain, DomainState.PAUSED, StateReason.SAVED,
+          DomainEvent.Type.SUSPENDED);
+      default -> throw new AssertionError(after);
+    }
+    return domains.info(domain.name());
+  }
+
+  /** After a failed or cancelled save: stop QEMU's migration and let the guest go on as before. */
+  private void undoSave(Domain domain, RunningQemu running, boolean migrating,
+      boolean wasRunning, boolean mayBeStopped) {
+    QmpClient qmp = running.qmp();
+    try {
+      if (migrating) {
+        CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
+            e -> MIGRATION_DONE.contains(status(e)));
+        qmp.execute("migrate_cancel");
+        if (!MIGRATION_DONE.contains(queryMigrateStatus(qmp))) {
+          end.get(30, TimeUnit.SECONDS);
+        } else {
+          end.cancel(false);
+        }
+      }
+      if (wasRunning && mayBeStopped) {
+        qmp.execute("cont");
+        domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
+            DomainEvent.Type.RESUMED);
+      }
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      log.error("could not undo the failed save of '{}': {}", domain.name(), e.getMessage());
+    }
+  }
+
+  private static void setupMigration(QmpClient qmp, boolean outgoing)
+      throws IOException, QmpException {
+    JsonObject cap = new JsonObject();
+    cap.addProperty("capability", "events");
+    cap.addProperty("state", true);
+    JsonArray caps = new JsonArray();
+    caps.add(cap);
+    JsonObject args = new JsonObject();
+    args.add("capabilities", caps);
+    qmp.execute("migrate-set-capabilities", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+    if (outgoing) {
+      JsonObject params = new JsonObject();
+      params.addProperty("max-bandwidth", UNLIMITED_BANDWIDTH);
+      qmp.execute("migrate-set-parameters", params, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+    }
+  }
+
+  private static String status(QmpEvent e) {
+    JsonElement s = e.data() == null ? null : e.data().get("status");
+    return s == null ? "" : s.getAsString();
+  }
+
+  private static String queryMigrateStatus(QmpClient qmp) throws IOException, QmpException {
+    JsonElement r = qmp.execute("query-migrate");
+    JsonElement s = r.getAsJsonObject().get("status");
+    return s == null ? "none" : s.getAsString();
+  }
+
+  private static String migrationError(QmpClient qmp) {
+    try {
+      JsonElement r = qmp.execute("query-migrate");
+      JsonElement d = r.getAsJsonObject().get("error-desc");
+      return d == null ? "no detail from QEMU" : d.getAsString();
+    } catch (IOException | QmpException e) {
+      return e.getMessage();
+    }
+  }
+
+  private static long downtimeNanos(QmpClient qmp) {
+    try {
+      JsonElement d = qmp.execute("query-migrate").getAsJsonObject().get("downtime");
+      return d == null ? 0 : TimeUnit.MILLISECONDS.toNanos(d.getAsLong());
+    } catch (IOException | QmpException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  private static QmpEvent await(CompletableFuture<QmpEvent> f, String what) throws IOException {
+    try {
+      return f.get(MIGRATION_END_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      throw new IOException("timed out waiting for " + what, e);
+    } catch (ExecutionException e) {
+      throw new IOException("lost QEMU while waiting for " + what + ": "
+          + e.getCause().getMessage(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CancelledException("interrupted while waiting for " + what, e);
+    }
+  }
+
+  private static RuntimeException translate(Exception e, Cancel cancel, String what) {
+    if (cancel.isCancelled()) {
+      return e instanceof CancelledException ce ? ce
+          : new CancelledException("cancelled by the client", e);
+    }
+    if (e instanceof CryoException ce) {
+      return ce;
+    }
+    if (e instanceof QmpException q) {
+      return new FailedPreconditionException("QEMU refused to " + what + ": " + q.description(),
+          e);
+    }
+    if (e instanceof RuntimeException r && !(e instanceof IllegalStateException)) {
+      return r;
+    }
+    return new InternalException("could not " + what + ": " + e.getMessage(), e);
+  }
+
+  // ---- restore -----------------------------------------------------------------------------
+
+  /** How to restore. */
+  public record RestoreOptions(Start start, String replacementXml) {}
+
+  /**
+   * Restores from an image arriving on {@code image} (the caller's stream).
+   *
+   * @param trailer the digest the client sent after the image, read once {@code image} ended
+   */
+  public RestoreResult restoreFromStream(InputStream image,
+      Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel) {
+    return restore(image, trailer, options, cancel, null);
+  }
+
+  /** Restores from an image file on the server (already checked against the image folders). */
+  public RestoreResult restoreFromFile(Path path, RestoreOptions options, Cancel cancel) {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
+      return restore(in, Optional::empty, options, cancel, null);
+    } catch (IOException e) {
+      throw new InternalException("could not read " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Restores the managed save of {@code name}, then deletes it (as libvirt does).
+   *
+   * @throws NotFoundException if the domain has none
+   */
+  public RestoreResult restoreManaged(String name, RestoreOptions options, Cancel cancel) {
+    domains.get(name);
+    Path path = domains.managedSavePath(name);
+    if (!Files.isRegularFile(path)) {
+      throw new NotFoundException("domain '" + name + "' has no managed save image");
+    }
+    RestoreResult result;
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
+      result = restore(in, Optional::empty, options, cancel, name);
+    } catch (IOException e) {
+      throw new InternalException("could not read the managed save of '" + name + "': "
+          + e.getMessage(), e);
+    }
+    removeManagedSave(name);
+    return new RestoreResult(domains.info(name), result.warnings(), result.verified(),
+        result.payloadBytes(), result.duration());
+  }
+
+  /** Deletes the managed save of {@code name}; false if there was none. */
+  public boolean removeManagedSave(String name) {
+    domains.get(name);
+    try {
+      Path path = domains.managedSavePath(name);
+      boolean existed = Files.exists(path);
+      AtomicFile.delete(path);
+      return existed;
+    } catch (IOException e) {
+      throw new InternalException("could not delete the managed save of '" + name + "'", e);
+    }
+  }
+
+  private RestoreResult restore(InputStream image, Supplier<Optional<ImageXml.Digest>> trailer,
+      RestoreOptions options, Cancel cancel, String expectedName) {
+    long started = System.nanoTime();
+    List<String> warnings = new ArrayList<>();
+    SaveImageReader reader;
+    try {
+      reader = SaveImageReader.open(image);
+    } catch (IOException e) {
+      throw translate(e, cancel, "read the save image");
+    }
+    DomainDef def = ImageXml.withoutDigest(reader.parsed().def());
+    if (options.replacementXml() != null && !options.replacementXml().isBlank()) {
+      def = compatible(def, DomainXml.parse(options.replacementXml()).def());
+    }
+    if (expectedName != null && !expectedName.equals(def.getName())) {
+      throw new InvalidArgumentException("the managed save of '" + expectedName
+          + "' holds domain '" + def.getName() + "'");
+    }
+    String name = def.getName();
+    Domain domain;
+    boolean created = false;
+    try {
+      domain = domains.get(name);
+      if (!domain.uuid().equalsIgnoreCase(def.getUuid())) {
+        throw new FailedPreconditionException("domain '" + name + "' here has UUID "
+            + domain.uuid() + " but the image holds UUID " + def.getUuid()
+            + "; undefine it or restore the image under its own domain");
+      }
+    } catch (NotFoundException e) {
+      domain = null;
+    }
+    if (domain != null && domain.state().isActive()) {
+      throw new FailedPreconditionException("domain '" + name + "' is " 
+          + domain.state().name().toLowerCase() + "; destroy it before restoring onto it");
+    }
+    if (domain == null) {
+      domains.define(def);
+      domain = domains.get(name);
+      created = true;
+    } else if (!DomainXml.format(domain.def()).equals(DomainXml.format(def))) {
+      domains.define(def);
+      warnings.add("the definition of '" + name + "' was replaced by the one in the image");
+    }
+    RunningQemu running = null;
+    boolean ok = false;
+    try (Domain.Job job = domain.beginJob("restore")) {
+      if (domain.state().isActive()) {
+        throw new FailedPreconditionException("domain '" + name + "' is already running");
+      }
+      cancel.check();
+      running = domains.launch(domain, QemuCommandLine.Incoming.DEFER);
+      domains.setState(domain, DomainState.PAUSED, StateReason.MIGRATION, null);
+      RestoreResult result = load(domain, running, reader, trailer, options, cancel, warnings,
+          started);
+      ok = true;
+      return result;
+    } finally {
+      if (!ok) {
+        if (running != null) {
+          domains.abortLaunch(domain, running);
+        }
+        if (created) {
+          try {
+            domains.undefine(name, false);
+          } catch (RuntimeException e) {
+            log.error("could not undefine '{}' after its failed restore", name, e);
+          }
+        }
+      }
+    }
+  }
+
+  private RestoreResult load(Domain domain, RunningQemu running, SaveImageReader reader,
+      Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
+      List<String> warnings, long started) {
+    QmpClient qmp = running.qmp();
+    Path socket = domain.runDir().path().resolve("restore.sock");
+    long rawBytes = 0;
+    IOException qemuSide = null;
+    try {
+      Files.deleteIfExists(socket);
+      setupMigration(qmp, false);
+      CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
+          e -> MIGRATION_DONE.contains(status(e)));
+      JsonObject args = new JsonObject();
+      args.addProperty("uri", "unix:" + socket);
+      qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+      try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+        cancel.closeOnCancel(out);
+        InputStream payload = reader.payload();
+        byte[] buf = new byte[IO_BUFFER];
+        while (true) {
+          int n = payload.readNBytes(buf, 0, buf.length);
+          if (n <= 0) {
+            break;
+          }
+          rawBytes += n;
+          if (qemuSide == null) {
+            try {
+              ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
+              while (bb.hasRemaining()) {
+                out.write(bb);
+              }
+            } catch (IOException e) {
+              // QEMU stopped reading: keep consuming the image so the digest can say whether the
+              // bytes were at fault.
+              cancel.check();
+              qemuSide = e;
+            }
+          }
+        }
+        cancel.check();
+        if (qemuSide == null) {
+          out.shutdownOutput();
+        }
+      }
+      PayloadSummary summary = reader.finish(rawBytes);
+      Optional<ImageXml.Digest> expected = trailer.get().or(reader::storedDigest);
+      boolean verified = false;
+      if (expected.isPresent()) {
+        if (!expected.get().sha256().equals(summary.sha256())
+            || expected.get().payloadBytes() != summary.storedBytes()) {
+          throw new DataLossException("the save image is corrupt: its payload's SHA-256 is "
+              + summary.sha256() + " over " + summary.storedBytes() + " bytes but the image "
+              + "records " + expected.get().sha256() + " over " + expected.get().payloadBytes()
+              + " bytes; the guest was not started");
+        }
+        verified = true;
+      } else {
+        warnings.add("the image carries no SHA-256 digest (written by libvirt?); it was "
+            + "restored without an integrity check");
+      }
+      QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
+      if (!"completed".equals(status(last)) || qemuSide != null) {
+        String detail = running.process().logTail();
+        if (verified) {
+          throw new FailedPreconditionException("the image is intact but QEMU could not load it "
+              + "(different machine type or devices?): " + lastLine(detail));
+        }
+        throw new DataLossException("QEMU could not load the migration stream; the image is "
+            + "truncated or corrupt: " + lastLine(detail));
+      }
+      Start start = options.start();
+      boolean run = start == Start.RUNNING
+          || (start == Start.AS_SAVED && reader.header().wasRunning());
+      if (run) {
+        qmp.execute("cont");
+        domains.setState(domain, DomainState.RUNNING, StateReason.RESTORED,
+            DomainEvent.Type.STARTED);
+      } else {
+        domains.setState(domain, DomainState.PAUSED, StateReason.RESTORED,
+            DomainEvent.Type.STARTED);
+      }
+      return new RestoreResult(domains.info(domain.name()), warnings, verified,
+          summary.storedBytes(), Duration.ofNanos(System.nanoTime() - started));
+    } catch (IOException | QmpException | RuntimeException e) {
+      throw translate(e, cancel, "restore domain '" + domain.name() + "'");
+    } finally {
+      try {
+        Files.deleteIfExists(socket);
+      } catch (IOException e) {
+        log.warn("could not remove {}", socket, e);
+      }
+    }
+  }
+
+  private static String lastLine(String log) {
+    String[] lines = log.strip().split("\n");
+    return lines[lines.length - 1];
+  }
+
+  /** Checks a replacement XML against the image's: same domain, same guest shape. */
+  private static DomainDef compatible(DomainDef image, DomainDef replacement) {
+    List<String> diffs = new ArrayList<>();
+    if (!image.getName().equals(replacement.getName())) {
+      diffs.add("name '" + replacement.getName() + "' != '" + image.getName() + "'");
+    }
+    if (!image.getUuid().equalsIgnoreCase(replacement.getUuid())) {
+      diffs.add("uuid " + replacement.getUuid() + " != " + image.getUuid());
+    }
+    if (image.memoryBytes() != replacement.memoryBytes()) {
+      diffs.add("memory " + replacement.memoryBytes() + " != " + image.memoryBytes() + " bytes");
+    }
+    if (image.vcpus() != replacement.vcpus()) {
+      diffs.add("vcpus " + replacement.vcpus() + " != " + image.vcpus());
+    }
+    if (!String.valueOf(image.machine()).equals(String.valueOf(replacement.machine()))) {
+      diffs.add("machine " + replacement.machine() + " != " + image.machine());
+    }
+    if (!diffs.isEmpty()) {
+      throw new InvalidArgumentException("the replacement XML is not compatible with the image: "
+          + String.join(", ", diffs));
+    }
+    return replacement;
+  }
+
+  // ---- facts -------------------------------------------------------------------------------
+
+  /** The facts of an image file. */
+  public SaveImageFile.Info info(Path path) {
+    try {
+      return SaveImageFile.info(path);
+    } catch (IOException e) {
+      throw new InternalException("could not read " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The facts of an image from its first bytes. */
+  public SaveImageFile.Info info(byte[] head) {
+    try {
+      SaveImageReader r = SaveImageReader.open(new java.io.ByteArrayInputStream(head));
+      return new SaveImageFile.Info(r.xml(), r.parsed().def(), r.header().wasRunning(),
+          r.header().compression(), r.header().payloadOffset(), 0, r.storedDigest());
+    } catch (IOException e) {
+      throw new InternalException("could not read the image head", e);
+    }
+  }
+
+  /** Replaces the XML of the image file at {@code path}; returns the XML as stored. */
+  public String updateXml(Path path, String xml) {
+    try {
+      return SaveImageFile.updateXml(path, xml);
+    } catch (IOException e) {
+      throw new InternalException("could not update " + path + ": " + e.getMessage(), e);
+    }
+  }
+}
