@@ -31,7 +31,11 @@ final class ServerProcess implements AutoCloseable {
     return start(stateDir, List.of("--listen", "127.0.0.1:0"));
   }
 
-  /** Starts a server with these listener and security options (plus --state). */
+  /**
+   * Starts a server with these listener and security options, plus {@code --state} and the image
+   * folders tests use: the folder around the state folder (test disks live there) and the test
+   * guest's folder (its kernel and initramfs).
+   */
   static ServerProcess start(Path stateDir, List<String> options) throws IOException {
     Files.createDirectories(stateDir);
     // Outside the state folder, which tests delete: the log must survive a failing test.
@@ -47,6 +51,10 @@ final class ServerProcess implements AutoCloseable {
     argv.add(System.getProperty("java.class.path"));
     argv.add("dev.cryo.server.CryoServerMain");
     argv.addAll(options);
+    argv.add("--image-root");
+    argv.add(stateDir.toAbsolutePath().getParent().toString());
+    argv.add("--image-root");
+    argv.add(guestDir().toString());
     argv.add("--state");
     argv.add(stateDir.toString());
     Process p = new ProcessBuilder(argv)
@@ -75,6 +83,15 @@ final class ServerProcess implements AutoCloseable {
     } catch (Exception e) {
       p.destroyForcibly();
       throw new IOException("Cryo server did not start: " + tail(log), e);
+    }
+  }
+
+  private static Path guestDir() throws IOException {
+    try {
+      return TestGuest.dir();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while building the test guest", e);
     }
   }
 

@@ -6,7 +6,7 @@ import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Checkpoints;
 import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
-import dev.cryo.server.image.ImageRoots;
+import dev.cryo.server.store.ImageRoots;
 import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.snapshot.Snapshots;
@@ -78,8 +78,9 @@ public final class CryoServer implements AutoCloseable {
     HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
+    ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
     Domains domains = Domains.open(config.stateDir(), host, config.accelerator(),
-        config.limits().jobs());
+        config.limits().jobs(), roots);
     resources.add(domains);
     Server tcp = null;
     try {
@@ -118,7 +119,7 @@ public final class CryoServer implements AutoCloseable {
     resources.add(imageExecutor::shutdownNow);
     ExecutorService backupExecutor = daemonPool("cryo-backup-");
     resources.add(backupExecutor::shutdownNow);
-    ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
+    ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
     return new CoreServices(domains, new SaveRestore(domains, roots),
         new Snapshots(domains, QemuImg.besides(domains.qemuBinary())), checkpoints,

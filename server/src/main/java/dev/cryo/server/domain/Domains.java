@@ -20,6 +20,7 @@ import dev.cryo.server.qemu.QmpException;
 import dev.cryo.server.qemu.RunDir;
 import dev.cryo.server.qemu.SerialConsole;
 import dev.cryo.server.store.AtomicFile;
+import dev.cryo.server.store.ImageRoots;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -62,13 +63,15 @@ public final class Domains implements AutoCloseable {
   private final HostCapabilities host;
   private final AcceleratorPolicy accelPolicy;
   private final JobLimits limits;
+  private final ImageRoots roots;
   /** Guarded by {@code this}: define and undefine check names and UUIDs against it. */
   private final Map<String, Domain> byName = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
   private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy,
-      JobLimits limits) {
+      JobLimits limits, ImageRoots roots) {
     this.limits = limits;
+    this.roots = roots;
     this.domainsDir = stateDir.resolve("domains");
     this.runRoot = stateDir.resolve("run");
     this.saveDir = stateDir.resolve("save");
@@ -91,8 +94,8 @@ public final class Domains implements AutoCloseable {
    * server left running.
    */
   public static Domains open(Path stateDir, HostCapabilities host, AcceleratorPolicy policy,
-      JobLimits limits) throws IOException {
-    Domains domains = new Domains(stateDir, host, policy, limits);
+      JobLimits limits, ImageRoots roots) throws IOException {
+    Domains domains = new Domains(stateDir, host, policy, limits, roots);
     Files.createDirectories(domains.domainsDir);
     Files.createDirectories(domains.runRoot);
     Files.createDirectories(domains.saveDir);
@@ -179,6 +182,7 @@ public final class Domains implements AutoCloseable {
       throw new PermissionDeniedException("principal '" + caller.name()
           + "' may only define the domains " + new TreeSet<>(caller.domains()));
     }
+    confineFiles(def);
     synchronized (this) {
       DomainNames.check(def.getName());
       Domain existing = byName.get(def.getName());
@@ -322,6 +326,8 @@ public final class Domains implements AutoCloseable {
    * failure nothing is left: no process, no sockets.
    */
   public RunningQemu launch(Domain domain, QemuCommandLine.Incoming incoming) {
+    // Again at start: a file may have been replaced by a link since the definition was checked.
+    confineFiles(domain.def());
     QemuSpec spec = QemuSpecs.from(domain.def(), host, accelPolicy);
     for (QemuSpec.Disk disk : spec.disks()) {
       if (!Files.isRegularFile(disk.source())) {
@@ -360,6 +366,30 @@ public final class Domains implements AutoCloseable {
       throw new InternalException("QEMU failed to start domain '" + domain.name() + "': "
           + detail, e);
     }
+  }
+
+  /**
+   * Checks that every host file the definition makes QEMU open (disks, kernel, initrd) lies in
+   * an image folder and is a regular file or not there yet.
+   *
+   * @throws PermissionDeniedException naming the first file that does not
+   */
+  private void confineFiles(DomainDef def) {
+    for (DiskDef disk : def.disks()) {
+      roots.confined(disk.getSourceFile(), "disk " + disk.getTargetDev() + " source");
+    }
+    OsDef os = def.getOs();
+    if (os != null && os.getKernel() != null) {
+      roots.confined(os.getKernel(), "kernel");
+    }
+    if (os != null && os.getInitrd() != null) {
+      roots.confined(os.getInitrd(), "initrd");
+    }
+  }
+
+  /** The folders in which callers may name files. */
+  public ImageRoots imageRoots() {
+    return roots;
   }
 
   /** Kills a QEMU that {@link #launch} started but whose start did not complete. */

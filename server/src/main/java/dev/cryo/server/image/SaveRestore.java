@@ -1,5 +1,6 @@
 package dev.cryo.server.image;
 
+import dev.cryo.server.store.ImageRoots;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;

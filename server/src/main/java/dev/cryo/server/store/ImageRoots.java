@@ -1,4 +1,4 @@
-package dev.cryo.server.image;
+package dev.cryo.server.store;
 
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
@@ -10,8 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The folders in which callers may name image files ({@code --image-root}). A path is checked
- * after resolving symbolic links, so a link inside a root that points outside is refused.
+ * The folders in which callers may name files ({@code --image-root}): save images, disk images
+ * and kernels in domain XML, snapshot overlays, backup targets. A path is checked after resolving
+ * symbolic links, so a link inside a root that points outside is refused, and so are device
+ * nodes: a caller cannot make the server or QEMU open an arbitrary host file.
  */
 public final class ImageRoots {
   private final List<Path> roots;
@@ -79,6 +81,42 @@ public final class ImageRoots {
     return target;
   }
 
+  /**
+   * The real path of a file a domain definition names ({@code what}, e.g. "disk vda"): it need
+   * not exist yet (libvirt lets you define a domain before creating its disks), but it must lie
+   * inside an image folder, and if it exists it must be a regular file.
+   *
+   * @throws PermissionDeniedException if it lies outside every image folder or is not a file
+   */
+  public Path confined(String path, String what) {
+    Path p = absolute(path);
+    Path real;
+    try {
+      real = p.toRealPath();
+    } catch (IOException e) {
+      Path parent = realParent(p);
+      real = parent == null ? p : parent.resolve(p.getFileName());
+    }
+    if (!isInside(real)) {
+      throw new PermissionDeniedException(what + " " + path + " is outside the server's image "
+          + "folders; use a path under " + roots.get(0) + " (or start the server with "
+          + "--image-root for another folder)");
+    }
+    if (Files.exists(real) && !Files.isRegularFile(real)) {
+      throw new PermissionDeniedException(what + " " + path + " is not a regular file");
+    }
+    return real;
+  }
+
+  private boolean isInside(Path real) {
+    for (Path root : roots) {
+      if (real.startsWith(root) && !real.equals(root)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   private static Path absolute(String path) {
     if (path == null || path.isEmpty()) {
       throw new InvalidArgumentException("an image path is required");
@@ -102,12 +140,8 @@ public final class ImageRoots {
   }
 
   private void inside(Path real, String given) {
-    if (real != null) {
-      for (Path root : roots) {
-        if (real.startsWith(root) && !real.equals(root)) {
-          return;
-        }
-      }
+    if (real != null && isInside(real)) {
+      return;
     }
     throw new PermissionDeniedException("image path " + given + " is outside the server's image "
         + "folders; use a path under " + roots.get(0) + " (or start the server with "
