@@ -115,6 +115,23 @@ class DomainErrorsTest {
   }
 
   @Test
+  void define_filesOutsideImageFolders_arePermissionDenied() throws Exception {
+    Path escape = temp.resolve("escape.qcow2");
+    java.nio.file.Files.deleteIfExists(escape);
+    java.nio.file.Files.createSymbolicLink(escape, Path.of("/etc/passwd"));
+    for (Path hostile : new Path[] {Path.of("/etc/passwd"), escape, Path.of("/dev/null"),
+        temp.resolve("../../etc/shadow")}) {
+      String xml = TestGuest.xml("escape-" + System.nanoTime(), 64, 0, hostile, "raw");
+      assertCode(() -> domains.define(xml), ErrorCode.PERMISSION_DENIED, "disk vda source");
+    }
+    String kernel = TestGuest.xml("kernel-" + System.nanoTime(), 64, 0, null, null)
+        .replaceFirst("<kernel>[^<]+</kernel>", "<kernel>/boot/../etc/hostname</kernel>");
+    assertCode(() -> domains.define(kernel), ErrorCode.PERMISSION_DENIED, "kernel");
+    assertThat(domains.list(Set.of())).extracting(Domain::name)
+        .noneMatch(n -> n.startsWith("escape-") || n.startsWith("kernel-"));
+  }
+
+  @Test
   void lifecycleOnShutoffDomain_isFailedPrecondition() throws Exception {
     String name = "off-" + System.nanoTime();
     domains.define(TestGuest.xml(name, 64, 0, null, null));
