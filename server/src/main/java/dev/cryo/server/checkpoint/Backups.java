@@ -242,6 +242,7 @@ public final class Backups {
         CheckpointDef since = request.since() == null ? null
             : checkpoints.lookup(domain.name(), request.since());
         qemu = Domains.requireActive(domain, "back up");
+        removeLeftovers();
         Map<String, String> bitmaps = selectDisks(since);
         if (request.checkpointXml() != null) {
           prepared = checkpoints.prepare(domain,
@@ -384,13 +385,53 @@ public final class Backups {
       return out;
     }
 
+    /**
+     * Cancels jobs and removes nodes and temporary files a backup left behind when the server
+     * that ran it died (QEMU outlives the server). A live backup of this domain cannot exist: the
+     * caller holds the domain's job.
+     */
+    private void removeLeftovers() {
+      List<String> stale = new ArrayList<>();
+      JsonObject args = new JsonObject();
+      args.addProperty("flat", true);
+      for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
+          .getAsJsonArray()) {
+        String node = BlockNodes.nodeName(n.getAsJsonObject());
+        if (node.startsWith(NODE_PREFIX)) {
+          stale.add(node);
+        }
+      }
+      if (!stale.isEmpty()) {
+        log.warn("domain '{}': removing backup nodes {} left by an earlier server", domain.name(),
+            stale);
+        for (String node : stale) {
+          JsonObject cancel = new JsonObject();
+          cancel.addProperty("id", node);
+          try {
+            qemu.qmp().execute("job-cancel", cancel, BlockNodes.QMP_TIMEOUT);
+          } catch (Exception e) {
+            log.debug("no job {}: {}", node, e.toString());
+          }
+        }
+        awaitNoBackupJobs(qemu);
+        removeNodes(new ArrayList<>(stale));
+      }
+      try (var files = Files.newDirectoryStream(domain.runDir().path(), "backup-*.qcow2")) {
+        for (Path f : files) {
+          Files.deleteIfExists(f);
+        }
+      } catch (IOException e) {
+        log.warn("could not clean old backup files of '{}': {}", domain.name(), e.toString());
+      }
+    }
+
     private long virtualSize(String disk) {
       JsonObject args = new JsonObject();
       args.addProperty("flat", true);
       for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
           .getAsJsonArray()) {
         JsonObject node = n.getAsJsonObject();
-        if (node.get("node-name").getAsString().equals(BlockNodes.formatNode(disk))) {
+        if (BlockNodes.nodeName(node).equals(BlockNodes.formatNode(disk))) {
           return node.getAsJsonObject("image").get("virtual-size").getAsLong();
         }
       }
@@ -503,7 +544,11 @@ public final class Backups {
           log.debug("job-cancel {}: {}", disk, e.toString()); // already finished
         }
       }
-      // Wait for the jobs to go away, so the target nodes can be removed.
+      awaitNoBackupJobs(q);
+    }
+
+    /** Waits for the backup jobs to go away, so that their target nodes can be removed. */
+    private void awaitNoBackupJobs(RunningQemu q) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (System.nanoTime() < deadline) {
         try {
