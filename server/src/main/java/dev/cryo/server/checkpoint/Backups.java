@@ -594,46 +594,33 @@ public final class Backups {
 
     /** Sends the finished temporary targets as extents. */
     private void streamTargets(boolean full) {
-      List<Map.Entry<String, List<QemuImg.MapEntry>>> maps = new ArrayList<>();
+      Map<String, List<ExtentPlan.Piece>> plans = new LinkedHashMap<>();
       long total = 0;
       for (Map.Entry<String, Path> t : targets.entrySet()) {
-        List<QemuImg.MapEntry> map = QemuImg.map(t.getValue());
-        maps.add(Map.entry(t.getKey(), map));
-        for (QemuImg.MapEntry e : map) {
-          if (e.present() && e.data()) {
-            total += e.length();
-          }
-        }
+        List<ExtentPlan.Piece> plan = ExtentPlan.plan(QemuImg.map(t.getValue()), full,
+            CHUNK_BYTES);
+        plans.put(t.getKey(), plan);
+        total += ExtentPlan.dataBytes(plan);
       }
       bytesTotal = total;
       sink.begin(info(), Map.copyOf(sizes));
       try {
-        for (Map.Entry<String, List<QemuImg.MapEntry>> m : maps) {
-          String disk = m.getKey();
+        for (Map.Entry<String, List<ExtentPlan.Piece>> p : plans.entrySet()) {
+          String disk = p.getKey();
           try (FileChannel ch = FileChannel.open(targets.get(disk), StandardOpenOption.READ)) {
-            for (QemuImg.MapEntry e : m.getValue()) {
-              if (!e.present() && !full) {
-                continue; // unchanged since the checkpoint
-              }
-              if (!e.present() || e.zero() || !e.data()) {
-                send(new Extent(disk, e.start(), e.length(), true, new byte[0]));
+            for (ExtentPlan.Piece piece : p.getValue()) {
+              if (piece.zero()) {
+                send(new Extent(disk, piece.start(), piece.length(), true, new byte[0]));
                 continue;
               }
-              if (e.offset() < 0) {
-                throw new InternalException("qemu-img map gave no host offset for data at "
-                    + e.start() + " of the backup of '" + disk + "'");
-              }
-              for (long pos = 0; pos < e.length(); pos += CHUNK_BYTES) {
-                int len = (int) Math.min(CHUNK_BYTES, e.length() - pos);
-                ByteBuffer buf = ByteBuffer.allocate(len);
-                while (buf.hasRemaining()) {
-                  if (ch.read(buf, e.offset() + pos + buf.position()) < 0) {
-                    throw new InternalException("backup file of '" + disk + "' is short");
-                  }
+              ByteBuffer buf = ByteBuffer.allocate((int) piece.length());
+              while (buf.hasRemaining()) {
+                if (ch.read(buf, piece.hostOffset() + buf.position()) < 0) {
+                  throw new InternalException("backup file of '" + disk + "' is short");
                 }
-                send(new Extent(disk, e.start() + pos, len, false, buf.array()));
-                bytesDone += len;
               }
+              send(new Extent(disk, piece.start(), piece.length(), false, buf.array()));
+              bytesDone += piece.length();
             }
           }
         }
