@@ -28,6 +28,11 @@ final class ServerProcess implements AutoCloseable {
   }
 
   static ServerProcess start(Path stateDir) throws IOException {
+    return start(stateDir, List.of());
+  }
+
+  /** As {@link #start(Path)}, with more {@code cryo-server} options (e.g. --image-root). */
+  static ServerProcess start(Path stateDir, List<String> extraArgs) throws IOException {
     Files.createDirectories(stateDir);
     // Outside the state folder, which tests delete: the log must survive a failing test.
     Path logs = Path.of("target", "server-logs").toAbsolutePath();
@@ -45,6 +50,7 @@ final class ServerProcess implements AutoCloseable {
     argv.add("127.0.0.1:0");
     argv.add("--state");
     argv.add(stateDir.toString());
+    argv.addAll(extraArgs);
     Process p = new ProcessBuilder(argv)
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .start();

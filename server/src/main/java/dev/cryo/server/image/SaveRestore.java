@@ -220,8 +220,8 @@ public final class SaveRestore {
       SaveResult result = save(name, out, false, options, progress, cancel, (writer, summary) -> {
         DomainDef def = ImageXml.parse(writer.xml).def();
         SaveImageFile.complete(file, writer.writer.header(),
-            ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
-                summary.storedBytes())));
+            ImageXml.forImage(ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
+                summary.storedBytes()))));
         Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(path.getParent());
@@ -274,7 +274,7 @@ public final class SaveRestore {
       }
       boolean wasRunning = domain.state() == DomainState.RUNNING;
       QmpClient qmp = running.qmp();
-      String xml = DomainXml.format(domain.def());
+      String xml = ImageXml.forImage(DomainXml.format(domain.def()));
       long total = domain.def().memoryBytes();
       progress.progress(Phase.SETUP, 0, total, 0);
       Path socket = domain.runDir().path().resolve("save.sock");

@@ -1,0 +1,215 @@
+package dev.cryo.conformance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.cryo.client.DomainState;
+import dev.cryo.client.Images;
+import dev.cryo.client.RestoreOptions;
+import dev.cryo.client.Restored;
+import dev.cryo.client.SaveOptions;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Images move between Cryo and libvirt: a {@code virsh save} of the test guest restores through
+ * Cryo and the guest carries on; Cryo's save of it restores through {@code virsh restore}.
+ * Installs libvirt from Debian packages if it is missing and starts {@code libvirtd} by hand.
+ * Runs only with {@code -Dcryo.libvirt=true} (it changes the host: packages, a daemon).
+ */
+@Timeout(1200)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "cryo.libvirt", matches = "true")
+class LibvirtInteropTest {
+  static final String NAME = "interop";
+  static final Pattern PTY = Pattern.compile("<source path='(/dev/pts/\\d+)'/>");
+
+  @TempDir static Path temp;
+  /** Readable by libvirt's QEMU user: not under /root or the JUnit temp folder. */
+  static Path shared;
+  static CryoTarget cryo;
+  static Images images;
+  static String uuid = UUID.randomUUID().toString();
+  static GuestProbe.Beat beat;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    if (!Files.isExecutable(Path.of("/usr/bin/virsh"))) {
+      run(List.of("apt-get", "install", "-y", "--no-install-recommends",
+          "libvirt-daemon-system", "libvirt-clients"), 900);
+    }
+    if (!Files.exists(Path.of("/var/run/libvirt/libvirt-sock"))) {
+      run(List.of("/usr/sbin/libvirtd", "--daemon"), 60);
+    }
+    shared = Files.createDirectories(Path.of("/var/tmp/cryo-interop-" + ProcessHandle.current()
+        .pid()));
+    Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxrwxrwx"));
+    for (String f : List.of("vmlinuz", "initramfs.img")) {
+      Files.copy(TestGuest.dir().resolve(f), shared.resolve(f));
+    }
+    cryo = CryoTarget.start(temp, List.of("--image-root", shared.toString()));
+    images = cryo.client().images();
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    virshQuiet("destroy", NAME);
+    virshQuiet("undefine", NAME);
+    try {
+      LifecycleCleanup.destroyAndUndefine(cryo.client().domains(), NAME);
+      cryo.close();
+    } finally {
+      try (var files = Files.walk(shared)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  static String xml(Path serialLog) {
+    return """
+        <domain type='qemu'>
+          <name>%s</name>
+          <uuid>%s</uuid>
+          <memory unit='MiB'>128</memory>
+          <vcpu>1</vcpu>
+          <os>
+            <type arch='x86_64' machine='pc'>hvm</type>
+            <kernel>%s</kernel>
+            <initrd>%s</initrd>
+            <cmdline>console=ttyS0 quiet no_timer_check cryo.fill=8</cmdline>
+          </os>
+          <features><acpi/></features>
+          <devices>
+            <serial type='pty'><log file='%s' append='off'/><target port='0'/></serial>
+            <controller type='usb' model='none'/>
+            <memballoon model='none'/>
+          </devices>
+        </domain>
+        """.formatted(NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"),
+        serialLog);
+  }
+
+  @Test
+  @Order(1)
+  void virshSave_restoresThroughCryo() throws Exception {
+    Path log = shared.resolve("serial-1.log");
+    Path xml = shared.resolve("interop.xml");
+    Files.writeString(xml, xml(log));
+    virsh("define", xml.toString());
+    virsh("start", NAME);
+    awaitLog(log, Pattern.compile("CRYO FILLED"), 300);
+    Matcher beat1 = awaitLog(log, GuestProbe.COUNTER, 60);
+    sendToPty("checksum");
+    Matcher sum = awaitLog(log, GuestProbe.CHECKSUM, 60);
+    Path image = shared.resolve("virsh.save");
+    virsh("save", NAME, image.toString());
+    long last = lastCounter(log);
+    beat = new GuestProbe.Beat(last, beat1.group(2), sum.group(1));
+
+    Restored r = images.restoreFromServer(image.toString(), RestoreOptions.defaults());
+    assertThat(r.verified()).isFalse();
+    assertThat(r.warnings()).anyMatch(w -> w.contains("no SHA-256"));
+    assertThat(r.domain().state()).isEqualTo(DomainState.RUNNING);
+    beat = GuestProbe.assertCarriesOn(cryo.client().domains(), NAME, beat);
+  }
+
+  @Test
+  @Order(2)
+  void cryoSave_restoresThroughVirsh() throws Exception {
+    Path image = shared.resolve("cryo.save");
+    beat = GuestProbe.latest(cryo.client().domains(), NAME, beat.checksum());
+    images.saveToServer(NAME, image.toString(), SaveOptions.defaults());
+    Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
+    Path log = shared.resolve("serial-2.log");
+    Path dxml = shared.resolve("interop-2.xml");
+    Files.writeString(dxml, xml(log));
+    virsh("restore", image.toString(), "--xml", dxml.toString());
+    Matcher next = awaitLog(log, GuestProbe.COUNTER, 120);
+    assertThat(next.group(2)).as("same boot under libvirt").isEqualTo(beat.boot());
+    assertThat(Long.parseLong(next.group(1))).isBetween(beat.counter() + 1,
+        beat.counter() + 3);
+    sendToPty("checksum");
+    assertThat(awaitLog(log, GuestProbe.CHECKSUM, 60).group(1)).isEqualTo(beat.checksum());
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  static void sendToPty(String line) throws Exception {
+    Matcher m = PTY.matcher(virsh("dumpxml", NAME));
+    assertThat(m.find()).as("the guest's serial pty").isTrue();
+    Files.writeString(Path.of(m.group(1)), line + "\n", StandardOpenOption.WRITE);
+  }
+
+  static long lastCounter(Path log) throws IOException {
+    Matcher m = GuestProbe.COUNTER.matcher(Files.readString(log, StandardCharsets.ISO_8859_1));
+    long last = -1;
+    while (m.find()) {
+      last = Long.parseLong(m.group(1));
+    }
+    return last;
+  }
+
+  /** Waits for a line in a serial log that libvirt's QEMU writes (a file: polled). */
+  static Matcher awaitLog(Path log, Pattern p, int seconds) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    int seen = 0;
+    while (System.nanoTime() < deadline) {
+      if (Files.exists(log)) {
+        String text = Files.readString(log, StandardCharsets.ISO_8859_1);
+        Matcher m = p.matcher(text);
+        Matcher lastMatch = null;
+        while (m.find()) {
+          lastMatch = p.matcher(m.group());
+          lastMatch.find();
+          seen++;
+        }
+        if (lastMatch != null) {
+          return lastMatch;
+        }
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("no line matching " + p + " in " + log + " within " + seconds
+        + " s");
+  }
+
+  static String virsh(String... args) throws Exception {
+    List<String> argv = new ArrayList<>(List.of("virsh", "-c", "qemu:///system"));
+    argv.addAll(List.of(args));
+    return run(argv, 300);
+  }
+
+  static void virshQuiet(String... args) {
+    try {
+      virsh(args);
+    } catch (Exception | AssertionError e) {
+      // Cleanup.
+    }
+  }
+
+  static String run(List<String> argv, int seconds) throws Exception {
+    Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(seconds, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new AssertionError(String.join(" ", argv) + " failed:\n" + out);
+    }
+    return out;
+  }
+}
