@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,7 +38,6 @@ import org.junit.jupiter.api.io.TempDir;
 @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "cryo.libvirt", matches = "true")
 class LibvirtInteropTest {
   static final String NAME = "interop";
-  static final Pattern PTY = Pattern.compile("<source path='(/dev/pts/\\d+)'/>");
 
   @TempDir static Path temp;
   /** Readable by libvirt's QEMU user: not under /root or the JUnit temp folder. */
@@ -55,7 +53,11 @@ class LibvirtInteropTest {
       run(List.of("apt-get", "install", "-y", "--no-install-recommends",
           "libvirt-daemon-system", "libvirt-clients"), 900);
     }
-    if (!Files.exists(Path.of("/var/run/libvirt/libvirt-sock"))) {
+    // No systemd here: start the daemons by hand (virtlogd keeps QEMU's logs for libvirtd).
+    if (!Files.exists(Path.of("/run/libvirt/virtlogd-sock"))) {
+      run(List.of("/usr/sbin/virtlogd", "--daemon"), 60);
+    }
+    if (!Files.exists(Path.of("/run/libvirt/libvirt-sock"))) {
       run(List.of("/usr/sbin/libvirtd", "--daemon"), 60);
     }
     shared = Files.createDirectories(Path.of("/var/tmp/cryo-interop-" + ProcessHandle.current()
@@ -82,7 +84,7 @@ class LibvirtInteropTest {
     }
   }
 
-  static String xml(Path serialLog) {
+  static String xml(Path serialSocket) {
     return """
         <domain type='qemu'>
           <name>%s</name>
@@ -97,33 +99,35 @@ class LibvirtInteropTest {
           </os>
           <features><acpi/></features>
           <devices>
-            <serial type='pty'><log file='%s' append='off'/><target port='0'/></serial>
+            <serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>
             <controller type='usb' model='none'/>
             <memballoon model='none'/>
           </devices>
         </domain>
         """.formatted(NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"),
-        serialLog);
+        serialSocket);
   }
 
   @Test
   @Order(1)
   void virshSave_restoresThroughCryo() throws Exception {
-    Path log = shared.resolve("serial-1.log");
+    Path sock = shared.resolve("serial-1.sock");
     Path xml = shared.resolve("interop.xml");
-    Files.writeString(xml, xml(log));
+    Files.writeString(xml, xml(sock));
     virsh("define", xml.toString());
     virsh("start", NAME);
-    awaitLog(log, Pattern.compile("CRYO FILLED"), 300);
-    Matcher beat1 = awaitLog(log, GuestProbe.COUNTER, 60);
-    sendToPty("checksum");
-    Matcher sum = awaitLog(log, GuestProbe.CHECKSUM, 60);
-    Path image = shared.resolve("virsh.save");
-    virsh("save", NAME, image.toString());
-    long last = lastCounter(log);
-    beat = new GuestProbe.Beat(last, beat1.group(2), sum.group(1));
-
-    Restored r = images.restoreFromServer(image.toString(), RestoreOptions.defaults());
+    try (SerialSocket serial = new SerialSocket(sock)) {
+      serial.await(Pattern.compile("CRYO FILLED"), 300);
+      Matcher beat1 = serial.await(GuestProbe.COUNTER, 60);
+      serial.send("checksum");
+      Matcher sum = serial.await(GuestProbe.CHECKSUM, 60);
+      Path image = shared.resolve("virsh.save");
+      Matcher last = serial.await(GuestProbe.COUNTER, 60);
+      virsh("save", NAME, image.toString());
+      beat = new GuestProbe.Beat(Long.parseLong(last.group(1)), beat1.group(2), sum.group(1));
+    }
+    Restored r = images.restoreFromServer(shared.resolve("virsh.save").toString(),
+        RestoreOptions.defaults());
     assertThat(r.verified()).isFalse();
     assertThat(r.warnings()).anyMatch(w -> w.contains("no SHA-256"));
     assertThat(r.domain().state()).isEqualTo(DomainState.RUNNING);
@@ -137,58 +141,86 @@ class LibvirtInteropTest {
     beat = GuestProbe.latest(cryo.client().domains(), NAME, beat.checksum());
     images.saveToServer(NAME, image.toString(), SaveOptions.defaults());
     Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
-    Path log = shared.resolve("serial-2.log");
+    Path sock = shared.resolve("serial-2.sock");
     Path dxml = shared.resolve("interop-2.xml");
-    Files.writeString(dxml, xml(log));
-    virsh("restore", image.toString(), "--xml", dxml.toString());
-    Matcher next = awaitLog(log, GuestProbe.COUNTER, 120);
-    assertThat(next.group(2)).as("same boot under libvirt").isEqualTo(beat.boot());
-    assertThat(Long.parseLong(next.group(1))).isBetween(beat.counter() + 1,
-        beat.counter() + 3);
-    sendToPty("checksum");
-    assertThat(awaitLog(log, GuestProbe.CHECKSUM, 60).group(1)).isEqualTo(beat.checksum());
+    Files.writeString(dxml, xml(sock));
+    // Started paused so the serial socket is connected before the guest prints again.
+    virsh("restore", image.toString(), "--xml", dxml.toString(), "--paused");
+    try (SerialSocket serial = new SerialSocket(sock)) {
+      virsh("resume", NAME);
+      Matcher next = serial.await(GuestProbe.COUNTER, 120);
+      assertThat(next.group(2)).as("same boot under libvirt").isEqualTo(beat.boot());
+      assertThat(Long.parseLong(next.group(1))).isBetween(beat.counter() + 1,
+          beat.counter() + 3);
+      serial.send("checksum");
+      assertThat(serial.await(GuestProbe.CHECKSUM, 60).group(1)).isEqualTo(beat.checksum());
+    }
+  }
+
+  /** The guest's serial port under libvirt, as a Unix socket QEMU listens on. */
+  static final class SerialSocket implements AutoCloseable {
+    private final java.nio.channels.SocketChannel ch;
+    private final java.util.concurrent.BlockingQueue<String> lines =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    private final Thread reader;
+
+    SerialSocket(Path path) throws IOException {
+      ch = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(path));
+      reader = new Thread(() -> {
+        StringBuilder line = new StringBuilder();
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4096);
+        try {
+          while (ch.read(buf) >= 0) {
+            buf.flip();
+            while (buf.hasRemaining()) {
+              char c = (char) (buf.get() & 0xff);
+              if (c == '\n') {
+                lines.add(line.toString());
+                line.setLength(0);
+              } else if (c != '\r') {
+                line.append(c);
+              }
+            }
+            buf.clear();
+          }
+        } catch (IOException e) {
+          // Closed.
+        }
+      }, "serial-" + path.getFileName());
+      reader.setDaemon(true);
+      reader.start();
+    }
+
+    void send(String line) throws IOException {
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap((line + "\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+    }
+
+    Matcher await(Pattern p, int seconds) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+      while (true) {
+        long left = deadline - System.nanoTime();
+        String line = left <= 0 ? null : lines.poll(left, TimeUnit.NANOSECONDS);
+        if (line == null) {
+          throw new AssertionError("no serial line matching " + p + " within " + seconds + " s");
+        }
+        Matcher m = p.matcher(line);
+        if (m.find()) {
+          return m;
+        }
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      ch.close();
+    }
   }
 
   // ---- helpers -------------------------------------------------------------------------------
-
-  static void sendToPty(String line) throws Exception {
-    Matcher m = PTY.matcher(virsh("dumpxml", NAME));
-    assertThat(m.find()).as("the guest's serial pty").isTrue();
-    Files.writeString(Path.of(m.group(1)), line + "\n", StandardOpenOption.WRITE);
-  }
-
-  static long lastCounter(Path log) throws IOException {
-    Matcher m = GuestProbe.COUNTER.matcher(Files.readString(log, StandardCharsets.ISO_8859_1));
-    long last = -1;
-    while (m.find()) {
-      last = Long.parseLong(m.group(1));
-    }
-    return last;
-  }
-
-  /** Waits for a line in a serial log that libvirt's QEMU writes (a file: polled). */
-  static Matcher awaitLog(Path log, Pattern p, int seconds) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    int seen = 0;
-    while (System.nanoTime() < deadline) {
-      if (Files.exists(log)) {
-        String text = Files.readString(log, StandardCharsets.ISO_8859_1);
-        Matcher m = p.matcher(text);
-        Matcher lastMatch = null;
-        while (m.find()) {
-          lastMatch = p.matcher(m.group());
-          lastMatch.find();
-          seen++;
-        }
-        if (lastMatch != null) {
-          return lastMatch;
-        }
-      }
-      Thread.sleep(250);
-    }
-    throw new AssertionError("no line matching " + p + " in " + log + " within " + seconds
-        + " s");
-  }
 
   static String virsh(String... args) throws Exception {
     List<String> argv = new ArrayList<>(List.of("virsh", "-c", "qemu:///system"));

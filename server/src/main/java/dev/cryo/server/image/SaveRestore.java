@@ -296,6 +296,16 @@ public final class SaveRestore {
             e -> MIGRATION_DONE.contains(status(e)));
         JsonObject args = new JsonObject();
         args.addProperty("uri", "unix:" + socket);
+        // If QEMU gives up before it connects, stop waiting for it to connect.
+        end.thenAccept(e -> {
+          if (!"completed".equals(status(e))) {
+            try {
+              server.close();
+            } catch (IOException ex) {
+              log.debug("closing the save socket", ex);
+            }
+          }
+        });
         qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
         migrating = true;
         PayloadSummary summary;
