@@ -580,9 +580,22 @@ public final class SaveRestore {
     } catch (IOException e) {
       throw translate(e, cancel, "read the save image");
     }
-    DomainDef def = ImageXml.withoutDigest(reader.parsed().def());
-    if (options.replacementXml() != null && !options.replacementXml().isBlank()) {
-      def = compatible(def, DomainXml.parse(options.replacementXml()).def());
+    DomainDef def;
+    boolean replaced = options.replacementXml() != null && !options.replacementXml().isBlank();
+    try {
+      def = ImageXml.withoutDigest(reader.parsed().def());
+      if (replaced) {
+        def = compatible(def, DomainXml.parse(options.replacementXml()).def());
+      }
+    } catch (InvalidArgumentException e) {
+      if (!replaced || !e.getMessage().startsWith("the domain XML in the save image")) {
+        throw e;
+      }
+      // An image from libvirt with a device Cryo does not model (e.g. a Unix-socket serial):
+      // the caller's replacement stands in, as libvirt's dxml does.
+      def = DomainXml.parse(options.replacementXml()).def();
+      warnings.add("the image's own XML is not usable by Cryo (" + e.getMessage()
+          + "); the replacement XML was used without a compatibility check");
     }
     if (expectedName != null && !expectedName.equals(def.getName())) {
       throw new InvalidArgumentException("the managed save of '" + expectedName
