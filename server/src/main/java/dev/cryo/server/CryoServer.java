@@ -122,7 +122,8 @@ public final class CryoServer implements AutoCloseable {
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
     return new CoreServices(domains, new SaveRestore(domains, roots),
-        new Snapshots(domains, QemuImg.besides(domains.qemuBinary())), checkpoints,
+        new Snapshots(domains, QemuImg.besides(domains.qemuBinary()),
+            checkpoints::requireNoCheckpointsForRevert), checkpoints,
         new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor);
   }
 

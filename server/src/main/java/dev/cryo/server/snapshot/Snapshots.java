@@ -69,9 +69,26 @@ public final class Snapshots {
   /** Loaded trees by domain UUID; guarded by {@code this}. */
   private final Map<String, SnapshotTree> trees = new HashMap<>();
 
+  private final RevertGuard revertGuard;
+
   public Snapshots(Domains domains, QemuImg qemuImg) {
+    this(domains, qemuImg, (domain, snapshot) -> { });
+  }
+
+  /**
+   * @param revertGuard asked before every revert; throws to refuse it (checkpoints refuse a
+   *     revert that would invalidate their dirty bitmaps, as libvirt does)
+   */
+  public Snapshots(Domains domains, QemuImg qemuImg, RevertGuard revertGuard) {
     this.domains = domains;
     this.qemuImg = qemuImg;
+    this.revertGuard = revertGuard;
+  }
+
+  /** Vetoes a revert by throwing a CryoException that says what to do first. */
+  @FunctionalInterface
+  public interface RevertGuard {
+    void check(String domainName, String snapshotName);
   }
 
   /** libvirt's virDomainSnapshotCreateXML flags that Cryo honours. */
@@ -409,6 +426,7 @@ public final class Snapshots {
         tree = tree(domain);
         snap = tree.get(name);
       }
+      revertGuard.check(domainName, name);
       if (snap.memoryLocation() == Location.EXTERNAL) {
         throw new FailedPreconditionException("snapshot '" + name + "' has external memory; "
             + "reverting it needs the save-image path, which this server does not have yet");
