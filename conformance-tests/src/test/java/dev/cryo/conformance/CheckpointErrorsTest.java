@@ -125,6 +125,13 @@ class CheckpointErrorsTest {
     assertThatThrownBy(() -> cryo.client().backups().startPush(name, BackupOptions.full(),
         Map.of("vda", Path.of("relative.qcow2"))))
         .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.INVALID_ARGUMENT);
+    for (Path outside : List.of(Path.of("/etc/cryo-backup.qcow2"),
+        temp.resolve("../../etc/cryo-backup.qcow2"))) {
+      assertThatThrownBy(() -> cryo.client().backups().startPush(name, BackupOptions.full(),
+          Map.of("vda", outside)))
+          .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+    }
+    assertThat(Path.of("/etc/cryo-backup.qcow2")).doesNotExist();
     assertThat(state()).isEqualTo(before);
   }
 

@@ -106,6 +106,9 @@ public final class Backups {
         throw new InvalidArgumentException("disk '" + t.disk() + "' needs an absolute target "
             + "path for a push backup, got '" + t.target() + "'");
       }
+      // A push target is a file QEMU creates: it must lie in an image folder, like every path
+      // a caller names (PERMISSION_DENIED otherwise).
+      domains.imageRoots().forWriting(t.target().toString());
     }
     if (request.disks().isEmpty()) {
       throw new InvalidArgumentException("a push backup needs a target file for each disk to "
