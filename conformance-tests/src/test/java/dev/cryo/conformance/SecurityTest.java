@@ -197,6 +197,81 @@ class SecurityTest {
   }
 
   @Test
+  void unauthenticatedFlood_doesNotDisturbARunningRestore() throws Exception {
+    try (CryoClient ops = mtls("ops")) {
+      String name = "flood-" + System.nanoTime();
+      ops.domains().define(TestGuest.xml(name, 128, 8, null, null));
+      try {
+        ops.domains().start(name);
+        String boot;
+        long before;
+        try (dev.cryo.client.Console console = ops.domains().console(name)) {
+          boot = console.awaitLine(DomainLifecycleTest.COUNTER, DomainLifecycleTest.BOOT)
+              .group(2);
+          console.skipReceived();
+          before = Long.parseLong(console.awaitLine(DomainLifecycleTest.COUNTER,
+              java.time.Duration.ofSeconds(60)).group(1));
+        }
+        Path image = temp.resolve(name + ".save");
+        dev.cryo.client.SaveSummary saved = ops.images().save(name, image,
+            dev.cryo.client.SaveOptions.defaults());
+
+        // The restore stream stops after its first MiB until the flood is over, so the flood
+        // hits the server while a restore is in the middle of its stream.
+        java.util.concurrent.CountDownLatch floodDone = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch midStream = new java.util.concurrent.CountDownLatch(1);
+        java.io.InputStream gated = new java.io.FilterInputStream(Files.newInputStream(image)) {
+          private long sent;
+
+          @Override
+          public int read(byte[] b, int off, int len) throws java.io.IOException {
+            if (sent >= (1 << 20)) {
+              midStream.countDown();
+              try {
+                floodDone.await();
+              } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+              }
+            }
+            int n = super.read(b, off, (int) Math.min(len, Math.max(1, (1 << 20) - sent)));
+            if (n > 0) {
+              sent += n;
+            }
+            return n;
+          }
+        };
+        java.util.concurrent.CompletableFuture<dev.cryo.client.Restored> restore =
+            java.util.concurrent.CompletableFuture.supplyAsync(() -> ops.images().restore(gated,
+                saved.sha256(), saved.payloadBytes(), dev.cryo.client.RestoreOptions.defaults()));
+        assertThat(midStream.await(60, TimeUnit.SECONDS)).as("restore reached mid-stream").isTrue();
+        for (int i = 0; i < 50; i++) {
+          try (CryoClient anonymous = i % 2 == 0
+              ? CryoClient.builder().target(server.target()).build()
+              : unix(null)) {
+            assertThatThrownBy(() -> anonymous.domains().list(Set.of()))
+                .isInstanceOf(CryoException.class)
+                .satisfies(e -> assertThat(((CryoException) e).code())
+                    .isIn(ErrorCode.UNAVAILABLE, ErrorCode.UNAUTHENTICATED));
+          }
+        }
+        floodDone.countDown();
+        assertThat(restore.get(120, TimeUnit.SECONDS).verified()).isTrue();
+        try (dev.cryo.client.Console console = ops.domains().console(name)) {
+          java.util.regex.Matcher beat;
+          do {
+            beat = console.awaitLine(DomainLifecycleTest.COUNTER,
+                java.time.Duration.ofSeconds(60));
+            assertThat(beat.group(2)).isEqualTo(boot);
+          } while (Long.parseLong(beat.group(1)) <= before);
+        }
+      } finally {
+        DomainLifecycleTest.destroyQuietly(ops.domains(), name);
+        ops.domains().undefine(name);
+      }
+    }
+  }
+
+  @Test
   void plaintextOnNonLoopbackAddress_refusesToStart() {
     assertThatThrownBy(() -> ServerProcess.start(temp.resolve("state-open"),
         List.of("--listen", "0.0.0.0:0")))
