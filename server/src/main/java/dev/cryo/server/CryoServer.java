@@ -124,7 +124,8 @@ public final class CryoServer implements AutoCloseable {
     return new CoreServices(domains, new SaveRestore(domains, roots),
         new Snapshots(domains, QemuImg.besides(domains.qemuBinary()),
             checkpoints::requireNoCheckpointsForRevert), checkpoints,
-        new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor);
+        new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor,
+        config.limits().streams());
   }
 
   /** A cached pool of daemon threads: a stuck job never keeps the JVM from exiting. */

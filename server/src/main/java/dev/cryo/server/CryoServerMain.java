@@ -2,6 +2,7 @@ package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import dev.cryo.server.domain.JobLimits;
+import dev.cryo.server.grpc.StreamLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,6 +59,15 @@ public final class CryoServerMain implements Callable<Integer> {
           + "Paths outside, symbolic links resolved, are refused.")
   List<Path> imageRoots = new ArrayList<>();
 
+  @Option(names = "--stream-stall-seconds", paramLabel = "N",
+      description = "A restore whose client sends nothing for this long is abandoned and its "
+          + "QEMU killed (default: ${DEFAULT-VALUE}).")
+  long streamStallSeconds = 300;
+
+  @Option(names = "--max-image-bytes", paramLabel = "N",
+      description = "Most image bytes one restore call may stream in (default: ${DEFAULT-VALUE}).")
+  long maxImageBytes = 1L << 40;
+
   @Option(names = "--access-file", paramLabel = "FILE",
       description = "Who may call: hashed bearer tokens and client certificate subjects, with "
           + "their role (admin, read-only) and domains. Without it anyone who can connect is "
@@ -98,7 +108,8 @@ public final class CryoServerMain implements Callable<Integer> {
         : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa,
             java.time.Duration.ofSeconds(tlsReloadSeconds));
     ServerConfig.Limits limits = new ServerConfig.Limits(
-        new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes);
+        new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes,
+        new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), maxImageBytes));
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
         accessFile, limits, imageRoots));

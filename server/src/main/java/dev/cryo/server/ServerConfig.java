@@ -2,6 +2,7 @@ package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import dev.cryo.server.domain.JobLimits;
+import dev.cryo.server.grpc.StreamLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -67,12 +68,15 @@ public record ServerConfig(
    * @param jobs domain jobs (start, save, restore, snapshot, backup...) running at once
    * @param jobsPerPrincipal the same, per authenticated principal
    * @param maxMessageBytes largest gRPC message accepted
+   * @param streams limits on client image streams (stalls, size)
    */
-  public record Limits(JobLimits jobs, int maxMessageBytes) {
-    public static final Limits DEFAULT = new Limits(JobLimits.DEFAULT, 8 << 20);
+  public record Limits(JobLimits jobs, int maxMessageBytes, StreamLimits streams) {
+    public static final Limits DEFAULT = new Limits(JobLimits.DEFAULT, 8 << 20,
+        StreamLimits.DEFAULT);
 
     public Limits {
       Objects.requireNonNull(jobs, "jobs");
+      Objects.requireNonNull(streams, "streams");
       if (maxMessageBytes < 64 << 10) {
         throw new IllegalArgumentException("maxMessageBytes must be at least 64 KiB, got "
             + maxMessageBytes);

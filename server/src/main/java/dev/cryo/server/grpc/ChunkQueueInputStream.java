@@ -2,7 +2,10 @@ package dev.cryo.server.grpc;
 
 import com.google.protobuf.ByteString;
 import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.DeadlineExceededException;
+import dev.cryo.server.error.ResourceExhaustedException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.ArrayDeque;
 
 /**
@@ -12,6 +15,10 @@ import java.util.ArrayDeque;
  */
 final class ChunkQueueInputStream extends InputStream {
   private final Runnable requestOne;
+  private final Duration stallTimeout;
+  private final long maxBytes;
+  /** Bytes offered so far; guarded by {@code this}. */
+  private long received;
   /** Guarded by {@code this}. */
   private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
   private boolean ended;
@@ -20,13 +27,25 @@ final class ChunkQueueInputStream extends InputStream {
   private ByteString current = ByteString.EMPTY;
   private int position;
 
-  ChunkQueueInputStream(Runnable requestOne) {
+  /**
+   * @param stallTimeout how long the reader waits for a chunk before it gives up on the client
+   * @param maxBytes most image bytes one call may send
+   */
+  ChunkQueueInputStream(Runnable requestOne, Duration stallTimeout, long maxBytes) {
     this.requestOne = requestOne;
+    this.stallTimeout = stallTimeout;
+    this.maxBytes = maxBytes;
   }
 
   /** A chunk from gRPC; never blocks. */
   synchronized void offer(ByteString chunk) {
     if (!ended && failure == null) {
+      received += chunk.size();
+      if (received > maxBytes) {
+        fail(new ResourceExhaustedException("the image is larger than this server accepts in "
+            + "one call (" + maxBytes + " bytes, --max-image-bytes)"));
+        return;
+      }
       queue.add(chunk);
       notifyAll();
     }
@@ -78,6 +97,7 @@ final class ChunkQueueInputStream extends InputStream {
   }
 
   private synchronized ByteString take() {
+    long deadline = System.nanoTime() + stallTimeout.toNanos();
     while (true) {
       if (failure != null) {
         throw failure;
@@ -93,8 +113,15 @@ final class ChunkQueueInputStream extends InputStream {
       if (ended) {
         return null;
       }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        // A client that stops sending would otherwise hold a half-restored QEMU forever.
+        fail(new DeadlineExceededException("the client sent no image bytes for "
+            + stallTimeout.toSeconds() + " s; the restore was abandoned"));
+        continue;
+      }
       try {
-        wait();
+        wait(Math.max(1, left / 1_000_000));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new DataLossException("interrupted while waiting for image bytes", e);

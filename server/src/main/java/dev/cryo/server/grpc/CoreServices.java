@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
  *
  * @param imageExecutor runs saves and restores: blocking QEMU and disk I/O, never gRPC's threads
  * @param backupExecutor runs backups, which hold a domain's job for their whole length
+ * @param streamLimits limits on client image streams
  */
 public record CoreServices(
     Domains domains,
@@ -22,7 +23,8 @@ public record CoreServices(
     Checkpoints checkpoints,
     Backups backups,
     ExecutorService imageExecutor,
-    ExecutorService backupExecutor) {
+    ExecutorService backupExecutor,
+    StreamLimits streamLimits) {
 
   public CoreServices {
     Objects.requireNonNull(domains, "domains");
@@ -32,5 +34,6 @@ public record CoreServices(
     Objects.requireNonNull(backups, "backups");
     Objects.requireNonNull(imageExecutor, "imageExecutor");
     Objects.requireNonNull(backupExecutor, "backupExecutor");
+    Objects.requireNonNull(streamLimits, "streamLimits");
   }
 }

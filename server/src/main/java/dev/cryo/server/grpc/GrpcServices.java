@@ -31,7 +31,8 @@ public final class GrpcServices {
     if (access != null) {
       chain.add(new AuthInterceptor(access));
     }
-    ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor());
+    ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
+        core.streamLimits());
     List<BindableService> services = List.of(
         new DomainGrpcService(core.domains(), images.starter()),
         images,

@@ -50,10 +50,12 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
 
   private final SaveRestore images;
   private final ExecutorService executor;
+  private final StreamLimits limits;
 
-  ImageGrpcService(SaveRestore images, ExecutorService executor) {
+  ImageGrpcService(SaveRestore images, ExecutorService executor, StreamLimits limits) {
     this.images = images;
     this.executor = executor;
+    this.limits = limits;
   }
 
   /** {@code StartDomain}: restores a managed save if there is one, as libvirt does. */
@@ -234,7 +236,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         (ServerCallStreamObserver<RestoreDomainResponse>) out;
     call.disableAutoRequest();
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
-    ChunkQueueInputStream chunks = new ChunkQueueInputStream(() -> call.request(1));
+    ChunkQueueInputStream chunks = new ChunkQueueInputStream(() -> call.request(1),
+        limits.stallTimeout(), limits.maxImageBytes());
     AtomicReference<ImageXml.Digest> trailer = new AtomicReference<>();
     call.setOnCancelHandler(() -> {
       cancel.cancel();
