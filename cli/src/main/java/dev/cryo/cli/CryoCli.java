@@ -34,6 +34,9 @@ import picocli.CommandLine.Spec;
         DomInfoCommand.class,
         EventsCommand.class,
         ConsoleCommand.class,
+        SaveCommand.class,
+        RestoreCommand.class,
+        ImageInfoCommand.class,
     },
     footerHeading = "%nExit codes:%n",
     footer = {
