@@ -37,6 +37,12 @@ import picocli.CommandLine.Spec;
         SaveCommand.class,
         RestoreCommand.class,
         ImageInfoCommand.class,
+        SnapshotCreateCommand.class,
+        SnapshotListCommand.class,
+        SnapshotInfoCommand.class,
+        SnapshotDumpXmlCommand.class,
+        SnapshotRevertCommand.class,
+        SnapshotDeleteCommand.class,
     },
     footerHeading = "%nExit codes:%n",
     footer = {
