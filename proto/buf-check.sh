@@ -14,7 +14,8 @@ cd -- "$here"
 
 buf=$here/node_modules/.bin/buf
 if [[ ! -x "$buf" ]]; then
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # Not `npm ci`: npm 11 wants every platform's optional buf binary in the lock file.
+  npm install --no-audit --no-fund --no-save --loglevel=error >&2
 fi
 
 case "${1:-}" in

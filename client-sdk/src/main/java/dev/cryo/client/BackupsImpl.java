@@ -138,7 +138,11 @@ final class BackupsImpl implements Backups {
         }
         call[0].request(1);
       }
-    } catch (IOException | RuntimeException e) {
+    } catch (IOException e) {
+      call[0].cancel("the receiver failed", e);
+      throw new CryoException(CryoException.ErrorCode.CANCELLED,
+          "the backup was cancelled because its receiver failed: " + e.getMessage(), e);
+    } catch (RuntimeException e) {
       if (!(e instanceof CryoException)) {
         call[0].cancel("the receiver failed", e);
       }

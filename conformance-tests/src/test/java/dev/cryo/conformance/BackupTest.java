@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -201,6 +202,46 @@ class BackupTest {
         .as("c1's bitmap survives").isEqualTo(5 * BackupGuest.CLUSTER);
     assertThat(BackupGuest.qemuImgOutput("info", "-U", disk.toString()))
         .doesNotContain("doomed");
+  }
+
+  @Test
+  @Order(4)
+  void stream_clientGivesUp_serverCleansUpAndDropsNewCheckpoint() throws Exception {
+    BackupOptions options = new BackupOptions(null,
+        "<domaincheckpoint><name>abandoned</name></domaincheckpoint>", List.of());
+
+    assertThatThrownBy(() -> backups.stream(name, options, e -> {
+      throw new java.io.IOException("local disk full");
+    })).isInstanceOf(CryoException.class).hasMessageContaining("local disk full");
+
+    BackupJob job = awaitEnd();
+    assertThat(job.state()).isEqualTo(BackupJob.State.CANCELLED);
+    assertThat(checkpoints.list(name)).extracting(Checkpoint::name).containsExactly("c1");
+    try (Stream<Path> files = Files.walk(temp.resolve("state"))) {
+      assertThat(files.filter(f -> f.getFileName().toString().startsWith("backup-vd")).toList())
+          .as("temporary backup files").isEmpty();
+    }
+    assertThat(BackupGuest.qemuImgOutput("info", "-U", disk.toString()))
+        .doesNotContain("abandoned");
+  }
+
+  @Test
+  @Order(5)
+  void push_serverKilledMidway_nextBackupStillWorks() throws Exception {
+    Path target = temp.resolve("push-orphan.qcow2");
+    backups.startPush(name, BackupOptions.full().withMaxBytesPerSecond(1 << 20),
+        Map.of("vda", target));
+
+    cryo.killAndRestart();
+    console.close();
+    console = null;
+    domains = cryo.client().domains();
+    checkpoints = cryo.client().checkpoints();
+    backups = cryo.client().backups();
+
+    List<BackupExtent> extents = record(new BackupOptions("c1", null, List.of()));
+    assertThat(clustersOf(extents)).hasSize(5);
+    assertThat(backups.job(name).state()).isEqualTo(BackupJob.State.COMPLETED);
   }
 
   private static BackupJob awaitEnd() throws InterruptedException {

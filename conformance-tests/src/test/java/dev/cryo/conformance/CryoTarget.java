@@ -28,12 +28,17 @@ final class CryoTarget implements AutoCloseable {
   }
 
   static CryoTarget start(Path tempDir) throws IOException {
+    return start(tempDir, List.of());
+  }
+
+  /** As {@link #start(Path)}, with more server options for a server this kit starts. */
+  static CryoTarget start(Path tempDir, List<String> serverArgs) throws IOException {
     String external = System.getProperty("cryo.target", "");
     if (!external.isBlank()) {
       return new CryoTarget(null, null, external);
     }
     Path state = tempDir.resolve("state");
-    ServerProcess server = ServerProcess.start(state);
+    ServerProcess server = ServerProcess.start(state, serverArgs);
     return new CryoTarget(state, server, server.target());
   }
 

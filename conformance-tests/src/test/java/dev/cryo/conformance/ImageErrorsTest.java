@@ -216,20 +216,26 @@ class ImageErrorsTest {
   void restore_pathOutsideImageFolders_isPermissionDenied() throws Exception {
     assertThatThrownBy(() -> images.restoreFromServer("/etc/passwd", RestoreOptions.defaults()))
         .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+    // A folder that is no image folder of the kit's server (its temp folder is one).
+    Path outside = Files.createTempDirectory("cryo-outside-");
     Path link = cryo.imagesDir().resolve("escape.save");
-    Files.createSymbolicLink(link, temp.resolve("good.zst"));
+    Files.createSymbolicLink(link, Files.copy(temp.resolve("good.zst"),
+        outside.resolve("good.zst")));
     try {
       assertThatThrownBy(() -> images.restoreFromServer(link.toString(),
           RestoreOptions.defaults()))
           .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
       assertThatThrownBy(() -> images.info(link.toString()))
           .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.PERMISSION_DENIED);
+      assertThatThrownBy(() -> images.saveToServer(NAME, outside.resolve("x.save").toString(),
+          SaveOptions.defaults()))
+          .extracting(e -> ((CryoException) e).code()).isIn(ErrorCode.PERMISSION_DENIED);
+      assertThat(outside.resolve("x.save")).doesNotExist();
     } finally {
       Files.delete(link);
+      Files.delete(outside.resolve("good.zst"));
+      Files.delete(outside);
     }
-    assertThatThrownBy(() -> images.saveToServer(NAME, temp.resolve("x.save").toString(),
-        SaveOptions.defaults()))
-        .extracting(e -> ((CryoException) e).code()).isIn(ErrorCode.PERMISSION_DENIED);
     assertNothingLeft();
   }
 

@@ -57,7 +57,7 @@ class SaveRestoreTest {
     cryo = CryoTarget.start(temp);
     domains = cryo.client().domains();
     images = cryo.client().images();
-    domains.define(GuestProbe.xml(NAME, 128, 24));
+    domains.define(GuestProbe.xml(NAME, 128, 16));
     domains.start(NAME);
     beat = GuestProbe.awaitBooted(domains, NAME);
   }

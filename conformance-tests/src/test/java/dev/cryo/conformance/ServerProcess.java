@@ -32,7 +32,8 @@ final class ServerProcess implements AutoCloseable {
   }
 
   /**
-   * Starts a server with these listener and security options, plus {@code --state} and the image
+   * Starts a server with these options (a free loopback port unless they say {@code --listen}),
+   * plus {@code --state} and the image
    * folders tests use: the folder around the state folder (test disks live there) and the test
    * guest's folder (its kernel and initramfs).
    */
@@ -50,6 +51,10 @@ final class ServerProcess implements AutoCloseable {
     argv.add("-cp");
     argv.add(System.getProperty("java.class.path"));
     argv.add("dev.cryo.server.CryoServerMain");
+    if (!options.contains("--listen")) {
+      argv.add("--listen");
+      argv.add("127.0.0.1:0");
+    }
     argv.addAll(options);
     argv.add("--image-root");
     argv.add(stateDir.toAbsolutePath().getParent().toString());

@@ -212,9 +212,9 @@ class SnapshotErrorsTest {
       String xml, List<String> files) {
     static Unchanged of(String domain, Path images) throws Exception {
       try (Stream<Path> f = Files.list(images)) {
-        return new Unchanged(domain, images, SnapshotErrorsTest.snapshots().list(domain, SnapshotFilter.ALL)
-            .stream().map(Snapshot::name).toList(),
-            SnapshotErrorsTest.snapshots().current(domain).name(),
+        Snapshots s = SnapshotErrorsTest.snapshots();
+        return new Unchanged(domain, images, s.list(domain, SnapshotFilter.ALL).stream()
+            .map(Snapshot::name).toList(), s.current(domain).name(),
             domains().xml(domain), f.map(Path::toString).sorted().toList());
       }
     }

@@ -89,6 +89,17 @@ class SnapshotInternalTest {
         assertThat(Long.parseLong(next.group(1))).as("counter resumes from the snapshot")
             .isBetween(atSnapshot + 1, atSnapshot + 2);
         assertThat(read(console)).isEqualTo("MARKER-A");
+
+        // Again, ending paused: no heartbeat until resumed, then the snapshot's counter.
+        write(console, "MARKER-D");
+        snapshots.revert(name, "s1", Snapshots.RevertTo.PAUSED);
+        assertThat(domains.get(name).state()).isEqualTo(DomainState.PAUSED);
+        console.skipReceived();
+        domains.resume(name);
+        Matcher resumed = console.awaitLine(COUNTER, LINE);
+        assertThat(resumed.group(2)).isEqualTo(boot);
+        assertThat(Long.parseLong(resumed.group(1))).isBetween(atSnapshot + 1, atSnapshot + 2);
+        assertThat(read(console)).isEqualTo("MARKER-A");
       }
 
       // Offline: snapshot the shut-off domain, change the marker while running, revert.

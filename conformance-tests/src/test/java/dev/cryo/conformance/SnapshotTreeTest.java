@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.cryo.client.Domains;
 import dev.cryo.client.Snapshot;
 import dev.cryo.client.SnapshotFilter;
+import dev.cryo.client.SnapshotRequest;
 import dev.cryo.client.Snapshots;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,6 +112,35 @@ class SnapshotTreeTest {
           .containsExactlyInAnyOrder("t1", "t4");
       assertThat(names(SnapshotFilter.ALL)).isEmpty();
       assertThat(tags(disk)).doesNotContain("t1", "t4");
+
+      // no_metadata: the active image (e5's overlay, still in use) gets it, the tree does not.
+      Path active = images.resolve("disk.e5");
+      assertThat(domains.xml(name)).contains(active.toString());
+      snapshots.create(name, SnapshotRequest.builder().xml("<domainsnapshot><name>quiet</name>"
+          + "</domainsnapshot>").noMetadata(true).build());
+      assertThat(tags(active)).contains("quiet");
+      assertThat(names(SnapshotFilter.ALL)).isEmpty();
+      // redefine: metadata back for it, made current; a child redefined under it.
+      snapshots.create(name, SnapshotRequest.builder().redefine(true).current(true)
+          .xml("<domainsnapshot><name>quiet</name><state>shutoff</state>"
+              + "<creationTime>1000</creationTime><disks><disk name='vda' "
+              + "snapshot='internal'/></disks></domainsnapshot>").build());
+      snapshots.create(name, SnapshotRequest.builder().redefine(true)
+          .xml("<domainsnapshot><name>later</name><state>shutoff</state><parent><name>quiet"
+              + "</name></parent><creationTime>2000</creationTime></domainsnapshot>").build());
+      assertThat(names(SnapshotFilter.ALL)).containsExactly("quiet", "later");
+      assertThat(snapshots.current(name).name()).isEqualTo("quiet");
+      assertThat(snapshots.get(name, "later").memory()).isEqualTo(Snapshot.Location.NO);
+
+      // The tree survives a kill -9 of the server.
+      cryo.killNowAndRestart();
+      snapshots = cryo.client().snapshots();
+      domains = cryo.client().domains();
+      assertThat(names(SnapshotFilter.ALL)).containsExactly("quiet", "later");
+      assertThat(snapshots.current(name).name()).isEqualTo("quiet");
+      assertThat(snapshots.parent(name, "later").name()).isEqualTo("quiet");
+      snapshots.delete(name, "quiet", Snapshots.DeleteMode.WITH_CHILDREN, false);
+      assertThat(tags(active)).doesNotContain("quiet");
     } finally {
       domains.undefine(name);
     }

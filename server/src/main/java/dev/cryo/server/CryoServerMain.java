@@ -54,8 +54,8 @@ public final class CryoServerMain implements Callable<Integer> {
 
   @Option(names = "--image-root", paramLabel = "DIR",
       description = "A folder in which callers may name files: save images, disk images, "
-          + "snapshot overlays, backup targets; repeat for more (default: STATE/images). Paths "
-          + "outside, symbolic links resolved, are refused.")
+          + "snapshot overlays, backup targets; repeat for more (STATE/images always is one). "
+          + "Paths outside, symbolic links resolved, are refused.")
   List<Path> imageRoots = new ArrayList<>();
 
   @Option(names = "--access-file", paramLabel = "FILE",

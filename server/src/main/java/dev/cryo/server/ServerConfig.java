@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param accessFile who may call (tokens, client certificates), or null: no authentication
  * @param limits concurrency and size limits
  * @param imageRoots the folders in which callers may name files (save images, disk images,
- *     snapshot overlays, backup targets); empty: {@code STATE/images}
+ *     snapshot overlays, backup targets), besides {@code STATE/images} which always is one
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -35,9 +35,12 @@ public record ServerConfig(
 
   public static final int DEFAULT_PORT = 7600;
 
-  /** The image folders to use: the configured ones, or {@code STATE/images}. */
+  /** The image folders to use: {@code STATE/images}, then the configured ones. */
   public List<Path> effectiveImageRoots() {
-    return imageRoots.isEmpty() ? List.of(stateDir.resolve("images")) : imageRoots;
+    List<Path> all = new java.util.ArrayList<>();
+    all.add(stateDir.resolve("images"));
+    all.addAll(imageRoots);
+    return all;
   }
 
   public ServerConfig {

@@ -242,6 +242,7 @@ public final class Backups {
         CheckpointDef since = request.since() == null ? null
             : checkpoints.lookup(domain.name(), request.since());
         qemu = Domains.requireActive(domain, "back up");
+        removeLeftovers();
         Map<String, String> bitmaps = selectDisks(since);
         if (request.checkpointXml() != null) {
           prepared = checkpoints.prepare(domain,
@@ -384,13 +385,53 @@ public final class Backups {
       return out;
     }
 
+    /**
+     * Cancels jobs and removes nodes and temporary files a backup left behind when the server
+     * that ran it died (QEMU outlives the server). A live backup of this domain cannot exist: the
+     * caller holds the domain's job.
+     */
+    private void removeLeftovers() {
+      List<String> stale = new ArrayList<>();
+      JsonObject args = new JsonObject();
+      args.addProperty("flat", true);
+      for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
+          .getAsJsonArray()) {
+        String node = BlockNodes.nodeName(n.getAsJsonObject());
+        if (node.startsWith(NODE_PREFIX)) {
+          stale.add(node);
+        }
+      }
+      if (!stale.isEmpty()) {
+        log.warn("domain '{}': removing backup nodes {} left by an earlier server", domain.name(),
+            stale);
+        for (String node : stale) {
+          JsonObject cancel = new JsonObject();
+          cancel.addProperty("id", node);
+          try {
+            qemu.qmp().execute("job-cancel", cancel, BlockNodes.QMP_TIMEOUT);
+          } catch (Exception e) {
+            log.debug("no job {}: {}", node, e.toString());
+          }
+        }
+        awaitNoBackupJobs(qemu);
+        removeNodes(new ArrayList<>(stale));
+      }
+      try (var files = Files.newDirectoryStream(domain.runDir().path(), "backup-*.qcow2")) {
+        for (Path f : files) {
+          Files.deleteIfExists(f);
+        }
+      } catch (IOException e) {
+        log.warn("could not clean old backup files of '{}': {}", domain.name(), e.toString());
+      }
+    }
+
     private long virtualSize(String disk) {
       JsonObject args = new JsonObject();
       args.addProperty("flat", true);
       for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
           .getAsJsonArray()) {
         JsonObject node = n.getAsJsonObject();
-        if (node.get("node-name").getAsString().equals(BlockNodes.formatNode(disk))) {
+        if (BlockNodes.nodeName(node).equals(BlockNodes.formatNode(disk))) {
           return node.getAsJsonObject("image").get("virtual-size").getAsLong();
         }
       }
@@ -503,7 +544,11 @@ public final class Backups {
           log.debug("job-cancel {}: {}", disk, e.toString()); // already finished
         }
       }
-      // Wait for the jobs to go away, so the target nodes can be removed.
+      awaitNoBackupJobs(q);
+    }
+
+    /** Waits for the backup jobs to go away, so that their target nodes can be removed. */
+    private void awaitNoBackupJobs(RunningQemu q) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
       while (System.nanoTime() < deadline) {
         try {
@@ -549,46 +594,33 @@ public final class Backups {
 
     /** Sends the finished temporary targets as extents. */
     private void streamTargets(boolean full) {
-      List<Map.Entry<String, List<QemuImg.MapEntry>>> maps = new ArrayList<>();
+      Map<String, List<ExtentPlan.Piece>> plans = new LinkedHashMap<>();
       long total = 0;
       for (Map.Entry<String, Path> t : targets.entrySet()) {
-        List<QemuImg.MapEntry> map = QemuImg.map(t.getValue());
-        maps.add(Map.entry(t.getKey(), map));
-        for (QemuImg.MapEntry e : map) {
-          if (e.present() && e.data()) {
-            total += e.length();
-          }
-        }
+        List<ExtentPlan.Piece> plan = ExtentPlan.plan(QemuImg.map(t.getValue()), full,
+            CHUNK_BYTES);
+        plans.put(t.getKey(), plan);
+        total += ExtentPlan.dataBytes(plan);
       }
       bytesTotal = total;
       sink.begin(info(), Map.copyOf(sizes));
       try {
-        for (Map.Entry<String, List<QemuImg.MapEntry>> m : maps) {
-          String disk = m.getKey();
+        for (Map.Entry<String, List<ExtentPlan.Piece>> p : plans.entrySet()) {
+          String disk = p.getKey();
           try (FileChannel ch = FileChannel.open(targets.get(disk), StandardOpenOption.READ)) {
-            for (QemuImg.MapEntry e : m.getValue()) {
-              if (!e.present() && !full) {
-                continue; // unchanged since the checkpoint
-              }
-              if (!e.present() || e.zero() || !e.data()) {
-                send(new Extent(disk, e.start(), e.length(), true, new byte[0]));
+            for (ExtentPlan.Piece piece : p.getValue()) {
+              if (piece.zero()) {
+                send(new Extent(disk, piece.start(), piece.length(), true, new byte[0]));
                 continue;
               }
-              if (e.offset() < 0) {
-                throw new InternalException("qemu-img map gave no host offset for data at "
-                    + e.start() + " of the backup of '" + disk + "'");
-              }
-              for (long pos = 0; pos < e.length(); pos += CHUNK_BYTES) {
-                int len = (int) Math.min(CHUNK_BYTES, e.length() - pos);
-                ByteBuffer buf = ByteBuffer.allocate(len);
-                while (buf.hasRemaining()) {
-                  if (ch.read(buf, e.offset() + pos + buf.position()) < 0) {
-                    throw new InternalException("backup file of '" + disk + "' is short");
-                  }
+              ByteBuffer buf = ByteBuffer.allocate((int) piece.length());
+              while (buf.hasRemaining()) {
+                if (ch.read(buf, piece.hostOffset() + buf.position()) < 0) {
+                  throw new InternalException("backup file of '" + disk + "' is short");
                 }
-                send(new Extent(disk, e.start() + pos, len, false, buf.array()));
-                bytesDone += len;
               }
+              send(new Extent(disk, piece.start(), piece.length(), false, buf.array()));
+              bytesDone += piece.length();
             }
           }
         }

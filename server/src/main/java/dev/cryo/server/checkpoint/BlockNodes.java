@@ -35,6 +35,9 @@ final class BlockNodes {
       if (node.has("dirty-bitmaps")) {
         for (JsonElement b : node.getAsJsonArray("dirty-bitmaps")) {
           JsonObject o = b.getAsJsonObject();
+          if (!o.has("name")) {
+            continue; // an anonymous bitmap, e.g. the copy bitmap of a running backup job
+          }
           bitmaps.put(o.get("name").getAsString(), new Bitmap(o.get("name").getAsString(),
               o.get("count").getAsLong(), o.get("granularity").getAsLong(),
               o.has("recording") && o.get("recording").getAsBoolean(),
@@ -43,9 +46,14 @@ final class BlockNodes {
               o.has("inconsistent") && o.get("inconsistent").getAsBoolean()));
         }
       }
-      out.put(node.get("node-name").getAsString(), bitmaps);
+      out.put(nodeName(node), bitmaps);
     }
     return out;
+  }
+
+  /** A node's name; empty for the rare node QEMU reports without one. */
+  static String nodeName(JsonObject node) {
+    return node.has("node-name") ? node.get("node-name").getAsString() : "";
   }
 
   /** Runs a QMP command, mapping QEMU's refusal to FAILED_PRECONDITION with its words. */

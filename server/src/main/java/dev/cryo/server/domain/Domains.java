@@ -106,6 +106,9 @@ public final class Domains implements AutoCloseable {
   private void load() throws IOException {
     try (DirectoryStream<Path> files = Files.newDirectoryStream(domainsDir, "*.xml")) {
       for (Path file : files) {
+        if (!Files.isRegularFile(file)) {
+          continue; // STATE/domains/NAME/ metadata folder of a domain whose name ends in .xml
+        }
         DomainDef def;
         try {
           def = DomainXml.parse(Files.readString(file, StandardCharsets.UTF_8)).def();

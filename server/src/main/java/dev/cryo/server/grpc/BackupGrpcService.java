@@ -20,10 +20,12 @@ import dev.cryo.server.checkpoint.BackupJobInfo;
 import dev.cryo.server.checkpoint.BackupRequest;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Extent;
+import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.InvalidArgumentException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -39,6 +41,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * stream is held in memory besides gRPC's own window.
  */
 final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
+  /** How long a streamed backup waits for a client that reads nothing. */
+  static final Duration STALL_LIMIT = Duration.ofMinutes(5);
+
   private final Backups backups;
   private final Executor executor;
 
@@ -88,7 +93,9 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } catch (RuntimeException e) {
-        if (!sink.cancelled()) {
+        if (sink.stalled != null) {
+          call.onError(StatusMapping.toException(sink.stalled));
+        } else if (!sink.clientCancelled) {
           call.onError(StatusMapping.toException(e));
         }
       }
@@ -101,6 +108,10 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition ready = lock.newCondition();
     private volatile boolean cancelled;
+    /** Set by the cancel handler: the client is gone, nothing more may be sent. */
+    volatile boolean clientCancelled;
+    /** Set when the client stopped reading for too long; sent as the call's error. */
+    volatile DeadlineExceededException stalled;
 
     ReadySink(ServerCallStreamObserver<StreamBackupResponse> call) {
       this.call = call;
@@ -116,6 +127,7 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
     }
 
     void cancel() {
+      clientCancelled = true;
       cancelled = true;
       signal();
     }
@@ -148,9 +160,17 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
     }
 
     void send(StreamBackupResponse message) throws InterruptedException {
+      long deadline = System.nanoTime() + STALL_LIMIT.toNanos();
       lock.lock();
       try {
         while (!call.isReady() && !cancelled) {
+          if (System.nanoTime() > deadline) {
+            // A client that stops reading must not hold the domain's job forever.
+            cancelled = true;
+            stalled = new DeadlineExceededException("the client read nothing for "
+                + STALL_LIMIT.toMinutes() + " min; the backup was stopped");
+            throw stalled;
+          }
           // Signalled by onReady or cancel; the timeout only guards against a missed signal.
           ready.await(1, TimeUnit.SECONDS);
         }

@@ -244,11 +244,17 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     return new StreamObserver<>() {
       /** Only touched on the call's serialized listener thread. */
       private boolean started;
+      /** Set once the restore runs on the executor, which then reports every outcome. */
+      private boolean submitted;
+      private boolean failed;
       private boolean streamSource;
       private boolean trailerSeen;
 
       @Override
       public void onNext(RestoreDomainRequest req) {
+        if (failed) {
+          return;
+        }
         try {
           switch (req.getPartCase()) {
             case OPTIONS -> {
@@ -276,8 +282,9 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           }
         } catch (RuntimeException e) {
           chunks.fail(e);
-          cancel.cancel();
-          if (!started) {
+          if (!submitted) {
+            failed = true;
+            cancel.cancel();
             synchronized (call) {
               call.onError(StatusMapping.toException(e));
             }
@@ -320,6 +327,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           default -> throw new InvalidArgumentException(
               "RestoreOptions needs a source: stream, path or managed_save_name");
         };
+        submitted = true;
         executor.execute(() -> {
           try {
             work.run();

@@ -55,6 +55,23 @@ public final class ImageXml {
     }
   }
 
+  /**
+   * The XML stored in an image Cryo writes: the domain's XML plus {@code <features><acpi/>
+   * </features>}, which Cryo's definitions do not model but its QEMU always has. Without it
+   * libvirt would start QEMU with {@code -no-acpi}, without the PIIX4_PM device the migration
+   * stream carries, and {@code virsh restore} would fail.
+   */
+  public static String forImage(String domainXml) {
+    if (domainXml.contains("<features>") || !domainXml.contains("</domain>")) {
+      return domainXml;
+    }
+    String features = "  <features>\n    <acpi/>\n  </features>\n";
+    int devices = domainXml.indexOf("  <devices>");
+    return devices >= 0
+        ? domainXml.substring(0, devices) + features + domainXml.substring(devices)
+        : domainXml.replace("</domain>", features + "</domain>");
+  }
+
   /** The integrity record in {@code def}'s metadata, if it has one. */
   public static Optional<Digest> digest(DomainDef def) {
     for (Element e : def.getMetadata()) {

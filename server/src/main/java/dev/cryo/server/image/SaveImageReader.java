@@ -22,14 +22,17 @@ import java.util.Optional;
 public final class SaveImageReader {
   private final SaveImageHeader header;
   private final String xml;
+  /** Null when the XML is a domain Cryo cannot run as written; see {@link #xmlProblem}. */
   private final DomainXml.Parsed parsed;
+  private final InvalidArgumentException xmlProblem;
   private final HashingStreams.In stored;
   private final MessageDigest digest = HashingStreams.sha256();
   private final InputStream payload;
   private String sha256;
 
   private SaveImageReader(SaveImageHeader header, String xml, DomainXml.Parsed parsed,
-      InputStream source) throws IOException {
+      InvalidArgumentException xmlProblem, InputStream source) throws IOException {
+    this.xmlProblem = xmlProblem;
     this.header = header;
     this.xml = xml;
     this.parsed = parsed;
@@ -68,8 +71,16 @@ public final class SaveImageReader {
           + "NUL-terminated within data_len (" + header.dataLen() + " bytes); the image is corrupt");
     }
     String xml = new String(data, 0, nul, StandardCharsets.UTF_8);
-    DomainXml.Parsed parsed = ImageXml.parse(xml);
-    return new SaveImageReader(header, xml, parsed, in);
+    // A domain XML Cryo cannot run as written (a libvirt device it does not model) is kept for
+    // a replacement XML to stand in for; parsed() then throws the problem.
+    try {
+      return new SaveImageReader(header, xml, ImageXml.parse(xml), null, in);
+    } catch (InvalidArgumentException e) {
+      if (!xml.trim().startsWith("<domain")) {
+        throw e;
+      }
+      return new SaveImageReader(header, xml, null, e, in);
+    }
   }
 
   public SaveImageHeader header() {
@@ -83,12 +94,15 @@ public final class SaveImageReader {
 
   /** The domain XML, parsed, with what Cryo ignored in it. */
   public DomainXml.Parsed parsed() {
+    if (parsed == null) {
+      throw xmlProblem;
+    }
     return parsed;
   }
 
   /** The integrity record of the image's XML, if it has one. */
   public Optional<ImageXml.Digest> storedDigest() {
-    return ImageXml.digest(parsed.def());
+    return parsed == null ? Optional.empty() : ImageXml.digest(parsed.def());
   }
 
   /** QEMU's migration stream, decompressed. Ends at the end of the image. */

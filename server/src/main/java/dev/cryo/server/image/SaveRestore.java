@@ -221,8 +221,8 @@ public final class SaveRestore {
       SaveResult result = save(name, out, false, options, progress, cancel, (writer, summary) -> {
         DomainDef def = ImageXml.parse(writer.xml).def();
         SaveImageFile.complete(file, writer.writer.header(),
-            ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
-                summary.storedBytes())));
+            ImageXml.forImage(ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
+                summary.storedBytes()))));
         Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(path.getParent());
@@ -275,7 +275,7 @@ public final class SaveRestore {
       }
       boolean wasRunning = domain.state() == DomainState.RUNNING;
       QmpClient qmp = running.qmp();
-      String xml = DomainXml.format(domain.def());
+      String xml = ImageXml.forImage(DomainXml.format(domain.def()));
       long total = domain.def().memoryBytes();
       progress.progress(Phase.SETUP, 0, total, 0);
       Path socket = domain.runDir().path().resolve("save.sock");
@@ -297,6 +297,16 @@ public final class SaveRestore {
             e -> MIGRATION_DONE.contains(status(e)));
         JsonObject args = new JsonObject();
         args.addProperty("uri", "unix:" + socket);
+        // If QEMU gives up before it connects, stop waiting for it to connect.
+        end.thenAccept(e -> {
+          if (!"completed".equals(status(e))) {
+            try {
+              server.close();
+            } catch (IOException ex) {
+              log.debug("closing the save socket", ex);
+            }
+          }
+        });
         qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
         migrating = true;
         PayloadSummary summary;
@@ -509,13 +519,13 @@ public final class SaveRestore {
    */
   public RestoreResult restoreFromStream(InputStream image,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel) {
-    return restore(image, trailer, options, cancel, null);
+    return restore(image, trailer, options, cancel, null, null);
   }
 
   /** Restores from an image file on the server (already checked against the image folders). */
   public RestoreResult restoreFromFile(Path path, RestoreOptions options, Cancel cancel) {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
-      return restore(in, Optional::empty, options, cancel, null);
+      return restore(in, Optional::empty, options, cancel, null, path);
     } catch (IOException e) {
       throw new InternalException("could not read " + path + ": " + e.getMessage(), e);
     }
@@ -534,7 +544,7 @@ public final class SaveRestore {
     }
     RestoreResult result;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
-      result = restore(in, Optional::empty, options, cancel, name);
+      result = restore(in, Optional::empty, options, cancel, name, path);
     } catch (IOException e) {
       throw new InternalException("could not read the managed save of '" + name + "': "
           + e.getMessage(), e);
@@ -557,8 +567,12 @@ public final class SaveRestore {
     }
   }
 
+  /**
+   * @param file the image file {@code image} reads, or null for a stream: a raw image file is
+   *     handed to QEMU itself (its descriptor, positioned at the payload), with no copy loop
+   */
   private RestoreResult restore(InputStream image, Supplier<Optional<ImageXml.Digest>> trailer,
-      RestoreOptions options, Cancel cancel, String expectedName) {
+      RestoreOptions options, Cancel cancel, String expectedName, Path file) {
     long started = System.nanoTime();
     List<String> warnings = new ArrayList<>();
     SaveImageReader reader;
@@ -567,9 +581,22 @@ public final class SaveRestore {
     } catch (IOException e) {
       throw translate(e, cancel, "read the save image");
     }
-    DomainDef def = ImageXml.withoutDigest(reader.parsed().def());
-    if (options.replacementXml() != null && !options.replacementXml().isBlank()) {
-      def = compatible(def, DomainXml.parse(options.replacementXml()).def());
+    DomainDef def;
+    boolean replaced = options.replacementXml() != null && !options.replacementXml().isBlank();
+    try {
+      def = ImageXml.withoutDigest(reader.parsed().def());
+      if (replaced) {
+        def = compatible(def, DomainXml.parse(options.replacementXml()).def());
+      }
+    } catch (InvalidArgumentException e) {
+      if (!replaced || !e.getMessage().startsWith("the domain XML in the save image")) {
+        throw e;
+      }
+      // An image from libvirt with a device Cryo does not model (e.g. a Unix-socket serial):
+      // the caller's replacement stands in, as libvirt's dxml does.
+      def = DomainXml.parse(options.replacementXml()).def();
+      warnings.add("the image's own XML is not usable by Cryo (" + e.getMessage()
+          + "); the replacement XML was used without a compatibility check");
     }
     if (expectedName != null && !expectedName.equals(def.getName())) {
       throw new InvalidArgumentException("the managed save of '" + expectedName
@@ -609,8 +636,9 @@ public final class SaveRestore {
       cancel.check();
       running = domains.launch(domain, QemuCommandLine.Incoming.DEFER);
       domains.setState(domain, DomainState.PAUSED, StateReason.MIGRATION, null);
-      RestoreResult result = load(domain, running, reader, trailer, options, cancel, warnings,
-          started);
+      RestoreResult result = file != null && reader.header().compression() == Compression.RAW
+          ? loadFile(domain, running, reader, file, options, cancel, warnings, started)
+          : load(domain, running, reader, trailer, options, cancel, warnings, started);
       ok = true;
       return result;
     } finally {
@@ -674,44 +702,9 @@ public final class SaveRestore {
         }
       }
       PayloadSummary summary = reader.finish(rawBytes);
-      Optional<ImageXml.Digest> expected = trailer.get().or(reader::storedDigest);
-      boolean verified = false;
-      if (expected.isPresent()) {
-        if (!expected.get().sha256().equals(summary.sha256())
-            || expected.get().payloadBytes() != summary.storedBytes()) {
-          throw new DataLossException("the save image is corrupt: its payload's SHA-256 is "
-              + summary.sha256() + " over " + summary.storedBytes() + " bytes but the image "
-              + "records " + expected.get().sha256() + " over " + expected.get().payloadBytes()
-              + " bytes; the guest was not started");
-        }
-        verified = true;
-      } else {
-        warnings.add("the image carries no SHA-256 digest (written by libvirt?); it was "
-            + "restored without an integrity check");
-      }
-      QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
-      if (!"completed".equals(status(last)) || qemuSide != null) {
-        String detail = running.process().logTail();
-        if (verified) {
-          throw new FailedPreconditionException("the image is intact but QEMU could not load it "
-              + "(different machine type or devices?): " + lastLine(detail));
-        }
-        throw new DataLossException("QEMU could not load the migration stream; the image is "
-            + "truncated or corrupt: " + lastLine(detail));
-      }
-      Start start = options.start();
-      boolean run = start == Start.RUNNING
-          || (start == Start.AS_SAVED && reader.header().wasRunning());
-      if (run) {
-        qmp.execute("cont");
-        domains.setState(domain, DomainState.RUNNING, StateReason.RESTORED,
-            DomainEvent.Type.STARTED);
-      } else {
-        domains.setState(domain, DomainState.PAUSED, StateReason.RESTORED,
-            DomainEvent.Type.STARTED);
-      }
-      return new RestoreResult(domains.info(domain.name()), warnings, verified,
-          summary.storedBytes(), Duration.ofNanos(System.nanoTime() - started));
+      return finishLoad(domain, running, reader, summary,
+          trailer.get().or(reader::storedDigest), end, qemuSide != null, options, warnings,
+          started);
     } catch (IOException | QmpException | RuntimeException e) {
       throw translate(e, cancel, "restore domain '" + domain.name() + "'");
     } finally {
@@ -721,6 +714,96 @@ public final class SaveRestore {
         log.warn("could not remove {}", socket, e);
       }
     }
+  }
+
+  /**
+   * Restores a raw image file by giving QEMU the file's descriptor, positioned at the payload
+   * ({@code getfd} + {@code migrate-incoming fd:NAME}), as libvirt does. The server reads the
+   * file alongside, with positional reads that do not move QEMU's offset, only to hash it.
+   */
+  private RestoreResult loadFile(Domain domain, RunningQemu running, SaveImageReader reader,
+      Path file, RestoreOptions options, Cancel cancel, List<String> warnings, long started) {
+    QmpClient qmp = running.qmp();
+    long offset = reader.header().payloadOffset();
+    try {
+      setupMigration(qmp, false);
+      CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
+          e -> MIGRATION_DONE.contains(status(e)));
+      try (java.io.FileInputStream qemuSide = new java.io.FileInputStream(file.toFile())) {
+        qemuSide.getChannel().position(offset);
+        qmp.sendFileDescriptor("cryo-image", qemuSide.getFD());
+      }
+      JsonObject args = new JsonObject();
+      args.addProperty("uri", "fd:cryo-image");
+      qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+      java.security.MessageDigest sha = HashingStreams.sha256();
+      long stored = 0;
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
+        long pos = offset;
+        while (true) {
+          cancel.check();
+          buf.clear();
+          int n = ch.read(buf, pos);
+          if (n < 0) {
+            break;
+          }
+          sha.update(buf.array(), 0, n);
+          pos += n;
+          stored += n;
+        }
+      }
+      PayloadSummary summary = new PayloadSummary(HashingStreams.hex(sha.digest()), stored,
+          stored);
+      return finishLoad(domain, running, reader, summary, reader.storedDigest(), end, false,
+          options, warnings, started);
+    } catch (IOException | QmpException | RuntimeException e) {
+      throw translate(e, cancel, "restore domain '" + domain.name() + "'");
+    }
+  }
+
+  /** Checks the digest, waits for QEMU to have loaded the image, then starts the domain. */
+  private RestoreResult finishLoad(Domain domain, RunningQemu running, SaveImageReader reader,
+      PayloadSummary summary, Optional<ImageXml.Digest> expected,
+      CompletableFuture<QmpEvent> end, boolean qemuStoppedReading, RestoreOptions options,
+      List<String> warnings, long started) throws IOException, QmpException {
+    boolean verified = false;
+    if (expected.isPresent()) {
+      if (!expected.get().sha256().equals(summary.sha256())
+          || expected.get().payloadBytes() != summary.storedBytes()) {
+        throw new DataLossException("the save image is corrupt: its payload's SHA-256 is "
+            + summary.sha256() + " over " + summary.storedBytes() + " bytes but the image "
+            + "records " + expected.get().sha256() + " over " + expected.get().payloadBytes()
+            + " bytes; the guest was not started");
+      }
+      verified = true;
+    } else {
+      warnings.add("the image carries no SHA-256 digest (written by libvirt?); it was "
+          + "restored without an integrity check");
+    }
+    QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
+    if (!"completed".equals(status(last)) || qemuStoppedReading) {
+      String detail = running.process().logTail();
+      if (verified) {
+        throw new FailedPreconditionException("the image is intact but QEMU could not load it "
+            + "(different machine type or devices?): " + lastLine(detail));
+      }
+      throw new DataLossException("QEMU could not load the migration stream; the image is "
+          + "truncated or corrupt: " + lastLine(detail));
+    }
+    Start start = options.start();
+    boolean run = start == Start.RUNNING
+        || (start == Start.AS_SAVED && reader.header().wasRunning());
+    if (run) {
+      running.qmp().execute("cont");
+      domains.setState(domain, DomainState.RUNNING, StateReason.RESTORED,
+          DomainEvent.Type.STARTED);
+    } else {
+      domains.setState(domain, DomainState.PAUSED, StateReason.RESTORED,
+          DomainEvent.Type.STARTED);
+    }
+    return new RestoreResult(domains.info(domain.name()), warnings, verified,
+        summary.storedBytes(), Duration.ofNanos(System.nanoTime() - started));
   }
 
   private static String lastLine(String log) {

@@ -96,7 +96,7 @@ public final class Snapshots {
     CHILDREN_ONLY
   }
 
-  // ---- reads -----------------------------------------------------------------------------------
+  // ---- reads ------------------------------------------------------------------------------------
 
   public synchronized List<SnapshotDef> list(String domainName, SnapshotFilter filter) {
     return tree(domains.get(domainName)).list(filter);
@@ -123,7 +123,7 @@ public final class Snapshots {
     return tree.children(name);
   }
 
-  // ---- create ------------------------------------------------------------------------------------
+  // ---- create -----------------------------------------------------------------------------------
 
   /**
    * Creates (or, with {@code redefine}, records) a snapshot from {@code <domainsnapshot>} XML.
@@ -391,7 +391,7 @@ public final class Snapshots {
     domains.define(newDef);
   }
 
-  // ---- revert ------------------------------------------------------------------------------------
+  // ---- revert -----------------------------------------------------------------------------------
 
   /**
    * Reverts the domain to snapshot {@code name}: internal ones in place (memory and disks);
@@ -529,7 +529,7 @@ public final class Snapshots {
     }
   }
 
-  // ---- delete ------------------------------------------------------------------------------------
+  // ---- delete -----------------------------------------------------------------------------------
 
   /**
    * Deletes snapshot {@code name} as {@code mode} says. Internal snapshots are removed from the
@@ -645,7 +645,7 @@ public final class Snapshots {
     }
   }
 
-  // ---- metadata and recovery -----------------------------------------------------------------
+  // ---- metadata and recovery --------------------------------------------------------------------
 
   private SnapshotStore store(Domain domain) {
     return new SnapshotStore(domains.metadataDir(domain.name()).resolve("snapshots"));
@@ -792,7 +792,7 @@ public final class Snapshots {
     }
   }
 
-  // ---- helpers -----------------------------------------------------------------------------------
+  // ---- helpers ----------------------------------------------------------------------------------
 
   private static List<String> internalDisks(SnapshotDef def) {
     return def.disks().stream().filter(d -> d.location() == Location.INTERNAL)

@@ -294,6 +294,15 @@ class SaveImageFormatTest {
   }
 
   @Test
+  void forImage_declaresAcpiOnce() {
+    String xml = ImageXml.forImage(dev.cryo.server.domain.DomainXml.format(
+        ImageXml.parse(XML).def()));
+    assertThat(xml).contains("<features>\n    <acpi/>\n  </features>");
+    assertThat(ImageXml.forImage(xml)).isEqualTo(xml);
+    assertThat(ImageXml.parse(xml).def().getName()).isEqualTo("img");
+  }
+
+  @Test
   void level_outOfRange_isInvalidArgument() {
     assertThatThrownBy(() -> Compression.ZSTD.level(30))
         .isInstanceOf(InvalidArgumentException.class).hasMessageContaining("1..19");
