@@ -8,6 +8,13 @@ import com.google.gson.JsonObject;
 import dev.cryo.client.Domain;
 import dev.cryo.client.DomainEvent;
 import dev.cryo.client.DomainState;
+import dev.cryo.client.BackupJob;
+import dev.cryo.client.Checkpoint;
+import dev.cryo.client.ImageInfo;
+import dev.cryo.client.Restored;
+import dev.cryo.client.SaveSummary;
+import dev.cryo.client.Snapshot;
+import java.time.Duration;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -124,6 +131,128 @@ final class Output {
     o.addProperty("reason", e.reason().name());
     o.addProperty("time", e.time().toString());
     return o;
+  }
+
+  /** A duration as proto3 JSON writes one: seconds with a unit, {@code "1.250s"}. */
+  static String seconds(Duration d) {
+    return String.format(Locale.ROOT, "%.3fs", d.toNanos() / 1e9);
+  }
+
+  static JsonObject saveSummary(SaveSummary s) {
+    JsonObject o = new JsonObject();
+    o.addProperty("imageBytes", s.imageBytes());
+    o.addProperty("payloadBytes", s.payloadBytes());
+    o.addProperty("migrationBytes", s.migrationBytes());
+    o.addProperty("sha256", s.sha256());
+    o.addProperty("duration", seconds(s.duration()));
+    o.addProperty("downtime", seconds(s.downtime()));
+    if (s.serverPath() != null) {
+      o.addProperty("path", s.serverPath());
+    }
+    o.add("domain", domain(s.domain()));
+    return o;
+  }
+
+  static JsonObject restored(Restored r) {
+    JsonObject o = new JsonObject();
+    o.add("domain", domain(r.domain()));
+    o.add("warnings", strings(r.warnings()));
+    o.addProperty("verified", r.verified());
+    o.addProperty("payloadBytes", r.payloadBytes());
+    o.addProperty("duration", seconds(r.duration()));
+    return o;
+  }
+
+  static JsonObject imageInfo(ImageInfo i) {
+    JsonObject o = new JsonObject();
+    o.addProperty("xml", i.xml());
+    o.addProperty("wasRunning", i.wasRunning());
+    o.addProperty("compression", i.compression().name());
+    o.addProperty("payloadOffset", i.payloadOffset());
+    o.addProperty("payloadBytes", i.payloadBytes());
+    o.addProperty("sha256", i.sha256());
+    o.addProperty("libvirtCompatible", i.libvirtCompatible());
+    return o;
+  }
+
+  static JsonObject snapshot(Snapshot s) {
+    JsonObject o = new JsonObject();
+    o.addProperty("name", s.name());
+    o.addProperty("domain", s.domain());
+    o.addProperty("description", s.description());
+    o.addProperty("state", s.state().name());
+    if (s.parent() != null) {
+      o.addProperty("parent", s.parent());
+    }
+    o.addProperty("creationTime", s.creationTime().toString());
+    o.addProperty("memory", s.memory().name());
+    if (s.memoryFile() != null) {
+      o.addProperty("memoryFile", s.memoryFile());
+    }
+    JsonArray disks = new JsonArray();
+    for (Snapshot.Disk d : s.disks()) {
+      JsonObject j = new JsonObject();
+      j.addProperty("name", d.name());
+      j.addProperty("location", d.location().name());
+      if (d.file() != null) {
+        j.addProperty("file", d.file());
+      }
+      if (d.format() != null) {
+        j.addProperty("format", d.format());
+      }
+      disks.add(j);
+    }
+    o.add("disks", disks);
+    o.addProperty("current", s.current());
+    o.addProperty("external", s.external());
+    return o;
+  }
+
+  static JsonObject checkpoint(Checkpoint c) {
+    JsonObject o = new JsonObject();
+    o.addProperty("name", c.name());
+    if (c.parent() != null) {
+      o.addProperty("parent", c.parent());
+    }
+    o.addProperty("description", c.description());
+    o.addProperty("createTime", c.createTime().toString());
+    JsonArray disks = new JsonArray();
+    for (Checkpoint.Disk d : c.disks()) {
+      JsonObject j = new JsonObject();
+      j.addProperty("name", d.name());
+      j.addProperty("bitmap", d.bitmap());
+      j.addProperty("bitmapName", d.bitmapName());
+      j.addProperty("sizeBytes", d.sizeBytes());
+      disks.add(j);
+    }
+    o.add("disks", disks);
+    o.addProperty("leaf", c.leaf());
+    o.addProperty("current", c.current());
+    return o;
+  }
+
+  static JsonObject backupJob(BackupJob j) {
+    JsonObject o = new JsonObject();
+    o.addProperty("domain", j.domain());
+    o.addProperty("kind", j.kind().name());
+    o.addProperty("state", j.state().name());
+    if (j.since() != null) {
+      o.addProperty("since", j.since());
+    }
+    if (j.checkpoint() != null) {
+      o.addProperty("checkpoint", j.checkpoint());
+    }
+    o.add("disks", strings(j.disks()));
+    o.addProperty("bytesDone", j.bytesDone());
+    o.addProperty("bytesTotal", j.bytesTotal());
+    o.addProperty("message", j.message());
+    return o;
+  }
+
+  static JsonArray strings(List<String> list) {
+    JsonArray a = new JsonArray();
+    list.forEach(a::add);
+    return a;
   }
 
   // ---- Human wording, as virsh says it.

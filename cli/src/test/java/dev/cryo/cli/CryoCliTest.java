@@ -93,4 +93,70 @@ class CryoCliTest {
     assertThatThrownBy(() -> d.convert("-5s")).hasMessageContaining("'-5s'");
     assertThatThrownBy(() -> d.convert("5 days")).hasMessageContaining("90s");
   }
+
+  @Test
+  void help_listsImageSnapshotCheckpointAndBackupCommands() {
+    assertThat(cryo("--help")).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("save", "restore", "image-info",
+        "snapshot-create", "snapshot-list", "snapshot-info", "snapshot-dumpxml",
+        "snapshot-revert", "snapshot-delete", "checkpoint-create", "checkpoint-list",
+        "checkpoint-delete", "checkpoint-dumpxml", "backup");
+  }
+
+  @Test
+  void save_twoDestinations_usage() {
+    assertThat(cryo("--target", "127.0.0.1:1", "save", "vm1", "vm1.save", "--managed"))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr().lines()).singleElement().asString().contains("--managed");
+  }
+
+  @Test
+  void save_unknownCompressionOrBothAfterFlags_usage() {
+    assertThat(cryo("save", "vm1", "--compress", "rar")).isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr()).contains("unknown compression 'rar'");
+    assertThat(cryo("save", "vm1", "--running", "--paused")).isEqualTo(ExitCodes.USAGE);
+  }
+
+  @Test
+  void save_compressionNamesInAnyCase() {
+    SaveCommand.Compressions c = new SaveCommand.Compressions();
+    assertThat(c.convert("zstd")).isEqualTo(dev.cryo.client.ImageCompression.ZSTD);
+    assertThat(c.convert("LZ4")).isEqualTo(dev.cryo.client.ImageCompression.LZ4);
+  }
+
+  @Test
+  void restore_neitherOrBothSources_usage() {
+    assertThat(cryo("--target", "127.0.0.1:1", "restore")).isEqualTo(ExitCodes.USAGE);
+    assertThat(cryo("--target", "127.0.0.1:1", "restore", "-", "--server-file", "/x"))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr()).contains("--server-file");
+  }
+
+  @Test
+  void snapshotCommands_nameAndCurrentTogether_usage() {
+    assertThat(cryo("--target", "127.0.0.1:1", "snapshot-info", "vm1", "s1", "--current"))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr()).contains("SNAPSHOT or --current");
+    assertThat(cryo("snapshot-delete", "vm1", "s1", "--children", "--children-only"))
+        .isEqualTo(ExitCodes.USAGE);
+  }
+
+  @Test
+  void backup_incrementalToStdout_usage() {
+    assertThat(cryo("--target", "127.0.0.1:1", "backup", "vm1", "--incremental", "c1", "--to",
+        "-")).isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr()).contains("--to FILE");
+  }
+
+  @Test
+  void snapshotTree_drawsChildrenUnderParents() {
+    java.time.Instant t = java.time.Instant.EPOCH;
+    java.util.function.BiFunction<String, String, dev.cryo.client.Snapshot> s = (n, p) ->
+        new dev.cryo.client.Snapshot(n, "vm1", "", dev.cryo.client.Snapshot.State.RUNNING, p, t,
+            dev.cryo.client.Snapshot.Location.INTERNAL, null, java.util.List.of(), false, false,
+            "");
+    assertThat(SnapshotListCommand.tree(java.util.List.of(s.apply("a", null),
+        s.apply("b", "a"), s.apply("c", "b"), s.apply("d", "a"))))
+        .isEqualTo("a\n  |\n  +- b\n  |   |\n  |   +- c\n  |\n  +- d\n\n");
+  }
 }

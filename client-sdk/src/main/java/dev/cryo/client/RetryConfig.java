@@ -1,6 +1,10 @@
 package dev.cryo.client;
 
+import dev.cryo.api.v1.BackupServiceGrpc;
+import dev.cryo.api.v1.CheckpointServiceGrpc;
 import dev.cryo.api.v1.DomainServiceGrpc;
+import dev.cryo.api.v1.ImageServiceGrpc;
+import dev.cryo.api.v1.SnapshotServiceGrpc;
 import io.grpc.MethodDescriptor;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +23,19 @@ final class RetryConfig {
   static final List<MethodDescriptor<?, ?>> IDEMPOTENT_READS = List.of(
       DomainServiceGrpc.getGetDomainMethod(),
       DomainServiceGrpc.getListDomainsMethod(),
-      DomainServiceGrpc.getGetDomainXmlMethod());
+      DomainServiceGrpc.getGetDomainXmlMethod(),
+      ImageServiceGrpc.getGetImageInfoMethod(),
+      ImageServiceGrpc.getGetManagedSaveMethod(),
+      SnapshotServiceGrpc.getListSnapshotsMethod(),
+      SnapshotServiceGrpc.getGetSnapshotMethod(),
+      SnapshotServiceGrpc.getGetCurrentSnapshotMethod(),
+      SnapshotServiceGrpc.getGetSnapshotParentMethod(),
+      SnapshotServiceGrpc.getListSnapshotChildrenMethod(),
+      CheckpointServiceGrpc.getGetCheckpointMethod(),
+      CheckpointServiceGrpc.getListCheckpointsMethod(),
+      CheckpointServiceGrpc.getGetCheckpointParentMethod(),
+      CheckpointServiceGrpc.getGetCurrentCheckpointMethod(),
+      BackupServiceGrpc.getGetBackupJobMethod());
 
   /** Attempts in all, the first one included. */
   static final int MAX_ATTEMPTS = 5;

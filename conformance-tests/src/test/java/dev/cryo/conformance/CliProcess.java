@@ -77,6 +77,11 @@ final class CliProcess implements AutoCloseable {
     }
   }
 
+  /** The process id of the JVM (the launcher execs it), e.g. to send it SIGINT. */
+  long pid() {
+    return process.pid();
+  }
+
   OutputStream stdin() {
     return process.getOutputStream();
   }

@@ -71,6 +71,38 @@ class NodeExampleTest {
         .doesNotContain(name);
   }
 
+  @Test
+  void saveRestore_nodeClientStreamsImageToFileAndGuestCarriesOn() throws Exception {
+    Path guest = TestGuest.dir();
+    Path image = temp.resolve("node.save");
+    String out = run(example, List.of("node", "save-restore.js", "--target", cryo.target(),
+        "--kernel", guest.resolve("vmlinuz").toString(),
+        "--initrd", guest.resolve("initramfs.img").toString(),
+        "--file", image.toString()), 420);
+    String last = out.strip().lines().reduce((a, b) -> b).orElseThrow();
+    JsonObject summary = JsonParser.parseString(last).getAsJsonObject();
+    assertThat(summary.get("imageBytes").getAsLong()).as(out)
+        .isEqualTo(summary.get("summaryImageBytes").getAsLong()).isEqualTo(Files.size(image));
+    assertThat(summary.get("savedState").getAsString()).isEqualTo("DOMAIN_STATE_SHUTOFF");
+    assertThat(summary.get("restoredState").getAsString()).isEqualTo("DOMAIN_STATE_RUNNING");
+    assertThat(summary.get("verified").getAsBoolean()).as("the trailer's digest matched")
+        .isTrue();
+    assertThat(summary.get("bootAfter").getAsString()).as("same boot after restore")
+        .isEqualTo(summary.get("bootBefore").getAsString());
+    long before = summary.get("counterBefore").getAsLong();
+    assertThat(summary.get("counterAfter").getAsLong()).as("heartbeat continues")
+        .isBetween(before + 1, before + 30);
+    // The file the Node client wrote is a real save image: the Java SDK reads its facts.
+    byte[] head = new byte[1 << 20];
+    try (var in = Files.newInputStream(image)) {
+      head = in.readNBytes(head.length);
+    }
+    assertThat(cryo.client().images().infoOfHead(head).xml())
+        .contains("<name>" + summary.get("domain").getAsString() + "</name>");
+    assertThat(cryo.client().domains().list(Set.of())).extracting(d -> d.name())
+        .doesNotContain(summary.get("domain").getAsString());
+  }
+
   /** Runs a command in {@code dir}; returns its output or fails with it. */
   private static String run(Path dir, List<String> argv, int timeoutSeconds)
       throws IOException, InterruptedException {
