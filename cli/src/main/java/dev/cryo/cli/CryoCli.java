@@ -1,6 +1,7 @@
 package dev.cryo.cli;
 
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
@@ -60,16 +61,38 @@ import picocli.CommandLine.Spec;
         "  6  server unreachable",
         "  7  timed out",
         "",
-        "Environment: CRYO_TARGET is the default --target."})
+        "Connection settings (--target, --tls-ca, --tls-cert, --tls-key, --token-file) come from",
+        "the flag, else the environment (CRYO_TARGET, CRYO_TLS_CA, CRYO_TLS_CERT, CRYO_TLS_KEY,",
+        "CRYO_TOKEN_FILE), else the config file ($CRYO_CONFIG, default",
+        "~/.config/cryo/cli.properties: target=..., tls-ca=..., token-file=...)."},
+    defaultValueProvider = ConnectionDefaults.class)
 public final class CryoCli implements Runnable {
   static final String DEFAULT_TARGET = "127.0.0.1:7600";
 
   @Spec CommandSpec spec;
 
   @Option(names = "--target", scope = ScopeType.INHERIT, paramLabel = "HOST:PORT",
-      defaultValue = "${env:CRYO_TARGET:-" + DEFAULT_TARGET + "}",
-      description = "The Cryo server (default: $CRYO_TARGET, else " + DEFAULT_TARGET + ").")
+      defaultValue = DEFAULT_TARGET,
+      description = "The Cryo server: HOST:PORT or unix:///PATH (default: $CRYO_TARGET, the "
+          + "config file, else " + DEFAULT_TARGET + ").")
   String target;
+
+  @Option(names = "--tls-ca", scope = ScopeType.INHERIT, paramLabel = "PEM",
+      description = "Connect with TLS, trusting this CA for the server's certificate.")
+  Path tlsCa;
+
+  @Option(names = "--tls-cert", scope = ScopeType.INHERIT, paramLabel = "PEM",
+      description = "Client certificate chain for mutual TLS (with --tls-key).")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", scope = ScopeType.INHERIT, paramLabel = "PEM",
+      description = "Client private key (PKCS#8) for mutual TLS.")
+  Path tlsKey;
+
+  @Option(names = "--token-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
+      description = "Send the bearer token in FILE (first line). A file, not a flag, so the "
+          + "token never shows in the process list.")
+  Path tokenFile;
 
   @Option(names = "--json", scope = ScopeType.INHERIT,
       description = "Print results as JSON for scripts (events: one object per line).")

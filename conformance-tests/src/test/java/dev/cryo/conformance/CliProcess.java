@@ -54,6 +54,12 @@ final class CliProcess implements AutoCloseable {
 
   /** Starts {@code cryo ARGS} with {@code --target target} in front. */
   static CliProcess start(String target, String... args) throws IOException {
+    return start(java.util.Map.of(), target, args);
+  }
+
+  /** As {@link #start(String, String...)}, with extra environment variables. */
+  static CliProcess start(java.util.Map<String, String> env, String target, String... args)
+      throws IOException {
     List<String> argv = new ArrayList<>(List.of("bash", launcher().toString()));
     if (target != null) {
       argv.add("--target");
@@ -63,12 +69,19 @@ final class CliProcess implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(argv);
     pb.environment().remove("CRYO_TARGET");
     pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    pb.environment().putAll(env);
     return new CliProcess(pb.start());
   }
 
   /** Runs {@code cryo ARGS} to completion, feeding {@code stdin} (or nothing) to it. */
   static Result run(String target, String stdin, String... args) throws Exception {
-    try (CliProcess p = start(target, args)) {
+    return run(java.util.Map.of(), target, stdin, args);
+  }
+
+  /** As {@link #run(String, String, String...)}, with extra environment variables. */
+  static Result run(java.util.Map<String, String> env, String target, String stdin,
+      String... args) throws Exception {
+    try (CliProcess p = start(env, target, args)) {
       if (stdin != null) {
         p.stdin().write(stdin.getBytes(StandardCharsets.UTF_8));
       }

@@ -272,6 +272,29 @@ class SecurityTest {
   }
 
   @Test
+  void cli_takesTlsFromFlagsAndTokensFromEnvironmentAndConfigFile() throws Exception {
+    CliProcess.Result mtls = CliProcess.run(server.target(), null,
+        "--tls-ca", certs.cert("ca").toString(), "--tls-cert", certs.cert("ops").toString(),
+        "--tls-key", certs.key("ops").toString(), "list", "--all", "--json");
+    assertThat(mtls.exitCode()).as(mtls.stderr()).isZero();
+    assertThat(mtls.stdout()).contains("\"a1\"").contains("\"b1\"");
+
+    Path readerToken = Files.writeString(temp.resolve("reader.token"), READER_TOKEN + "\n");
+    CliProcess.Result reader = CliProcess.run(java.util.Map.of("CRYO_TOKEN_FILE",
+        readerToken.toString()), "unix://" + socket, null, "start", "a1");
+    assertThat(reader.exitCode()).isNotZero();
+    assertThat(reader.stderr()).contains("read-only");
+
+    Path adminToken = Files.writeString(temp.resolve("admin.token"), ADMIN_TOKEN + "\n");
+    Path config = Files.writeString(temp.resolve("cli.properties"),
+        "target=unix://" + socket + "\ntoken-file=" + adminToken + "\n");
+    CliProcess.Result admin = CliProcess.run(java.util.Map.of("CRYO_CONFIG", config.toString()),
+        null, null, "list", "--all", "--json");
+    assertThat(admin.exitCode()).as(admin.stderr()).isZero();
+    assertThat(admin.stdout()).contains("\"a1\"");
+  }
+
+  @Test
   void plaintextOnNonLoopbackAddress_refusesToStart() {
     assertThatThrownBy(() -> ServerProcess.start(temp.resolve("state-open"),
         List.of("--listen", "0.0.0.0:0")))
