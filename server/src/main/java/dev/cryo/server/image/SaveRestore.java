@@ -342,6 +342,12 @@ public final class SaveRestore {
           undoSave(domain, running, migrating, wasRunning, stoppedAt != 0 || options.live());
         }
         throw translate(e, cancel, "save domain '" + name + "'");
+      } catch (Error e) {
+        // Even out of memory in a codec, the guest must not be left paused mid-migration.
+        if (!completed) {
+          undoSave(domain, running, migrating, wasRunning, stoppedAt != 0 || options.live());
+        }
+        throw e;
       } finally {
         try {
           Files.deleteIfExists(socket);
