@@ -51,9 +51,11 @@ public interface Images {
 
   /**
    * Saves {@code name} here and restores it on {@code target} (another server), streaming the
-   * image from one to the other without touching disk.
+   * image from one to the other without touching disk, with flow control end to end and bounded
+   * memory. The source stays paused until the target has the guest, so a failed restore loses
+   * nothing; the result reports the guest's downtime.
    */
-  Restored transfer(String name, SaveOptions save, Images target, RestoreOptions restore);
+  Transferred transfer(String name, SaveOptions save, Images target, RestoreOptions restore);
 
   /** The facts of an image file on the server. */
   ImageInfo info(String serverPath);

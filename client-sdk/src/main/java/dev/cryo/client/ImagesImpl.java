@@ -267,7 +267,7 @@ final class ImagesImpl implements Images {
   }
 
   @Override
-  public Restored transfer(String name, SaveOptions save, Images target,
+  public Transferred transfer(String name, SaveOptions save, Images target,
       RestoreOptions restore) {
     if (!(target instanceof ImagesImpl other)) {
       throw new IllegalArgumentException("target must come from a CryoClient");
@@ -278,6 +278,7 @@ final class ImagesImpl implements Images {
     SaveOptions pausedSave = save.after(AfterSave.PAUSED);
     Upload up = other.new Upload(restore);
     SaveSummary summary;
+    long started = System.nanoTime();
     try {
       summary = save(request(name, pausedSave).setStream(true).build(), up::chunk, pausedSave);
     } catch (RuntimeException e) {
@@ -303,7 +304,12 @@ final class ImagesImpl implements Images {
       case PAUSED -> { }
       default -> throw new AssertionError(save.after());
     }
-    return restored;
+    // The source paused (summary.downtime() before the save ended; at once unless live) and
+    // the guest ran again when the restore returned.
+    Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+    Duration beforePause = summary.duration().minus(summary.downtime());
+    Duration downtime = elapsed.minus(beforePause.isNegative() ? Duration.ZERO : beforePause);
+    return new Transferred(summary, restored, downtime.isNegative() ? elapsed : downtime);
   }
 
   /** One RestoreDomain call; chunks are sent only while the call is ready. */

@@ -6,6 +6,7 @@ import dev.cryo.client.DomainState;
 import dev.cryo.client.ImageCompression;
 import dev.cryo.client.RestoreOptions;
 import dev.cryo.client.Restored;
+import dev.cryo.client.Transferred;
 import dev.cryo.client.SaveOptions;
 import dev.cryo.client.StateReason;
 import java.nio.file.Files;
@@ -58,9 +59,13 @@ class CrossServerTest {
     GuestProbe.Beat beat = GuestProbe.awaitBooted(a.client().domains(), NAME);
     beat = GuestProbe.latest(a.client().domains(), NAME, beat.checksum());
 
-    Restored r = a.client().images().transfer(NAME,
+    long before = System.nanoTime();
+    Transferred moved = a.client().images().transfer(NAME,
         SaveOptions.defaults().compression(ImageCompression.ZSTD),
         b.client().images(), RestoreOptions.defaults());
+    Restored r = moved.restored();
+    assertThat(moved.downtime()).isPositive()
+        .isLessThanOrEqualTo(java.time.Duration.ofNanos(System.nanoTime() - before));
 
     assertThat(r.verified()).isTrue();
     assertThat(r.domain().state()).isEqualTo(DomainState.RUNNING);
