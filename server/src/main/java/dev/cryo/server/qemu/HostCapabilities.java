@@ -59,7 +59,7 @@ public final class HostCapabilities {
     try (FileChannel ch = FileChannel.open(devKvm, StandardOpenOption.READ,
         StandardOpenOption.WRITE)) {
       // Opened: good.
-    } catch (IOException | UnsupportedOperationException e) {
+    } catch (IOException | RuntimeException e) {
       return devKvm + " cannot be opened read-write";
     }
     try {
