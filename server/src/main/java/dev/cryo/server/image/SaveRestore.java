@@ -784,8 +784,9 @@ public final class SaveRestore {
       }
       verified = true;
     } else {
-      warnings.add("the image carries no SHA-256 digest (written by libvirt?); it was "
-          + "restored without an integrity check");
+      warnings.add("the image carries no SHA-256 digest (libvirt's images and images piped "
+          + "through stdout have none, and no trailer digest was sent); it was restored "
+          + "without an integrity check");
     }
     QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
     if (!"completed".equals(status(last)) || qemuStoppedReading) {
