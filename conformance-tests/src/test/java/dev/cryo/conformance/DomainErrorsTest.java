@@ -175,6 +175,22 @@ class DomainErrorsTest {
   }
 
   @Test
+  void shutdown_guestThatIgnoresAcpi_isDeadlineExceededAndKeepsRunning() throws Exception {
+    String name = "deaf-" + System.nanoTime();
+    domains.define(TestGuest.xml(name, 64, 0, null, null));
+    try {
+      // Paused CPUs cannot answer the power button: the guest "ignores" ACPI.
+      domains.start(name, true, false);
+      assertCode(() -> domains.shutdown(name, Duration.ofSeconds(2)),
+          ErrorCode.DEADLINE_EXCEEDED, "DestroyDomain");
+      assertThat(domains.get(name).state()).isEqualTo(DomainState.PAUSED);
+    } finally {
+      DomainLifecycleTest.destroyQuietly(domains, name);
+      domains.undefine(name);
+    }
+  }
+
+  @Test
   void define_structuredConfig_roundTripsThroughXml() throws Exception {
     Path dir = TestGuest.dir();
     String name = "config-" + System.nanoTime();
