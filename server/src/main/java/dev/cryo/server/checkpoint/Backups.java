@@ -15,6 +15,7 @@ import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QmpEvent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -67,6 +68,8 @@ public final class Backups {
   private static final String NODE_PREFIX = "cryo-backup-";
 
   private final Domains domains;
+  /** Creates push targets and reads the allocation maps of finished backup copies. */
+  private final QemuImg img;
   private final Checkpoints checkpoints;
   private final ExecutorService executor;
   /** The current or last backup of each domain. Guarded by {@code this}. */
@@ -76,6 +79,7 @@ public final class Backups {
     this.domains = domains;
     this.checkpoints = checkpoints;
     this.executor = executor;
+    this.img = QemuImg.besides(domains.qemuBinary());
   }
 
   /** Receives a streamed backup; calls may block (the stream waits for the client). */
@@ -259,7 +263,7 @@ public final class Backups {
             throw new AlreadyExistsException("backup target " + t.getValue() + " exists; "
                 + "a backup never overwrites a file, choose a new path");
           }
-          QemuImg.createQcow2(t.getValue(), sizes.get(t.getKey()));
+          Checkpoints.qemuImgStep(() -> img.createQcow2(t.getValue(), sizes.get(t.getKey())));
           filesCreated.add(t.getValue());
           blockdevAdd(t.getKey(), t.getValue());
           nodesAdded.add(NODE_PREFIX + t.getKey());
@@ -600,8 +604,8 @@ public final class Backups {
       Map<String, List<ExtentPlan.Piece>> plans = new LinkedHashMap<>();
       long total = 0;
       for (Map.Entry<String, Path> t : targets.entrySet()) {
-        List<ExtentPlan.Piece> plan = ExtentPlan.plan(QemuImg.map(t.getValue()), full,
-            CHUNK_BYTES);
+        List<ExtentPlan.Piece> plan = ExtentPlan.plan(
+            Checkpoints.qemuImg(() -> img.map(t.getValue())), full, CHUNK_BYTES);
         plans.put(t.getKey(), plan);
         total += ExtentPlan.dataBytes(plan);
       }

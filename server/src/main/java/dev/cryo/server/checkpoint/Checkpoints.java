@@ -5,13 +5,14 @@ import com.google.gson.JsonObject;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
+import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.NotFoundException;
-import dev.cryo.server.domain.DomainEvent;
+import dev.cryo.server.qemu.QemuImg;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -39,6 +40,8 @@ public final class Checkpoints {
   private static final Logger log = LoggerFactory.getLogger(Checkpoints.class);
 
   private final Domains domains;
+  /** For stopped domains, whose images no QEMU has open. */
+  private final QemuImg img;
   private final Clock clock;
   /** Guarded by {@code this}. Loaded on first use. */
   private final Map<String, CheckpointTree> trees = new HashMap<>();
@@ -46,6 +49,7 @@ public final class Checkpoints {
   public Checkpoints(Domains domains, Clock clock) {
     this.domains = domains;
     this.clock = clock;
+    this.img = QemuImg.besides(domains.qemuBinary());
     domains.watch(null, event -> {
       if (event.type() == DomainEvent.Type.UNDEFINED) {
         forget(event.name());
@@ -152,7 +156,7 @@ public final class Checkpoints {
       }
       Set<String> existing = qemu != null
           ? live.getOrDefault(BlockNodes.formatNode(disk.getName()), Map.of()).keySet()
-          : QemuImg.bitmaps(source(domainDef, disk.getName()));
+          : qemuImg(() -> img.bitmaps(source(domainDef, disk.getName())));
       if (existing.contains(disk.getBitmap())) {
         throw new FailedPreconditionException("disk '" + disk.getName()
             + "' already has a bitmap named '" + disk.getBitmap() + "' that no checkpoint of '"
@@ -192,14 +196,16 @@ public final class Checkpoints {
     try {
       for (CheckpointDef.Disk disk : def.disks()) {
         if (disk.hasBitmap()) {
-          QemuImg.addBitmap(source(domain.def(), disk.getName()), disk.getBitmap());
+          qemuImgStep(() -> img.addBitmap(source(domain.def(), disk.getName()),
+              disk.getBitmap()));
           done.add(disk);
         }
       }
     } catch (RuntimeException e) {
       for (CheckpointDef.Disk disk : done) {
         try {
-          QemuImg.removeBitmap(source(domain.def(), disk.getName()), disk.getBitmap());
+          qemuImgStep(() -> img.removeBitmap(source(domain.def(), disk.getName()),
+              disk.getBitmap()));
         } catch (RuntimeException again) {
           e.addSuppressed(again);
         }
@@ -220,7 +226,8 @@ public final class Checkpoints {
           a.add(BlockNodes.bitmapRemove(BlockNodes.formatNode(disk.getName()), disk.getBitmap()));
           BlockNodes.transaction(domain, qemu, a);
         } else {
-          QemuImg.removeBitmap(source(domain.def(), disk.getName()), disk.getBitmap());
+          qemuImgStep(() -> img.removeBitmap(source(domain.def(), disk.getName()),
+              disk.getBitmap()));
         }
       }
     } catch (RuntimeException e) {
@@ -258,7 +265,7 @@ public final class Checkpoints {
         }
         Set<String> existing = qemu != null
             ? live.getOrDefault(BlockNodes.formatNode(disk.getName()), Map.of()).keySet()
-            : QemuImg.bitmaps(source(current, disk.getName()));
+            : qemuImg(() -> img.bitmaps(source(current, disk.getName())));
         if (!existing.contains(disk.getBitmap())) {
           throw new FailedPreconditionException("disk '" + disk.getName() + "' has no bitmap '"
               + disk.getBitmap() + "'; a redefine restores metadata only for bitmaps that exist "
@@ -488,7 +495,7 @@ public final class Checkpoints {
       String node = BlockNodes.formatNode(disk.getName());
       Path source = qemu == null ? sourceOrNull(domain.def(), disk.getName()) : null;
       Set<String> existing = qemu != null ? live.getOrDefault(node, Map.of()).keySet()
-          : source == null ? Set.of() : QemuImg.bitmaps(source);
+          : source == null ? Set.of() : qemuImg(() -> img.bitmaps(source));
       if (!existing.contains(disk.getBitmap())) {
         log.warn("checkpoint '{}': disk '{}' has no bitmap '{}' any more; nothing to merge",
             def.getName(), disk.getName(), disk.getBitmap());
@@ -499,13 +506,13 @@ public final class Checkpoints {
         if (qemu != null) {
           actions.add(BlockNodes.bitmapMerge(node, parentBitmap, disk.getBitmap()));
         } else {
-          QemuImg.mergeBitmap(source, disk.getBitmap(), parentBitmap);
+          qemuImgStep(() -> img.mergeBitmap(source, disk.getBitmap(), parentBitmap));
         }
       }
       if (qemu != null) {
         actions.add(BlockNodes.bitmapRemove(node, disk.getBitmap()));
       } else {
-        QemuImg.removeBitmap(source, disk.getBitmap());
+        qemuImgStep(() -> img.removeBitmap(source, disk.getBitmap()));
       }
     }
     if (qemu != null) {
@@ -562,5 +569,32 @@ public final class Checkpoints {
 
   private CheckpointStore store(String domainName) {
     return new CheckpointStore(domains.metadataDir(domainName).resolve("checkpoints"));
+  }
+
+  /** A qemu-img query; its failure (a locked or broken image) is FAILED_PRECONDITION. */
+  static <T> T qemuImg(QemuImgQuery<T> query) {
+    try {
+      return query.get();
+    } catch (IOException e) {
+      throw new FailedPreconditionException("qemu-img failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** A qemu-img step; its failure (a locked or broken image) is FAILED_PRECONDITION. */
+  static void qemuImgStep(QemuImgStep step) {
+    qemuImg(() -> {
+      step.run();
+      return null;
+    });
+  }
+
+  @FunctionalInterface
+  interface QemuImgQuery<T> {
+    T get() throws IOException;
+  }
+
+  @FunctionalInterface
+  interface QemuImgStep {
+    void run() throws IOException;
   }
 }

@@ -1,6 +1,7 @@
 package dev.cryo.server.checkpoint;
 
 import dev.cryo.server.error.InternalException;
+import dev.cryo.server.qemu.QemuImg;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -604,12 +604,7 @@ public final class Domains implements AutoCloseable {
       domain.setRunning(null);
     }
     running.close();
-    running.cleanRunDir();
-    try {
-      Files.deleteIfExists(domain.runDir().path().resolve(ACCEL_FILE));
-    } catch (IOException e) {
-      log.debug("could not remove status file", e);
-    }
+    cleanRunDir(domain.runDir());
     StateReason why = reason != null ? reason
         : running.destroyRequested ? StateReason.DESTROYED
         : running.shutdownSeen ? StateReason.SHUTDOWN
