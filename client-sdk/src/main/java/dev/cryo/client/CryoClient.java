@@ -188,7 +188,9 @@ public final class CryoClient implements AutoCloseable {
         creds = tls.build();
       }
       NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target, creds)
-          .defaultServiceConfig(RetryConfig.serviceConfig()).enableRetry();
+          .defaultServiceConfig(RetryConfig.serviceConfig()).enableRetry()
+          // HTTP/2's default 1 MiB window holds a saved image's stream to one chunk in flight.
+          .flowControlWindow(8 << 20);
       EventLoopGroup unixLoop = null;
       if (target.startsWith("unix:")) {
         unixLoop = new EpollEventLoopGroup(1);

@@ -41,7 +41,8 @@ final class ImagesImpl implements Images {
 
   ImagesImpl(io.grpc.Channel channel, Duration deadline, Domains domains) {
     this.blocking = ImageServiceGrpc.newBlockingStub(channel);
-    this.async = ImageServiceGrpc.newStub(channel);
+    // Image chunks are 1 MiB: let a few queue in the transport before the sender waits.
+    this.async = ImageServiceGrpc.newStub(channel).withOnReadyThreshold(4 * CHUNK_BYTES);
     this.domains = domains;
     this.deadline = deadline;
   }
@@ -134,7 +135,8 @@ final class ImagesImpl implements Images {
           new ClientResponseObserver<SaveDomainRequest, SaveDomainResponse>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<SaveDomainRequest> rs) {
-              rs.disableAutoRequestWithInitial(1);
+              // A few chunks ahead: the transport fills the inbox while the sink writes.
+              rs.disableAutoRequestWithInitial(4);
               call.complete(rs);
             }
 

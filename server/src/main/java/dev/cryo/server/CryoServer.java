@@ -92,7 +92,8 @@ public final class CryoServer implements AutoCloseable {
             ? NettyServerBuilder.forAddress(config.listen())
             : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(config.tls(),
                 resources));
-        builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes());
+        builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes())
+            .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
         GrpcServices.register(builder, core, access);
         tcp = builder.build().start();
         servers.add(tcp);
@@ -184,7 +185,8 @@ public final class CryoServer implements AutoCloseable {
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .executor(executor)
-        .maxInboundMessageSize(config.limits().maxMessageBytes());
+        .maxInboundMessageSize(config.limits().maxMessageBytes())
+        .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
     GrpcServices.register(builder, core, access);
     Server server = builder.build().start();
     Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));

@@ -17,6 +17,12 @@ import java.util.List;
  * services so stock tools (grpcurl, grpc_health_probe) work.
  */
 public final class GrpcServices {
+  /**
+   * HTTP/2 receive window per stream: HTTP/2's default 1 MiB holds an image stream to one 1 MiB
+   * chunk in flight. It also bounds what one restore stream can buffer here unread.
+   */
+  public static final int FLOW_CONTROL_WINDOW = 8 << 20;
+
   private GrpcServices() {}
 
   /**

@@ -82,6 +82,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   public void saveDomain(SaveDomainRequest req, StreamObserver<SaveDomainResponse> out) {
     ServerCallStreamObserver<SaveDomainResponse> call =
         (ServerCallStreamObserver<SaveDomainResponse>) out;
+    // A few 1 MiB chunks may queue in the transport before the saving thread waits.
+    call.setOnReadyThreshold(4 * CHUNK_BYTES);
     FlowControlledSender<SaveDomainResponse> sender = new FlowControlledSender<>(call);
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
     call.setOnCancelHandler(() -> {
