@@ -47,6 +47,11 @@ final class ServerProcess implements AutoCloseable {
     List<String> argv = new ArrayList<>();
     argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     argv.add("-Xmx256m");
+    // E.g. -Dcryo.server.jvmArgs=-XX:StartFlightRecording=filename=/tmp/cryo.jfr to profile.
+    String extra = System.getProperty("cryo.server.jvmArgs", "");
+    if (!extra.isBlank()) {
+      argv.addAll(List.of(extra.trim().split("\\s+")));
+    }
     argv.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
     argv.add("-cp");
     argv.add(System.getProperty("java.class.path"));

@@ -27,10 +27,11 @@ final class HashingStreams {
 
   /** Counts and hashes what is written; {@link #close} does not close the target. */
   static final class Out extends FilterOutputStream {
-    private final MessageDigest digest;
+    private final ParallelSha256 digest;
     private long count;
 
-    Out(OutputStream out, MessageDigest digest) {
+    /** @param digest null to count only */
+    Out(OutputStream out, ParallelSha256 digest) {
       super(out);
       this.digest = digest;
     }
@@ -39,7 +40,7 @@ final class HashingStreams {
     public void write(int b) throws IOException {
       out.write(b);
       if (digest != null) {
-        digest.update((byte) b);
+        digest.update(new byte[] {(byte) b}, 0, 1);
       }
       count++;
     }
@@ -65,10 +66,10 @@ final class HashingStreams {
 
   /** Counts and hashes what is read. */
   static final class In extends FilterInputStream {
-    private final MessageDigest digest;
+    private final ParallelSha256 digest;
     private long count;
 
-    In(InputStream in, MessageDigest digest) {
+    In(InputStream in, ParallelSha256 digest) {
       super(in);
       this.digest = digest;
     }
@@ -77,7 +78,7 @@ final class HashingStreams {
     public int read() throws IOException {
       int b = in.read();
       if (b >= 0) {
-        digest.update((byte) b);
+        digest.update(new byte[] {(byte) b}, 0, 1);
         count++;
       }
       return b;

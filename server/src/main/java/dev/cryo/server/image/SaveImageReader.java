@@ -7,7 +7,6 @@ import dev.cryo.server.error.InvalidArgumentException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.Optional;
 
 /**
@@ -19,14 +18,14 @@ import java.util.Optional;
  * stream are DATA_LOSS; a wrong magic, version, compression code, {@code data_len} or XML are
  * INVALID_ARGUMENT.
  */
-public final class SaveImageReader {
+public final class SaveImageReader implements AutoCloseable {
   private final SaveImageHeader header;
   private final String xml;
   /** Null when the XML is a domain Cryo cannot run as written; see {@link #xmlProblem}. */
   private final DomainXml.Parsed parsed;
   private final InvalidArgumentException xmlProblem;
   private final HashingStreams.In stored;
-  private final MessageDigest digest = HashingStreams.sha256();
+  private final ParallelSha256 digest = new ParallelSha256();
   private final InputStream payload;
   private String sha256;
 
@@ -125,9 +124,15 @@ public final class SaveImageReader {
       while (stored.read(buf, 0, buf.length) >= 0) {
         // Drain into the digest.
       }
-      sha256 = HashingStreams.hex(digest.digest());
+      sha256 = digest.finish();
     }
     return new PayloadSummary(sha256, stored.count(), rawBytes);
+  }
+
+  /** Releases the hashing thread of a reader that did not {@link #finish}. */
+  @Override
+  public void close() {
+    digest.close();
   }
 
   /** Turns a codec's complaints into DATA_LOSS; failures of the source pass unchanged. */

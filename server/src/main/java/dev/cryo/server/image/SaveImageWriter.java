@@ -4,7 +4,6 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 
 /**
  * Writes a save image onto a stream as it is produced: header, domain XML (NUL-terminated) and
@@ -12,9 +11,9 @@ import java.security.MessageDigest;
  * codec, counting and hashing the stored bytes. Holds no more than the codec's own buffers.
  *
  * <p>Use: {@link #start}, write QEMU's migration stream to {@link #payload()}, then {@link
- * #finish()}. The target is flushed, never closed.
+ * #finish()}, and close it. The target is flushed, never closed.
  */
-public final class SaveImageWriter {
+public final class SaveImageWriter implements AutoCloseable {
   /** Zero bytes after the XML, as libvirt leaves, so UpdateImageXml can grow the XML in place. */
   public static final int XML_PADDING = 64 * 1024;
 
@@ -22,7 +21,7 @@ public final class SaveImageWriter {
   private final HashingStreams.Out stored;
   private final HashingStreams.Out raw;
   private final OutputStream codec;
-  private final MessageDigest digest = HashingStreams.sha256();
+  private final ParallelSha256 digest = new ParallelSha256();
   private boolean finished;
 
   private SaveImageWriter(OutputStream target, SaveImageHeader header, int level)
@@ -46,13 +45,21 @@ public final class SaveImageWriter {
   public static SaveImageWriter start(OutputStream target, String xml, boolean wasRunning,
       Compression compression, int level, boolean complete) throws IOException {
     compression.level(level);
+    return new SaveImageWriter(target, writeHead(target, xml, wasRunning, compression, complete),
+        level);
+  }
+
+  /** Writes the header, XML and padding to {@code target}; the payload follows them. */
+  public static SaveImageHeader writeHead(OutputStream target, String xml, boolean wasRunning,
+      Compression compression, boolean complete) throws IOException {
     byte[] xmlBytes = xmlBytes(xml);
     int dataLen = xmlBytes.length + XML_PADDING;
     SaveImageHeader header = new SaveImageHeader(complete, dataLen, wasRunning, compression, 0);
     target.write(header.encode());
     target.write(xmlBytes);
     target.write(new byte[XML_PADDING]);
-    return new SaveImageWriter(target, header, level);
+    target.flush();
+    return header;
   }
 
   /** The XML as stored: UTF-8 with a terminating NUL. */
@@ -91,6 +98,12 @@ public final class SaveImageWriter {
       // target.
       codec.close();
     }
-    return new PayloadSummary(HashingStreams.hex(digest.digest()), stored.count(), raw.count());
+    return new PayloadSummary(digest.finish(), stored.count(), raw.count());
+  }
+
+  /** Releases the hashing thread of a writer that did not {@link #finish()}. */
+  @Override
+  public void close() {
+    digest.close();
   }
 }
