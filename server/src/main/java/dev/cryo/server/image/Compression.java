@@ -96,6 +96,8 @@ public enum Compression {
     return level;
   }
 
+  private static final int ZSTD_WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
+
   /** Wraps {@code out} in this format's compressor; closing the result closes {@code out}. */
   public OutputStream compress(OutputStream out, int level) throws IOException {
     int l = level(level);
@@ -108,7 +110,9 @@ public enum Compression {
       }
       case BZIP2 -> new BZip2CompressorOutputStream(out, l);
       case XZ -> new XZCompressorOutputStream(out, l);
-      case ZSTD -> new ZstdOutputStream(out, l);
+      // zstd's own worker threads compress while the caller moves QEMU's bytes; the frames are
+      // plain zstd, which `zstd -d` and libvirt read as they read any other.
+      case ZSTD -> new ZstdOutputStream(out, l).setWorkers(ZSTD_WORKERS);
       case LZ4 -> new LZ4FrameOutputStream(out, LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
       case LZOP -> throw new AssertionError();
     };

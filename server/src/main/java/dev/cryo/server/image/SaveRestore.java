@@ -30,6 +30,7 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.RandomAccessFile;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -75,6 +76,7 @@ public final class SaveRestore {
   private static final Duration MIGRATION_END_WAIT = Duration.ofSeconds(120);
   private static final Set<String> MIGRATION_DONE = Set.of("completed", "failed", "cancelled");
   private static final Duration PROGRESS_INTERVAL = Duration.ofMillis(250);
+  private static final long SYNC_EVERY = 64L << 20;
 
   private final Domains domains;
   private final ImageRoots roots;
@@ -209,20 +211,25 @@ public final class SaveRestore {
    * written under a temporary name, made durable (fsync), its magic flipped to complete, then
    * renamed over {@code path}. On failure or cancel the temporary file is removed and an existing
    * file at {@code path} is left as it was.
+   *
+   * <p>A raw image is written by QEMU itself into the file's descriptor, as libvirt does, while
+   * the server hashes behind it; a compressed one goes through the server's codec.
    */
   public SaveResult saveToFile(String name, Path path, SaveOptions options,
       ProgressListener progress, Cancel cancel) {
     Path temp = path.resolveSibling("." + path.getFileName() + ".cryo-"
         + UUID.randomUUID().toString().substring(0, 8) + AtomicFile.TEMP_SUFFIX);
     boolean done = false;
-    try (FileChannel file = FileChannel.open(temp, StandardOpenOption.CREATE_NEW,
-        StandardOpenOption.WRITE, StandardOpenOption.READ)) {
-      OutputStream out = new BufferedOutputStream(Channels.newOutputStream(file), IO_BUFFER);
-      SaveResult result = save(name, out, false, options, progress, cancel, (writer, summary) -> {
-        DomainDef def = ImageXml.parse(writer.xml).def();
-        SaveImageFile.complete(file, writer.writer.header(),
-            ImageXml.forImage(ImageXml.withDigest(def, new ImageXml.Digest(summary.sha256(),
-                summary.storedBytes()))));
+    try (RandomAccessFile file = new RandomAccessFile(createNew(temp), "rw")) {
+      Transfer transfer = options.compression() == Compression.RAW
+          ? m -> qemuWritesFile(m, file)
+          : m -> throughCodec(m, new BufferedOutputStream(
+              Channels.newOutputStream(file.getChannel()), IO_BUFFER), false, options);
+      SaveResult result = save(name, options, progress, cancel, transfer, (xml, written) -> {
+        DomainDef def = ImageXml.parse(xml).def();
+        SaveImageFile.complete(file.getChannel(), written.header(),
+            ImageXml.forImage(ImageXml.withDigest(def, new ImageXml.Digest(
+                written.payload().sha256(), written.payload().storedBytes()))));
         Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(path.getParent());
@@ -243,10 +250,16 @@ public final class SaveRestore {
     }
   }
 
+  private static java.io.File createNew(Path path) throws IOException {
+    Files.newByteChannel(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+    return path.toFile();
+  }
+
   /** Saves {@code name} as an image written to {@code out} (the caller's stream). */
   public SaveResult saveToStream(String name, OutputStream out, SaveOptions options,
       ProgressListener progress, Cancel cancel) {
-    return save(name, out, true, options, progress, cancel, (w, s) -> { }, null);
+    return save(name, options, progress, cancel, m -> throughCodec(m, out, true, options),
+        (xml, written) -> { }, null);
   }
 
   /** The domain's managed save: {@code STATE/save/NAME.save}. */
@@ -256,16 +269,33 @@ public final class SaveRestore {
     return saveToFile(name, domains.managedSavePath(name), options, progress, cancel);
   }
 
-  private interface Completion {
-    void complete(WriterState writer, PayloadSummary summary) throws IOException;
+  /** An image's header as written and its payload's digest and sizes. */
+  private record Written(SaveImageHeader header, PayloadSummary payload) {}
+
+  /** Points QEMU's migration at a sink and moves the image; returns when the stream ended. */
+  private interface Transfer {
+    Written run(Migration m) throws IOException, QmpException;
   }
 
-  private record WriterState(SaveImageWriter writer, String xml) {}
+  /** Makes the written image whole once QEMU reported the migration complete. */
+  private interface Completion {
+    void complete(String xml, Written written) throws IOException;
+  }
 
-  private SaveResult save(String name, OutputStream out, boolean completeMagic,
-      SaveOptions options, ProgressListener progress, Cancel cancel, Completion completion,
-      Path path) {
-    long started = System.nanoTime();
+  /** One outgoing migration: what a {@link Transfer} needs to start it and report on it. */
+  private record Migration(QmpClient qmp, Domain domain, String xml, boolean wasRunning,
+      long total, CompletableFuture<QmpEvent> end, ProgressListener progress, Cancel cancel) {
+
+    void start(String uri) throws IOException, QmpException {
+      JsonObject args = new JsonObject();
+      args.addProperty("uri", uri);
+      qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+    }
+  }
+
+  private SaveResult save(String name, SaveOptions options, ProgressListener progress,
+      Cancel cancel, Transfer transfer, Completion completion, Path path) {
+    PhaseClock clock = new PhaseClock();
     Domain domain = domains.get(name);
     try (Domain.Job job = domain.beginJob("save")) {
       cancel.check();
@@ -278,14 +308,9 @@ public final class SaveRestore {
       String xml = ImageXml.forImage(DomainXml.format(domain.def()));
       long total = domain.def().memoryBytes();
       progress.progress(Phase.SETUP, 0, total, 0);
-      Path socket = domain.runDir().path().resolve("save.sock");
       long stoppedAt = 0;
-      boolean migrating = false;
       boolean completed = false;
-      try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-        Files.deleteIfExists(socket);
-        server.bind(UnixDomainSocketAddress.of(socket));
-        cancel.closeOnCancel(server);
+      try {
         setupMigration(qmp, true);
         if (wasRunning && !options.live()) {
           qmp.execute("stop");
@@ -295,32 +320,10 @@ public final class SaveRestore {
         }
         CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
             e -> MIGRATION_DONE.contains(status(e)));
-        JsonObject args = new JsonObject();
-        args.addProperty("uri", "unix:" + socket);
-        // If QEMU gives up before it connects, stop waiting for it to connect.
-        end.thenAccept(e -> {
-          if (!"completed".equals(status(e))) {
-            try {
-              server.close();
-            } catch (IOException ex) {
-              log.debug("closing the save socket", ex);
-            }
-          }
-        });
-        qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-        migrating = true;
-        PayloadSummary summary;
-        SaveImageWriter writer;
-        try (SocketChannel in = server.accept()) {
-          cancel.closeOnCancel(in);
-          writer = SaveImageWriter.start(out, xml, wasRunning, options.compression(),
-              options.level(), completeMagic);
-          copy(in, writer, progress, total, cancel);
-          cancel.check();
-          progress.progress(Phase.FINISH, writer.rawBytes(), total, 0);
-          summary = writer.finish();
-          out.flush();
-        }
+        clock.mark("setup");
+        Written written = transfer.run(new Migration(qmp, domain, xml, wasRunning, total, end,
+            progress, cancel));
+        clock.mark("transfer");
         QmpEvent last = await(end, "QEMU to finish the migration of '" + name + "'");
         if (!"completed".equals(status(last))) {
           throw new InternalException("QEMU's migration of '" + name + "' ended "
@@ -330,39 +333,74 @@ public final class SaveRestore {
           stoppedAt = System.nanoTime() - downtimeNanos(qmp);
         }
         completed = true;
-        completion.complete(new WriterState(writer, xml), summary);
-        long headerBytes = writer.header().payloadOffset();
+        completion.complete(xml, written);
+        clock.mark("sync");
         DomainInfo info = after(domain, running, options.after(), wasRunning);
-        long downtimeEnd = System.nanoTime();
-        return new SaveResult(headerBytes + summary.storedBytes(), summary,
-            Duration.ofNanos(System.nanoTime() - started),
-            Duration.ofNanos(downtimeEnd - stoppedAt), path, info);
+        clock.mark("after");
+        log.info("saved '{}' ({} {} bytes) in {}", name, options.compression().label(),
+            written.payload().storedBytes(), clock);
+        return new SaveResult(written.header().payloadOffset() + written.payload().storedBytes(),
+            written.payload(), clock.elapsed(), Duration.ofNanos(System.nanoTime() - stoppedAt),
+            path, info);
       } catch (IOException | QmpException | RuntimeException e) {
         if (!completed) {
-          undoSave(domain, running, migrating, wasRunning, stoppedAt != 0 || options.live());
+          undoSave(domain, running, wasRunning, stoppedAt != 0 || options.live());
         }
         throw translate(e, cancel, "save domain '" + name + "'");
       } catch (Error e) {
         // Even out of memory in a codec, the guest must not be left paused mid-migration.
         if (!completed) {
-          undoSave(domain, running, migrating, wasRunning, stoppedAt != 0 || options.live());
+          undoSave(domain, running, wasRunning, stoppedAt != 0 || options.live());
         }
         throw e;
-      } finally {
-        try {
-          Files.deleteIfExists(socket);
-        } catch (IOException e) {
-          log.warn("could not remove {}", socket, e);
-        }
       }
+    }
+  }
+
+  /**
+   * QEMU migrates into a Unix socket the server listens on (no {@code exec:}, no shell); the
+   * server compresses and hashes what arrives and writes the image to {@code out}.
+   *
+   * @param completeMagic true for a stream, which cannot be rewritten later
+   */
+  private static Written throughCodec(Migration m, OutputStream out, boolean completeMagic,
+      SaveOptions options) throws IOException, QmpException {
+    Path socket = m.domain().runDir().path().resolve("save.sock");
+    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+      Files.deleteIfExists(socket);
+      server.bind(UnixDomainSocketAddress.of(socket));
+      m.cancel().closeOnCancel(server);
+      // If QEMU gives up before it connects, stop waiting for it to connect.
+      m.end().thenAccept(e -> {
+        if (!"completed".equals(status(e))) {
+          try {
+            server.close();
+          } catch (IOException ex) {
+            log.debug("closing the save socket", ex);
+          }
+        }
+      });
+      m.start("unix:" + socket);
+      try (SocketChannel in = server.accept();
+          SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
+              options.compression(), options.level(), completeMagic)) {
+        m.cancel().closeOnCancel(in);
+        copy(in, writer, m.progress(), m.total(), m.cancel());
+        m.cancel().check();
+        m.progress().progress(Phase.FINISH, writer.rawBytes(), m.total(), 0);
+        PayloadSummary summary = writer.finish();
+        out.flush();
+        return new Written(writer.header(), summary);
+      }
+    } finally {
+      Files.deleteIfExists(socket);
     }
   }
 
   private static void copy(SocketChannel in, SaveImageWriter writer, ProgressListener progress,
       long total, Cancel cancel) throws IOException {
     ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
-    long lastReport = System.nanoTime();
-    long lastBytes = 0;
+    Progress report = new Progress(progress, total);
     boolean eof = false;
     while (!eof) {
       // Fill most of the buffer first: fewer, larger writes into the codec and the sink.
@@ -374,15 +412,90 @@ public final class SaveRestore {
       }
       writer.payload().write(buf.array(), 0, buf.position());
       buf.clear();
-      long now = System.nanoTime();
-      if (now - lastReport > PROGRESS_INTERVAL.toNanos()) {
+      if (report.due()) {
         cancel.check();
-        long bytes = writer.rawBytes();
-        progress.progress(Phase.TRANSFER, bytes, Math.max(total, bytes),
-            (bytes - lastBytes) * 1e9 / (now - lastReport));
-        lastReport = now;
-        lastBytes = bytes;
+        report.report(writer.rawBytes());
       }
+    }
+  }
+
+  /**
+   * QEMU writes the raw image itself into the file's descriptor, positioned after the header
+   * ({@code getfd} + {@code migrate fd:NAME}), as libvirt does: no copy through the server. The
+   * server follows the growing file with positional reads, which leave QEMU's offset alone, and
+   * hashes it from the page cache as it is written. It also flushes what QEMU wrote every {@link
+   * #SYNC_EVERY} bytes, so the fsync that makes the image durable overlaps the migration instead
+   * of following it, and a large save does not pile up dirty pages on the host.
+   */
+  private static Written qemuWritesFile(Migration m, RandomAccessFile file)
+      throws IOException, QmpException {
+    FileChannel ch = file.getChannel();
+    SaveImageHeader header = SaveImageWriter.writeHead(Channels.newOutputStream(ch), m.xml(),
+        m.wasRunning(), Compression.RAW, false);
+    long offset = header.payloadOffset();
+    m.qmp().sendFileDescriptor("cryo-save", file.getFD());
+    try {
+      m.start("fd:cryo-save");
+    } catch (QmpException e) {
+      m.qmp().closeFileDescriptor("cryo-save");
+      throw e;
+    }
+    Progress report = new Progress(m.progress(), m.total());
+    try (ParallelSha256 sha = new ParallelSha256()) {
+      ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
+      long pos = offset;
+      long synced = offset;
+      while (true) {
+        boolean ended = m.end().isDone();
+        buf.clear();
+        int n = ch.read(buf, pos);
+        if (n > 0) {
+          sha.update(buf.array(), 0, n);
+          pos += n;
+          if (pos - synced >= SYNC_EVERY) {
+            ch.force(false);
+            synced = pos;
+          }
+        } else if (ended) {
+          // QEMU had finished before this read found nothing more: the file is whole.
+          break;
+        } else {
+          // Caught up with QEMU: let it write on.
+          java.util.concurrent.locks.LockSupport.parkNanos(500_000);
+        }
+        if (report.due()) {
+          m.cancel().check();
+          report.report(pos - offset);
+        }
+      }
+      m.progress().progress(Phase.FINISH, pos - offset, m.total(), 0);
+      long stored = pos - offset;
+      return new Written(header, new PayloadSummary(sha.finish(), stored, stored));
+    }
+  }
+
+  /** Progress reports at most every {@link #PROGRESS_INTERVAL}, with the rate since the last. */
+  private static final class Progress {
+    private final ProgressListener listener;
+    private final long total;
+    private long lastReport = System.nanoTime();
+    private long lastBytes;
+
+    Progress(ProgressListener listener, long total) {
+      this.listener = listener;
+      this.total = total;
+    }
+
+    boolean due() {
+      return System.nanoTime() - lastReport > PROGRESS_INTERVAL.toNanos();
+    }
+
+    void report(long bytes) {
+      long now = System.nanoTime();
+      listener.progress(Phase.TRANSFER, bytes, Math.max(total, bytes),
+          (bytes - lastBytes) * 1e9 / (now - lastReport));
+      lastReport = now;
+      lastBytes = bytes;
     }
   }
 
@@ -407,11 +520,13 @@ public final class SaveRestore {
   }
 
   /** After a failed or cancelled save: stop QEMU's migration and let the guest go on as before. */
-  private void undoSave(Domain domain, RunningQemu running, boolean migrating,
-      boolean wasRunning, boolean mayBeStopped) {
+  private void undoSave(Domain domain, RunningQemu running, boolean wasRunning,
+      boolean mayBeStopped) {
     QmpClient qmp = running.qmp();
     try {
-      if (migrating) {
+      // "none", or how the last migration (maybe an earlier save's) ended: nothing to cancel.
+      if (!"none".equals(queryMigrateStatus(qmp))
+          && !MIGRATION_DONE.contains(queryMigrateStatus(qmp))) {
         CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
             e -> MIGRATION_DONE.contains(status(e)));
         qmp.execute("migrate_cancel");
@@ -579,14 +694,22 @@ public final class SaveRestore {
    */
   private RestoreResult restore(InputStream image, Supplier<Optional<ImageXml.Digest>> trailer,
       RestoreOptions options, Cancel cancel, String expectedName, Path file) {
-    long started = System.nanoTime();
-    List<String> warnings = new ArrayList<>();
+    PhaseClock clock = new PhaseClock();
     SaveImageReader reader;
     try {
       reader = SaveImageReader.open(image);
     } catch (IOException e) {
       throw translate(e, cancel, "read the save image");
     }
+    try (reader) {
+      return restore(reader, trailer, options, cancel, expectedName, file, clock);
+    }
+  }
+
+  private RestoreResult restore(SaveImageReader reader,
+      Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
+      String expectedName, Path file, PhaseClock clock) {
+    List<String> warnings = new ArrayList<>();
     DomainDef def;
     boolean replaced = options.replacementXml() != null && !options.replacementXml().isBlank();
     try {
@@ -640,11 +763,13 @@ public final class SaveRestore {
         throw new FailedPreconditionException("domain '" + name + "' is already running");
       }
       cancel.check();
+      clock.mark("define");
       running = domains.launch(domain, QemuCommandLine.Incoming.DEFER);
+      clock.mark("launch");
       domains.setState(domain, DomainState.PAUSED, StateReason.MIGRATION, null);
       RestoreResult result = file != null && reader.header().compression() == Compression.RAW
-          ? loadFile(domain, running, reader, file, options, cancel, warnings, started)
-          : load(domain, running, reader, trailer, options, cancel, warnings, started);
+          ? loadFile(domain, running, reader, file, options, cancel, warnings, clock)
+          : load(domain, running, reader, trailer, options, cancel, warnings, clock);
       ok = true;
       return result;
     } finally {
@@ -665,7 +790,7 @@ public final class SaveRestore {
 
   private RestoreResult load(Domain domain, RunningQemu running, SaveImageReader reader,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
-      List<String> warnings, long started) {
+      List<String> warnings, PhaseClock clock) {
     QmpClient qmp = running.qmp();
     Path socket = domain.runDir().path().resolve("restore.sock");
     long rawBytes = 0;
@@ -710,7 +835,7 @@ public final class SaveRestore {
       PayloadSummary summary = reader.finish(rawBytes);
       return finishLoad(domain, running, reader, summary,
           trailer.get().or(reader::storedDigest), end, qemuSide != null, options, warnings,
-          started);
+          clock);
     } catch (IOException | QmpException | RuntimeException e) {
       throw translate(e, cancel, "restore domain '" + domain.name() + "'");
     } finally {
@@ -728,7 +853,7 @@ public final class SaveRestore {
    * file alongside, with positional reads that do not move QEMU's offset, only to hash it.
    */
   private RestoreResult loadFile(Domain domain, RunningQemu running, SaveImageReader reader,
-      Path file, RestoreOptions options, Cancel cancel, List<String> warnings, long started) {
+      Path file, RestoreOptions options, Cancel cancel, List<String> warnings, PhaseClock clock) {
     QmpClient qmp = running.qmp();
     long offset = reader.header().payloadOffset();
     try {
@@ -762,7 +887,7 @@ public final class SaveRestore {
       PayloadSummary summary = new PayloadSummary(HashingStreams.hex(sha.digest()), stored,
           stored);
       return finishLoad(domain, running, reader, summary, reader.storedDigest(), end, false,
-          options, warnings, started);
+          options, warnings, clock);
     } catch (IOException | QmpException | RuntimeException e) {
       throw translate(e, cancel, "restore domain '" + domain.name() + "'");
     }
@@ -772,7 +897,8 @@ public final class SaveRestore {
   private RestoreResult finishLoad(Domain domain, RunningQemu running, SaveImageReader reader,
       PayloadSummary summary, Optional<ImageXml.Digest> expected,
       CompletableFuture<QmpEvent> end, boolean qemuStoppedReading, RestoreOptions options,
-      List<String> warnings, long started) throws IOException, QmpException {
+      List<String> warnings, PhaseClock clock) throws IOException, QmpException {
+    clock.mark("transfer");
     boolean verified = false;
     if (expected.isPresent()) {
       if (!expected.get().sha256().equals(summary.sha256())
@@ -789,6 +915,7 @@ public final class SaveRestore {
           + "without an integrity check");
     }
     QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
+    clock.mark("qemu-done");
     if (!"completed".equals(status(last)) || qemuStoppedReading) {
       String detail = running.process().logTail();
       if (verified) {
@@ -809,8 +936,11 @@ public final class SaveRestore {
       domains.setState(domain, DomainState.PAUSED, StateReason.RESTORED,
           DomainEvent.Type.STARTED);
     }
+    clock.mark("start");
+    log.info("restored '{}' ({} {} bytes) in {}", domain.name(),
+        reader.header().compression().label(), summary.storedBytes(), clock);
     return new RestoreResult(domains.info(domain.name()), warnings, verified,
-        summary.storedBytes(), Duration.ofNanos(System.nanoTime() - started));
+        summary.storedBytes(), clock.elapsed());
   }
 
   private static String lastLine(String log) {
