@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
 
 /** {@link Images} over cryo.v1.ImageService, with manual flow control on both image streams. */
 final class ImagesImpl implements Images {
-  static final int CHUNK_BYTES = 1 << 20;
+  static final int CHUNK_BYTES = 256 << 10;
 
   private final ImageServiceGrpc.ImageServiceBlockingStub blocking;
   private final ImageServiceGrpc.ImageServiceStub async;
@@ -42,7 +42,7 @@ final class ImagesImpl implements Images {
   ImagesImpl(io.grpc.Channel channel, Duration deadline, Domains domains) {
     this.blocking = ImageServiceGrpc.newBlockingStub(channel);
     // Image chunks are 1 MiB: let a few queue in the transport before the sender waits.
-    this.async = ImageServiceGrpc.newStub(channel).withOnReadyThreshold(4 * CHUNK_BYTES);
+    this.async = ImageServiceGrpc.newStub(channel).withOnReadyThreshold(16 * CHUNK_BYTES);
     this.domains = domains;
     this.deadline = deadline;
   }
@@ -136,7 +136,7 @@ final class ImagesImpl implements Images {
             @Override
             public void beforeStart(ClientCallStreamObserver<SaveDomainRequest> rs) {
               // A few chunks ahead: the transport fills the inbox while the sink writes.
-              rs.disableAutoRequestWithInitial(4);
+              rs.disableAutoRequestWithInitial(16);
               call.complete(rs);
             }
 

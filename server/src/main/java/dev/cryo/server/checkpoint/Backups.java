@@ -64,7 +64,7 @@ import org.slf4j.LoggerFactory;
 public final class Backups {
   private static final Logger log = LoggerFactory.getLogger(Backups.class);
   /** Size of the data of one streamed extent message. */
-  static final int CHUNK_BYTES = 1 << 20;
+  static final int CHUNK_BYTES = 256 << 10;
   private static final String NODE_PREFIX = "cryo-backup-";
 
   private final Domains domains;

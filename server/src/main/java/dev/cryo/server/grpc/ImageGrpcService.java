@@ -44,9 +44,9 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   /** Image bytes per message: large enough to amortise framing, far below the 4 MiB limit. */
-  static final int CHUNK_BYTES = 1 << 20;
+  static final int CHUNK_BYTES = 256 << 10;
   /** Chunks a restore asks for ahead of the one it is reading. */
-  private static final int RESTORE_WINDOW = 4;
+  private static final int RESTORE_WINDOW = 16;
 
   private final SaveRestore images;
   private final ExecutorService executor;
@@ -83,7 +83,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     ServerCallStreamObserver<SaveDomainResponse> call =
         (ServerCallStreamObserver<SaveDomainResponse>) out;
     // A few 1 MiB chunks may queue in the transport before the saving thread waits.
-    call.setOnReadyThreshold(4 * CHUNK_BYTES);
+    call.setOnReadyThreshold(16 * CHUNK_BYTES);
     FlowControlledSender<SaveDomainResponse> sender = new FlowControlledSender<>(call);
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
     call.setOnCancelHandler(() -> {
