@@ -867,9 +867,9 @@ public final class SaveRestore {
       JsonObject args = new JsonObject();
       args.addProperty("uri", "fd:cryo-image");
       qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-      java.security.MessageDigest sha = HashingStreams.sha256();
-      long stored = 0;
-      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      PayloadSummary summary;
+      try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+          ParallelSha256 sha = new ParallelSha256()) {
         ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
         long pos = offset;
         while (true) {
@@ -881,11 +881,9 @@ public final class SaveRestore {
           }
           sha.update(buf.array(), 0, n);
           pos += n;
-          stored += n;
         }
+        summary = new PayloadSummary(sha.finish(), pos - offset, pos - offset);
       }
-      PayloadSummary summary = new PayloadSummary(HashingStreams.hex(sha.digest()), stored,
-          stored);
       return finishLoad(domain, running, reader, summary, reader.storedDigest(), end, false,
           options, warnings, clock);
     } catch (IOException | QmpException | RuntimeException e) {
