@@ -1,6 +1,7 @@
 package dev.cryo.client;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.cryo.api.v1.GetImageInfoRequest;
 import dev.cryo.api.v1.GetImageInfoResponse;
 import dev.cryo.api.v1.GetManagedSaveRequest;
@@ -227,13 +228,14 @@ final class ImagesImpl implements Images {
       RestoreOptions options) {
     Upload up = new Upload(options);
     try {
-      byte[] buf = new byte[CHUNK_BYTES];
       while (true) {
+        // A fresh array each time, handed to gRPC without a copy.
+        byte[] buf = new byte[CHUNK_BYTES];
         int n = image.readNBytes(buf, 0, buf.length);
         if (n <= 0) {
           break;
         }
-        up.chunk(ByteString.copyFrom(buf, 0, n));
+        up.chunk(UnsafeByteOperations.unsafeWrap(buf, 0, n));
       }
     } catch (IOException e) {
       up.abort(e);
