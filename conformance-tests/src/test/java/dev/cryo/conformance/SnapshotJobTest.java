@@ -3,6 +3,7 @@ package dev.cryo.conformance;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cryo.client.BackupOptions;
 import dev.cryo.client.Cancellation;
 import dev.cryo.client.CryoException;
 import dev.cryo.client.CryoException.ErrorCode;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -86,7 +88,7 @@ class SnapshotJobTest {
             assertThat(e.getMessage()).contains("aborted");
           });
       assertNothingKept(name, images, filesBefore, xmlBefore);
-      beat = GuestProbe.assertCarriesOn(domains, name, beat);
+      beat = carriesOn(name, beat);
 
       // The client cancels its own CreateSnapshot call: the server aborts the job the same way.
       Cancellation cancellation = new Cancellation();
@@ -100,7 +102,7 @@ class SnapshotJobTest {
               e -> assertThat(e.code()).isEqualTo(ErrorCode.CANCELLED));
       awaitIdle(name);
       assertNothingKept(name, images, filesBefore, xmlBefore);
-      beat = GuestProbe.assertCarriesOn(domains, name, beat);
+      beat = carriesOn(name, beat);
 
       // Not aborted, the same snapshot completes, and the job is gone afterwards.
       long t0 = System.nanoTime();
@@ -109,7 +111,7 @@ class SnapshotJobTest {
           (System.nanoTime() - t0) / 1_000_000);
       assertThat(big.memory()).isEqualTo(Snapshot.Location.EXTERNAL);
       assertThat(domains.job(name)).isEmpty();
-      GuestProbe.assertCarriesOn(domains, name, beat);
+      carriesOn(name, beat);
       assertThatThrownBy(() -> domains.abortJob(name)).isInstanceOfSatisfying(
           CryoException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
@@ -126,40 +128,46 @@ class SnapshotJobTest {
     String name = "snapbusy-" + System.nanoTime();
     String other = "snapfree-" + System.nanoTime();
     Path images = Files.createDirectories(temp.resolve(name));
-    Path disk = TestGuest.createQcow2(images.resolve("disk.qcow2"), "16M");
+    Path disk = TestGuest.createQcow2(images.resolve("disk.qcow2"), "64M");
+    // 16 MiB of data, so a push backup limited to 1 MiB/s holds the domain for ~16 s.
+    Process fill = new ProcessBuilder("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 16M",
+        disk.toString()).redirectErrorStream(true).start();
+    fill.getInputStream().readAllBytes();
+    assertThat(fill.waitFor()).isZero();
     Path otherDisk = TestGuest.createQcow2(images.resolve("other.qcow2"), "16M");
     domains.define(TestGuest.xml(name, 64, 0, disk, "qcow2"));
     domains.define(TestGuest.xml(other, 64, 0, otherDisk, "qcow2"));
     try {
-      // A paused guest cannot answer the power button: the shutdown job holds the domain for
-      // its whole timeout, a long job that cannot be aborted.
-      domains.start(name, true, false);
-      CompletableFuture<?> shutdown = CompletableFuture.runAsync(
-          () -> domains.shutdown(name, Duration.ofSeconds(20)));
+      domains.start(name);
+      Path target = images.resolve("backup.qcow2");
+      cryo.client().backups().startPush(name, BackupOptions.full()
+          .withMaxBytesPerSecond(1 << 20), Map.of("vda", target));
       DomainJob job = awaitJob(name);
-      assertThat(job.operation()).isEqualTo("shutdown");
-      assertThat(job.abortable()).isFalse();
-      assertThatThrownBy(() -> domains.abortJob(name)).isInstanceOfSatisfying(
-          CryoException.class, e -> {
-            assertThat(e.code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
-            assertThat(e.getMessage()).contains("cannot be aborted");
-          });
+      assertThat(job.operation()).isEqualTo("backup");
+      assertThat(job.abortable()).isTrue();
 
       long t0 = System.nanoTime();
       assertThatThrownBy(() -> snapshots.create(name, SnapshotRequest.builder().name("s")
           .diskOnly(true).build())).isInstanceOfSatisfying(CryoException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.ABORTED);
-            assertThat(e.getMessage()).contains("busy with shutdown");
+            assertThat(e.getMessage()).contains("busy with backup");
           });
       long waited = (System.nanoTime() - t0) / 1_000_000;
       assertThat(waited).as("waited for the job about 5 s first").isBetween(4_500L, 15_000L);
       assertThat(snapshots.list(name, SnapshotFilter.ALL)).isEmpty();
+      assertThat(images.resolve("disk.s")).doesNotExist();
       // Another domain is not blocked.
       assertThat(snapshots.create(other, "<domainsnapshot><name>o</name></domainsnapshot>")
           .name()).isEqualTo("o");
 
-      assertThat(shutdown).failsWithin(60, TimeUnit.SECONDS);
-      assertThat(domains.get(name).state()).isEqualTo(DomainState.PAUSED);
+      // domjobabort stops the backup too, as libvirt's does.
+      domains.abortJob(name);
+      awaitIdle(name);
+      assertThat(cryo.client().backups().job(name).state())
+          .isEqualTo(dev.cryo.client.BackupJob.State.CANCELLED);
+      assertThat(target).doesNotExist();
+      assertThat(snapshots.create(name, SnapshotRequest.builder().name("s").diskOnly(true)
+          .build()).name()).as("the domain is free again").isEqualTo("s");
     } finally {
       DomainLifecycleTest.destroyQuietly(domains, name);
       domains.undefine(name);
@@ -204,6 +212,29 @@ class SnapshotJobTest {
     while (domains.job(name).isPresent()) {
       assertThat(System.nanoTime()).as("job of " + name + " ended").isLessThan(deadline);
       Thread.onSpinWait();
+    }
+  }
+
+  /**
+   * The guest goes on in the same boot with the same memory: the heartbeat moves past {@code
+   * before} (lines replayed from the console history are skipped) and the checksum of its filled
+   * memory is unchanged.
+   */
+  private static GuestProbe.Beat carriesOn(String name, GuestProbe.Beat before) {
+    try (dev.cryo.client.Console c = domains.console(name)) {
+      java.util.regex.Matcher m;
+      long n;
+      do {
+        m = c.awaitLine(GuestProbe.COUNTER, GuestProbe.LINE);
+        n = Long.parseLong(m.group(1));
+      } while (n <= before.counter() || !m.group(2).equals(before.boot()));
+      assertThat(n).as("heartbeat goes on from %d", before.counter())
+          .isBetween(before.counter() + 1, before.counter() + 60);
+      c.sendLine("checksum");
+      java.util.regex.Matcher sum = c.awaitLine(GuestProbe.CHECKSUM, GuestProbe.LINE);
+      assertThat(sum.group(1)).as("guest memory checksum").isEqualTo(before.checksum());
+      assertThat(sum.group(2)).as("same boot").isEqualTo(before.boot());
+      return new GuestProbe.Beat(n, before.boot(), before.checksum());
     }
   }
 

@@ -402,7 +402,7 @@ public final class Snapshots {
       overlays.prepare(flags.reuseExternal());
       job.onAbort(cancel::cancel);
       if (job.abortRequested()) {
-        throw aborted(domain, def);
+        throw aborted(domain, def, null);
       }
       long total = domain.def().memoryBytes();
       job.progress("memory", 0, total);
@@ -412,7 +412,7 @@ public final class Snapshots {
       saved = true;
       // Past this point the snapshot is all but taken; an abort still undoes it.
       if (job.abortRequested()) {
-        throw aborted(domain, def);
+        throw aborted(domain, def, null);
       }
       job.progress("disks", total, total);
       job.onAbort(null);
@@ -429,7 +429,7 @@ public final class Snapshots {
         resumeAfterSave(domain, running, wasRunning, e);
       }
       if (cancel.isCancelled() || job.abortRequested()) {
-        throw e instanceof CancelledException ce ? ce : aborted(domain, def);
+        throw aborted(domain, def, e);
       }
       throw failure("could not take external snapshot '" + def.name + "' of domain '"
           + domain.name() + "'", e);
@@ -440,10 +440,10 @@ public final class Snapshots {
     }
   }
 
-  private static CancelledException aborted(Domain domain, SnapshotDef def) {
+  private static CancelledException aborted(Domain domain, SnapshotDef def, Exception cause) {
     return new CancelledException("snapshot '" + def.name + "' of domain '" + domain.name()
         + "' was aborted (AbortDomainJob, or the client cancelled the call); nothing was kept "
-        + "and the guest goes on as before");
+        + "and the guest goes on as before", cause);
   }
 
   /** The save left the guest paused with its disks handed over; give them back and run on. */
