@@ -7,7 +7,12 @@ import java.util.List;
  * method throws {@link CryoException}: NOT_FOUND for an unknown domain or snapshot,
  * INVALID_ARGUMENT for bad XML or an invalid combination, FAILED_PRECONDITION for a combination
  * the server cannot do, ALREADY_EXISTS for a name in use, PERMISSION_DENIED for an external file
- * outside the allowed folders, ABORTED when another job holds the domain.
+ * (overlay or memory file) outside the server's image folders, ABORTED when another job holds
+ * the domain, CANCELLED when a create or revert was aborted ({@link Domains#abortJob} or a
+ * {@link Cancellation}).
+ *
+ * <p>External memory ({@code SnapshotRequest.memory(EXTERNAL, file)}) is saved as a libvirt save
+ * image; deleting an external snapshot merges its overlays where libvirt would.
  */
 public interface Snapshots {
 
