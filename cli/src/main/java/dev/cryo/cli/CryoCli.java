@@ -33,6 +33,8 @@ import picocli.CommandLine.Spec;
         UndefineCommand.class,
         DumpXmlCommand.class,
         DomInfoCommand.class,
+        DomJobInfoCommand.class,
+        DomJobAbortCommand.class,
         EventsCommand.class,
         ConsoleCommand.class,
         SaveCommand.class,

@@ -7,6 +7,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import dev.cryo.client.Domain;
 import dev.cryo.client.DomainEvent;
+import dev.cryo.client.DomainJob;
 import dev.cryo.client.DomainState;
 import dev.cryo.client.BackupJob;
 import dev.cryo.client.Checkpoint;
@@ -246,6 +247,19 @@ final class Output {
     o.addProperty("bytesDone", j.bytesDone());
     o.addProperty("bytesTotal", j.bytesTotal());
     o.addProperty("message", j.message());
+    return o;
+  }
+
+  static JsonObject domainJob(DomainJob j) {
+    JsonObject o = new JsonObject();
+    o.addProperty("operation", j.operation());
+    o.addProperty("startTime", j.started().toString());
+    o.addProperty("elapsed", seconds(j.elapsed()));
+    o.addProperty("phase", j.phase());
+    o.addProperty("processedBytes", j.processedBytes());
+    o.addProperty("totalBytes", j.totalBytes());
+    o.addProperty("abortable", j.abortable());
+    o.addProperty("abortRequested", j.abortRequested());
     return o;
   }
 

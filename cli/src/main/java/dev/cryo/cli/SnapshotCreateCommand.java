@@ -41,6 +41,15 @@ final class SnapshotCreateCommand extends DomainArgument {
   @Option(names = "--reuse-external", description = "External overlay files exist already.")
   boolean reuseExternal;
 
+  @Option(names = "--memory-file", paramLabel = "PATH", description = "Save the memory "
+      + "externally, as a save image at PATH on the server (virsh's --memspec); the disks get "
+      + "external overlays at the same instant.")
+  String memoryFile;
+
+  @Option(names = "--live", description = "With --memory-file: keep the guest running while "
+      + "its memory is saved.")
+  boolean live;
+
   @Override
   int run(CryoClient cryo, Output out) {
     if (xml != null && (name != null || description != null)) {
@@ -58,7 +67,19 @@ final class SnapshotCreateCommand extends DomainArgument {
     if (description != null) {
       b.description(description);
     }
-    Snapshot s = cryo.snapshots().create(domain, b.build());
+    if (memoryFile != null) {
+      if (xml != null) {
+        throw new CliException(ExitCodes.USAGE, "give the memory file in --xml or with "
+            + "--memory-file, not both", null);
+      }
+      b.memory(Snapshot.Location.EXTERNAL, memoryFile);
+    }
+    b.live(live);
+    Snapshot s;
+    // Ctrl-C aborts the snapshot on the server (an external memory save stops midway).
+    try (CancelOnExit exit = new CancelOnExit()) {
+      s = cryo.snapshots().create(domain, b.build(), exit.cancellation());
+    }
     if (out.json()) {
       out.json(Output.snapshot(s));
     } else {

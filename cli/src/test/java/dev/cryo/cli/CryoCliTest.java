@@ -45,8 +45,8 @@ class CryoCliTest {
   void execute_help_listsEveryCommandAndExitCodes() {
     assertThat(cryo("--help")).isZero();
     assertThat(out.toString(StandardCharsets.UTF_8)).contains("list", "define", "start",
-        "suspend", "resume", "shutdown", "destroy", "undefine", "dumpxml", "dominfo", "events",
-        "console", "3  not found", "CRYO_TARGET");
+        "suspend", "resume", "shutdown", "destroy", "undefine", "dumpxml", "dominfo",
+        "domjobinfo", "domjobabort", "events", "console", "3  not found", "CRYO_TARGET");
   }
 
   @Test

@@ -128,4 +128,24 @@ public interface Domains {
    * @param historyBytes bytes of earlier output to replay first, at most 1 MiB; 0 for none
    */
   Console console(String name, int historyBytes, Consumer<byte[]> output);
+
+  /**
+   * The long operation (job) holding the domain, with its progress: what {@code virsh
+   * domjobinfo} shows. Never waits for the job.
+   *
+   * @return empty when no job holds the domain
+   * @throws CryoException NOT_FOUND if no domain has that name
+   */
+  java.util.Optional<DomainJob> job(String name);
+
+  /**
+   * Aborts the domain's job, like {@code virsh domjobabort}: returns once the job was asked to
+   * stop. The job's own call then fails with {@code CANCELLED} after undoing its work (an aborted
+   * snapshot is not listed, leaves no file, and the guest goes on as it was).
+   *
+   * @return the job as it was when asked
+   * @throws CryoException FAILED_PRECONDITION if the domain has no job, or its job cannot be
+   *     aborted (internal snapshots and deletes cannot)
+   */
+  DomainJob abortJob(String name);
 }

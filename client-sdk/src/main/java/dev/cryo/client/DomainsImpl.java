@@ -1,12 +1,15 @@
 package dev.cryo.client;
 
 import com.google.protobuf.Timestamp;
+import dev.cryo.api.v1.AbortDomainJobRequest;
 import dev.cryo.api.v1.DefineDomainRequest;
 import dev.cryo.api.v1.DefineDomainResponse;
 import dev.cryo.api.v1.DestroyDomainRequest;
 import dev.cryo.api.v1.DiskConfig;
 import dev.cryo.api.v1.DiskFormat;
 import dev.cryo.api.v1.DomainServiceGrpc;
+import dev.cryo.api.v1.GetDomainJobRequest;
+import dev.cryo.api.v1.GetDomainJobResponse;
 import dev.cryo.api.v1.GetDomainRequest;
 import dev.cryo.api.v1.GetDomainXmlRequest;
 import dev.cryo.api.v1.ListDomainsRequest;
@@ -182,6 +185,26 @@ final class DomainsImpl implements Domains {
   public String xml(String name) {
     return call(() -> stub().getDomainXml(
         GetDomainXmlRequest.newBuilder().setName(name).build())).getXml();
+  }
+
+  @Override
+  public java.util.Optional<DomainJob> job(String name) {
+    GetDomainJobResponse resp = call(() -> stub().getDomainJob(
+        GetDomainJobRequest.newBuilder().setName(name).build()));
+    return resp.hasJob() ? java.util.Optional.of(fromProto(resp.getJob()))
+        : java.util.Optional.empty();
+  }
+
+  @Override
+  public DomainJob abortJob(String name) {
+    return fromProto(call(() -> stub().abortDomainJob(
+        AbortDomainJobRequest.newBuilder().setName(name).build())).getJob());
+  }
+
+  static DomainJob fromProto(dev.cryo.api.v1.DomainJob j) {
+    return new DomainJob(j.getOperation(), instant(j.getStartTime()),
+        Duration.ofSeconds(j.getElapsed().getSeconds(), j.getElapsed().getNanos()), j.getPhase(),
+        j.getProcessedBytes(), j.getTotalBytes(), j.getAbortable(), j.getAbortRequested());
   }
 
   @Override

@@ -24,6 +24,7 @@ final class RetryConfig {
       DomainServiceGrpc.getGetDomainMethod(),
       DomainServiceGrpc.getListDomainsMethod(),
       DomainServiceGrpc.getGetDomainXmlMethod(),
+      DomainServiceGrpc.getGetDomainJobMethod(),
       ImageServiceGrpc.getGetImageInfoMethod(),
       ImageServiceGrpc.getGetManagedSaveMethod(),
       SnapshotServiceGrpc.getListSnapshotsMethod(),

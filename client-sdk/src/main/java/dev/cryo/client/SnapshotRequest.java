@@ -21,6 +21,7 @@ public final class SnapshotRequest {
   final boolean current;
   final boolean noMetadata;
   final boolean reuseExternal;
+  final boolean live;
 
   private SnapshotRequest(Builder b) {
     xml = b.xml;
@@ -35,6 +36,7 @@ public final class SnapshotRequest {
     current = b.current;
     noMetadata = b.noMetadata;
     reuseExternal = b.reuseExternal;
+    live = b.live;
   }
 
   public static Builder builder() {
@@ -55,6 +57,7 @@ public final class SnapshotRequest {
     private boolean current;
     private boolean noMetadata;
     private boolean reuseExternal;
+    private boolean live;
 
     private Builder() {}
 
@@ -109,6 +112,15 @@ public final class SnapshotRequest {
     /** With redefine: make it current. */
     public Builder current(boolean v) {
       current = v;
+      return this;
+    }
+
+    /**
+     * External memory: keep the guest running while its memory is saved (libvirt's LIVE); it is
+     * paused only at the end, when the disks switch. Default: paused for the whole save.
+     */
+    public Builder live(boolean v) {
+      live = v;
       return this;
     }
 

@@ -7,12 +7,27 @@ import java.util.List;
  * method throws {@link CryoException}: NOT_FOUND for an unknown domain or snapshot,
  * INVALID_ARGUMENT for bad XML or an invalid combination, FAILED_PRECONDITION for a combination
  * the server cannot do, ALREADY_EXISTS for a name in use, PERMISSION_DENIED for an external file
- * outside the allowed folders, ABORTED when another job holds the domain.
+ * (overlay or memory file) outside the server's image folders, ABORTED when another job holds
+ * the domain, CANCELLED when a create or revert was aborted ({@link Domains#abortJob} or a
+ * {@link Cancellation}).
+ *
+ * <p>External memory ({@code SnapshotRequest.memory(EXTERNAL, file)}) is saved as a libvirt save
+ * image; deleting an external snapshot merges its overlays where libvirt would.
  */
 public interface Snapshots {
 
   /** Creates a snapshot of domain {@code domain}. */
-  Snapshot create(String domain, SnapshotRequest request);
+  default Snapshot create(String domain, SnapshotRequest request) {
+    return create(domain, request, new Cancellation());
+  }
+
+  /**
+   * Creates a snapshot; {@code cancellation} (from another thread) cancels the call, which makes
+   * the server abort the job as {@link Domains#abortJob} would: the call fails with {@code
+   * CANCELLED}, nothing is listed, no file is left and the guest goes on as it was. Only a
+   * snapshot with external memory can stop midway; others finish first and are then undone.
+   */
+  Snapshot create(String domain, SnapshotRequest request, Cancellation cancellation);
 
   /** Creates a snapshot from {@code <domainsnapshot>} XML with default flags. */
   default Snapshot create(String domain, String xml) {
@@ -36,7 +51,15 @@ public interface Snapshots {
   enum RevertTo { AS_SNAPSHOT, RUNNING, PAUSED }
 
   /** Reverts the domain to snapshot {@code name}. */
-  Snapshot revert(String domain, String name, RevertTo to);
+  default Snapshot revert(String domain, String name, RevertTo to) {
+    return revert(domain, name, to, new Cancellation());
+  }
+
+  /**
+   * Reverts; {@code cancellation} cancels the call, which aborts the load of an external memory
+   * image ({@code CANCELLED}; the domain is left shut off on its previous definition).
+   */
+  Snapshot revert(String domain, String name, RevertTo to, Cancellation cancellation);
 
   /** What a delete removes. */
   enum DeleteMode { ONE, WITH_CHILDREN, CHILDREN_ONLY }

@@ -38,10 +38,10 @@ final class SnapshotsImpl implements Snapshots {
   }
 
   @Override
-  public Snapshot create(String domain, SnapshotRequest r) {
+  public Snapshot create(String domain, SnapshotRequest r, Cancellation cancellation) {
     CreateSnapshotRequest.Builder b = CreateSnapshotRequest.newBuilder().setDomain(domain)
         .setDiskOnly(r.diskOnly).setHalt(r.halt).setRedefine(r.redefine).setCurrent(r.current)
-        .setNoMetadata(r.noMetadata).setReuseExternal(r.reuseExternal);
+        .setNoMetadata(r.noMetadata).setReuseExternal(r.reuseExternal).setLive(r.live);
     if (r.xml != null) {
       b.setXml(r.xml);
     } else {
@@ -65,7 +65,8 @@ final class SnapshotsImpl implements Snapshots {
       }
       b.setSpec(s);
     }
-    return fromProto(call(() -> stub(LONG_CALL).createSnapshot(b.build())).getSnapshot());
+    return fromProto(cancellable(cancellation,
+        () -> stub(LONG_CALL).createSnapshot(b.build())).getSnapshot());
   }
 
   @Override
@@ -108,10 +109,35 @@ final class SnapshotsImpl implements Snapshots {
   }
 
   @Override
-  public Snapshot revert(String domain, String name, RevertTo to) {
-    return fromProto(call(() -> stub(LONG_CALL).revertToSnapshot(RevertToSnapshotRequest
-        .newBuilder().setDomain(domain).setName(name).setRunning(to == RevertTo.RUNNING)
-        .setPaused(to == RevertTo.PAUSED).build())).getSnapshot());
+  public Snapshot revert(String domain, String name, RevertTo to, Cancellation cancellation) {
+    RevertToSnapshotRequest req = RevertToSnapshotRequest.newBuilder().setDomain(domain)
+        .setName(name).setRunning(to == RevertTo.RUNNING).setPaused(to == RevertTo.PAUSED)
+        .build();
+    return fromProto(cancellable(cancellation,
+        () -> stub(LONG_CALL).revertToSnapshot(req)).getSnapshot());
+  }
+
+  /**
+   * Runs a blocking call in a context that {@code cancellation} cancels: gRPC then cancels the
+   * call, and the server aborts the job it started.
+   */
+  private static <T> T cancellable(Cancellation cancellation, java.util.function.Supplier<T> rpc) {
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    cancellation.onCancel(() -> ctx.cancel(new CryoException(CryoException.ErrorCode.CANCELLED,
+        "cancelled by the caller", null)));
+    try {
+      return call(() -> {
+        try {
+          return ctx.call(rpc::get);
+        } catch (RuntimeException e) {
+          throw e;
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      });
+    } finally {
+      ctx.cancel(null);
+    }
   }
 
   @Override

@@ -184,6 +184,24 @@ class CliSnapshotTest {
     assertThat(BackupGuest.sameContent(local, disk)).isTrue();
   }
 
+  @Test
+  @Order(3)
+  void externalMemorySnapshot_andDomainJobCommands() throws Exception {
+    assertThat(cryo("domjobinfo", name).stdout()).containsPattern("Job type:\\s+None");
+    assertThat(json("domjobinfo", name).getAsJsonObject().size()).as("no job").isZero();
+    CliProcess.Result abort = CliProcess.run(cryo.target(), null, "domjobabort", name);
+    assertThat(abort.exitCode()).as("nothing to abort").isEqualTo(5);
+    assertThat(abort.stderr()).contains("no job to abort");
+
+    Path memory = temp.resolve("m1.mem");
+    JsonObject m1 = json("snapshot-create", name, "--name", "m1", "--memory-file",
+        memory.toString()).getAsJsonObject();
+    assertThat(m1.get("memory").getAsString()).isEqualTo("EXTERNAL");
+    assertThat(m1.get("state").getAsString()).isEqualTo("RUNNING");
+    assertThat(memory).exists();
+    assertThat(domains.get(name).state()).isEqualTo(DomainState.RUNNING);
+  }
+
   private static JsonArray wrapNames(JsonArray strings) {
     JsonArray out = new JsonArray();
     for (JsonElement s : strings) {

@@ -86,7 +86,7 @@ class SnapshotErrorsTest {
               + "<creationTime>1</creationTime></domainsnapshot>").build()));
       expect(before, ErrorCode.PERMISSION_DENIED, "allowed folders", () -> create(name,
           "<name>x</name><disks><disk name='vda' snapshot='external'><source file='"
-              + temp.resolve("elsewhere.qcow2") + "'/></disk></disks>"));
+              + temp.resolveSibling("elsewhere.qcow2") + "'/></disk></disks>"));
       expect(before, ErrorCode.PERMISSION_DENIED, "..", () -> create(name,
           "<name>x</name><disks><disk name='vda' snapshot='external'><source file='"
               + images + "/../" + images.getFileName() + "/o.qcow2'/></disk></disks>"));
@@ -138,9 +138,13 @@ class SnapshotErrorsTest {
       expect(before, ErrorCode.FAILED_PRECONDITION, "unsupported combination", () -> create(
           name, "<name>x</name><memory snapshot='no'/><disks><disk name='vda' "
               + "snapshot='internal'/></disks>"));
-      expect(before, ErrorCode.FAILED_PRECONDITION, "memory snapshot='external'", () -> create(
-          name, "<name>x</name><memory snapshot='external' file='" + images.resolve("mem")
-              + "'/>"));
+      expect(before, ErrorCode.INVALID_ARGUMENT, "require a file", () -> create(
+          name, "<name>x</name><memory snapshot='external'/>"));
+      expect(before, ErrorCode.PERMISSION_DENIED, "allowed folders", () -> create(
+          name, "<name>x</name><memory snapshot='external' file='"
+              + temp.resolveSibling("elsewhere.mem") + "'/>"));
+      expect(before, ErrorCode.INVALID_ARGUMENT, "already a disk of the domain", () -> create(
+          name, "<name>x</name><memory snapshot='external' file='" + disk + "'/>"));
 
       // kill -9 the server while QEMU saves an internal snapshot.
       Path meta = temp.resolve("state/domains/" + name + "/snapshots");

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * External disk snapshots on real QEMU: online disk-only (qemu-img create -b, then a QMP
  * transaction of blockdev-snapshot) with the guest running on, revert (fresh overlay over the
- * snapshot's file, domain restarts), offline external (qemu-img create -b), and the domain
- * definition following the active overlay.
+ * snapshot's file, domain restarts), offline external (qemu-img create -b), the domain
+ * definition following the active overlay, and the offline merging delete (qemu-img commit).
  */
 @Timeout(600)
 class SnapshotExternalTest {
@@ -113,20 +113,34 @@ class SnapshotExternalTest {
       try (Console console = domains.console(name)) {
         console.awaitLine(COUNTER, BOOT);
         assertThat(read(console)).isEqualTo("MARKER-C");
+        write(console, "MARKER-E");
       }
       assertThat(snapshots.list(name, SnapshotFilter.ALL.withLocations(false, true)))
           .extracting(Snapshot::name).containsExactly("e1", "e2");
 
-      // External data is not merged: delete refuses unless metadata only, and keeps files.
-      assertThatThrownBy(() -> snapshots.delete(name, "e2", Snapshots.DeleteMode.ONE, false))
+      // Deleting e2 merges its overlay into the file it froze (qemu-img commit, the domain is
+      // off); metadata only would keep the files.
+      domains.destroy(name);
+      snapshots.delete(name, "e2", Snapshots.DeleteMode.ONE, false);
+      assertThat(images.resolve("e2.qcow2")).doesNotExist();
+      assertThat(domains.xml(name)).doesNotContain("e2.qcow2")
+          .contains(images.resolve("base.e1.revert-").toString());
+      assertThat(snapshots.list(name, SnapshotFilter.ALL)).extracting(Snapshot::name)
+          .containsExactly("e1");
+      domains.start(name);
+      try (Console console = domains.console(name)) {
+        console.awaitLine(COUNTER, BOOT);
+        assertThat(read(console)).as("data written after the snapshot survives the merge")
+            .isEqualTo("MARKER-E");
+      }
+      // e1 is on another branch now (the revert put a fresh overlay over base.qcow2).
+      assertThatThrownBy(() -> snapshots.delete(name, "e1", Snapshots.DeleteMode.ONE, false))
           .isInstanceOfSatisfying(CryoException.class, e -> {
             assertThat(e.code()).isEqualTo(CryoException.ErrorCode.FAILED_PRECONDITION);
             assertThat(e.getMessage()).contains("metadata_only");
           });
-      snapshots.delete(name, "e2", Snapshots.DeleteMode.ONE, true);
-      assertThat(images.resolve("e2.qcow2")).exists();
-      assertThat(snapshots.list(name, SnapshotFilter.ALL)).extracting(Snapshot::name)
-          .containsExactly("e1");
+      snapshots.delete(name, "e1", Snapshots.DeleteMode.ONE, true);
+      assertThat(images.resolve("base.e1")).exists();
     } finally {
       DomainLifecycleTest.destroyQuietly(domains, name);
       domains.undefine(name);

@@ -122,8 +122,9 @@ public final class CryoServer implements AutoCloseable {
     resources.add(backupExecutor::shutdownNow);
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
-    return new CoreServices(domains, new SaveRestore(domains, roots),
-        new Snapshots(domains, QemuImg.besides(domains.qemuBinary()),
+    SaveRestore saveRestore = new SaveRestore(domains, roots);
+    return new CoreServices(domains, saveRestore,
+        new Snapshots(domains, QemuImg.besides(domains.qemuBinary()), saveRestore,
             checkpoints::requireNoCheckpointsForRevert), checkpoints,
         new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor,
         config.limits().streams());

@@ -122,6 +122,7 @@ public final class Backups {
     executor.execute(() -> {
       try (Domain.Job job = domain.beginJob("backup")) {
         Run run = new Run(domain, BackupJobInfo.Kind.PUSH, request);
+        job.onAbort(run::requestCancel);
         run.execute(started);
       } catch (RuntimeException e) {
         started.completeExceptionally(e);
@@ -154,6 +155,7 @@ public final class Backups {
     }
     try (Domain.Job job = domain.beginJob("backup")) {
       Run run = new Run(domain, BackupJobInfo.Kind.STREAM, request);
+      job.onAbort(run::requestCancel);
       run.sink = sink;
       CompletableFuture<BackupJobInfo> started = new CompletableFuture<>();
       run.execute(started);
@@ -196,8 +198,7 @@ public final class Backups {
     if (run == null || run.info().state() != BackupJobInfo.State.RUNNING) {
       throw new FailedPreconditionException("domain '" + domainName + "' has no backup running");
     }
-    run.cancelRequested = true;
-    run.cancelQemuJobs();
+    run.requestCancel();
     try {
       run.done.get(5, TimeUnit.MINUTES);
     } catch (InterruptedException e) {
@@ -535,6 +536,15 @@ public final class Backups {
       } catch (Exception e) {
         log.debug("query-jobs failed", e);
       }
+    }
+
+    /**
+     * Stops the backup from another thread (CancelBackup, AbortDomainJob): cancels QEMU's jobs
+     * and returns once they have ended; the backup's own thread then cleans up.
+     */
+    void requestCancel() {
+      cancelRequested = true;
+      cancelQemuJobs();
     }
 
     void cancelQemuJobs() {

@@ -278,6 +278,24 @@ public final class Domains implements AutoCloseable {
     return out;
   }
 
+  /**
+   * The job holding domain {@code name}, or null when it has none.
+   *
+   * @throws NotFoundException if there is no such domain
+   */
+  public JobInfo job(String name) {
+    return get(name).jobInfo();
+  }
+
+  /**
+   * Aborts the job holding domain {@code name} (see {@link Domain#abortJob}).
+   *
+   * @throws FailedPreconditionException if it has no job or the job cannot be aborted
+   */
+  public JobInfo abortJob(String name) {
+    return get(name).abortJob();
+  }
+
   /** The stored definition as XML. */
   public String xml(String name) {
     return DomainXml.format(get(name).def());

@@ -1,11 +1,15 @@
 package dev.cryo.server.grpc;
 
 import com.google.protobuf.ByteString;
+import dev.cryo.api.v1.AbortDomainJobRequest;
+import dev.cryo.api.v1.AbortDomainJobResponse;
 import dev.cryo.api.v1.DefineDomainRequest;
 import dev.cryo.api.v1.DefineDomainResponse;
 import dev.cryo.api.v1.DestroyDomainRequest;
 import dev.cryo.api.v1.DestroyDomainResponse;
 import dev.cryo.api.v1.DomainServiceGrpc;
+import dev.cryo.api.v1.GetDomainJobRequest;
+import dev.cryo.api.v1.GetDomainJobResponse;
 import dev.cryo.api.v1.GetDomainRequest;
 import dev.cryo.api.v1.GetDomainResponse;
 import dev.cryo.api.v1.GetDomainXmlRequest;
@@ -29,6 +33,7 @@ import dev.cryo.api.v1.WatchDomainEventsResponse;
 import dev.cryo.server.domain.DomainInfo;
 import dev.cryo.server.domain.DomainState;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.JobInfo;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
@@ -118,6 +123,23 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
   public void destroyDomain(DestroyDomainRequest req, StreamObserver<DestroyDomainResponse> out) {
     DomainInfo info = domains.destroy(req.getName(), req.getGraceful());
     respond(out, DestroyDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void getDomainJob(GetDomainJobRequest req, StreamObserver<GetDomainJobResponse> out) {
+    JobInfo job = domains.job(req.getName());
+    GetDomainJobResponse.Builder resp = GetDomainJobResponse.newBuilder();
+    if (job != null) {
+      resp.setJob(DomainProtos.toProto(job));
+    }
+    respond(out, resp.build());
+  }
+
+  @Override
+  public void abortDomainJob(AbortDomainJobRequest req,
+      StreamObserver<AbortDomainJobResponse> out) {
+    respond(out, AbortDomainJobResponse.newBuilder()
+        .setJob(DomainProtos.toProto(domains.abortJob(req.getName()))).build());
   }
 
   @Override

@@ -3,11 +3,13 @@ package dev.cryo.server.grpc;
 import com.google.protobuf.Timestamp;
 import dev.cryo.api.v1.Accelerator;
 import dev.cryo.api.v1.Domain;
+import dev.cryo.api.v1.DomainJob;
 import dev.cryo.api.v1.DomainEventType;
 import dev.cryo.api.v1.DomainState;
 import dev.cryo.api.v1.DomainStateReason;
 import dev.cryo.api.v1.WatchDomainEventsResponse;
 import dev.cryo.server.domain.DomainEvent;
+import dev.cryo.server.domain.JobInfo;
 import dev.cryo.server.domain.DomainInfo;
 import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.qemu.QemuSpec;
@@ -65,6 +67,16 @@ final class DomainProtos {
     }
     return accel == QemuSpec.Accelerator.KVM ? Accelerator.ACCELERATOR_KVM
         : Accelerator.ACCELERATOR_TCG;
+  }
+
+  static DomainJob toProto(JobInfo job) {
+    return DomainJob.newBuilder().setOperation(job.operation())
+        .setStartTime(toProto(job.started()))
+        .setElapsed(com.google.protobuf.Duration.newBuilder()
+            .setSeconds(job.elapsed().getSeconds()).setNanos(job.elapsed().getNano()))
+        .setPhase(job.phase()).setProcessedBytes(job.processedBytes())
+        .setTotalBytes(job.totalBytes()).setAbortable(job.abortable())
+        .setAbortRequested(job.abortRequested()).build();
   }
 
   static Timestamp toProto(Instant t) {

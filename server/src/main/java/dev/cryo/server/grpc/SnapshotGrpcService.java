@@ -23,6 +23,7 @@ import dev.cryo.api.v1.SnapshotLocation;
 import dev.cryo.api.v1.SnapshotServiceGrpc;
 import dev.cryo.api.v1.SnapshotSpec;
 import dev.cryo.api.v1.SnapshotState;
+import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DomainNames;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
@@ -31,6 +32,7 @@ import dev.cryo.server.snapshot.SnapshotDef.Location;
 import dev.cryo.server.snapshot.SnapshotFilter;
 import dev.cryo.server.snapshot.SnapshotXml;
 import dev.cryo.server.snapshot.Snapshots;
+import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,7 +56,8 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     Snapshots.CreateFlags flags = new Snapshots.CreateFlags(req.getDiskOnly(), req.getHalt(),
         req.getRedefine(), req.getCurrent(), req.getNoMetadata(), req.getReuseExternal(),
         req.getAtomic(), req.getLive(), req.getValidate());
-    SnapshotDef def = snapshots.create(req.getDomain(), xml, flags);
+    SnapshotDef def = abortOnCancel(abort -> snapshots.create(req.getDomain(), xml, flags,
+        abort));
     respond(out, CreateSnapshotResponse.newBuilder()
         .setSnapshot(toProto(req.getDomain(), def, !req.getNoMetadata() && (!req.getRedefine()
             || req.getCurrent()))).build());
@@ -111,8 +114,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   @Override
   public void revertToSnapshot(RevertToSnapshotRequest req,
       StreamObserver<RevertToSnapshotResponse> out) {
-    SnapshotDef def = snapshots.revert(req.getDomain(), req.getName(),
-        new Snapshots.RevertFlags(req.getRunning(), req.getPaused(), req.getForce()));
+    Snapshots.RevertFlags flags = new Snapshots.RevertFlags(req.getRunning(), req.getPaused(),
+        req.getForce());
+    SnapshotDef def = abortOnCancel(abort -> snapshots.revert(req.getDomain(), req.getName(),
+        flags, abort));
     respond(out, RevertToSnapshotResponse.newBuilder()
         .setSnapshot(toProto(req.getDomain(), def, true)).build());
   }
@@ -129,6 +134,24 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     List<String> deleted = snapshots.delete(req.getDomain(), req.getName(), mode,
         req.getMetadataOnly());
     respond(out, DeleteSnapshotResponse.newBuilder().addAllDeleted(deleted).build());
+  }
+
+  /**
+   * Runs {@code call} with a signal fired when the client cancels this call (or its deadline
+   * passes): the job the call started is aborted and undone, as AbortDomainJob would. The
+   * listener runs inline (firing only asks the job to stop; it never blocks) and is removed when
+   * {@code call} returns, since gRPC cancels the context of every call once it ends.
+   */
+  private static <T> T abortOnCancel(java.util.function.Function<AbortSignal, T> call) {
+    AbortSignal signal = new AbortSignal();
+    Context context = Context.current();
+    Context.CancellationListener listener = c -> signal.fire();
+    context.addListener(listener, Runnable::run);
+    try {
+      return call.apply(signal);
+    } finally {
+      context.removeListener(listener);
+    }
   }
 
   private static String specXml(SnapshotSpec spec) {

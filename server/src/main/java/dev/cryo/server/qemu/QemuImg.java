@@ -138,6 +138,41 @@ public final class QemuImg {
     return entries;
   }
 
+  /** One image of a backing chain: its file and format. */
+  public record ChainImage(Path file, String format) {}
+
+  /**
+   * The backing chain of {@code top}, top first ({@code info --backing-chain}; {@code -U}, so
+   * also while QEMU has it open).
+   */
+  public List<ChainImage> backingChain(Path top) throws IOException {
+    List<ChainImage> chain = new ArrayList<>();
+    for (JsonElement e : JsonParser.parseString(run("info", "--backing-chain", "--output=json",
+        "-U", top.toString())).getAsJsonArray()) {
+      JsonObject o = e.getAsJsonObject();
+      chain.add(new ChainImage(Path.of(o.get("filename").getAsString()),
+          o.get("format").getAsString()));
+    }
+    return chain;
+  }
+
+  /**
+   * Writes the data of qcow2 {@code overlay} into its backing file ({@code commit}); the overlay
+   * is left as it was (callers delete it), so its own overlays stay valid until rebased.
+   */
+  public void commit(Path overlay) throws IOException {
+    run("commit", "-q", "-f", "qcow2", "-d", overlay.toString());
+  }
+
+  /**
+   * Points qcow2 {@code image} at another backing file without copying ({@code rebase -u}):
+   * only correct when the new backing file holds the same data as the old one.
+   */
+  public void rebaseUnsafe(Path image, Path backing, String backingFormat) throws IOException {
+    run("rebase", "-u", "-f", "qcow2", "-F", backingFormat, "-b", backing.toString(),
+        image.toString());
+  }
+
   /** Runs qemu-img; returns its stdout (kept apart from stderr, so JSON stays parseable). */
   private String run(String... args) throws IOException {
     List<String> argv = new ArrayList<>();

@@ -26,7 +26,46 @@ public final class QmpJobs {
    */
   public static void run(QmpClient qmp, String command, JsonObject arguments, Duration timeout)
       throws IOException, QmpException {
+    run(qmp, command, arguments, timeout, false);
+  }
+
+  /**
+   * As {@link #run(QmpClient, String, JsonObject, Duration)}; with {@code completeWhenReady}, a
+   * job that reaches {@code ready} (an active {@code block-commit}, which would otherwise mirror
+   * guest writes forever) is told to finish with {@code job-complete}, which pivots the device to
+   * the base image.
+   */
+  public static void run(QmpClient qmp, String command, JsonObject arguments, Duration timeout,
+      boolean completeWhenReady) throws IOException, QmpException {
     String id = arguments.get("job-id").getAsString();
+    QmpClient.Subscription ready = null;
+    if (completeWhenReady) {
+      ready = qmp.addEventListener(e -> {
+        if ("JOB_STATUS_CHANGE".equals(e.name()) && e.data() != null
+            && id.equals(e.data().get("id").getAsString())
+            && "ready".equals(e.data().get("status").getAsString())) {
+          JsonObject complete = new JsonObject();
+          complete.addProperty("id", id);
+          // Not execute(): this runs on the QMP reader thread, which must not wait for replies.
+          qmp.executeAsync("job-complete", complete);
+        }
+      });
+    }
+    try {
+      runJob(qmp, command, arguments, timeout, id);
+    } finally {
+      if (ready != null) {
+        try {
+          ready.close();
+        } catch (Exception e) {
+          // Nothing to undo: the listener is gone either way.
+        }
+      }
+    }
+  }
+
+  private static void runJob(QmpClient qmp, String command, JsonObject arguments,
+      Duration timeout, String id) throws IOException, QmpException {
     CompletableFuture<QmpEvent> concluded = qmp.nextEvent("JOB_STATUS_CHANGE",
         e -> id.equals(e.data().get("id").getAsString())
             && "concluded".equals(e.data().get("status").getAsString()));

@@ -10,13 +10,18 @@ import dev.cryo.server.domain.DomainDef;
 import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.DomainState;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.AbortSignal;
+import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.AlreadyExistsException;
+import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.image.Compression;
+import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QmpClient;
@@ -25,6 +30,7 @@ import dev.cryo.server.qemu.QmpJobs;
 import dev.cryo.server.snapshot.SnapshotDef.Location;
 import dev.cryo.server.snapshot.SnapshotPlan.Decision;
 import dev.cryo.server.snapshot.SnapshotPlan.Verdict;
+import dev.cryo.server.store.ImageRoots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,11 +59,17 @@ import org.slf4j.LoggerFactory;
  * snapshot-load} / {@code snapshot-delete} jobs; of a shut-off one, {@code qemu-img snapshot}.
  * External disk snapshots are qcow2 overlays made with {@code qemu-img create -b}, switched to by
  * a QMP {@code transaction} of {@code blockdev-snapshot} when the domain runs; the domain
- * definition then names the overlay, so its next start uses it. External memory needs the save
- * path and fails with FAILED_PRECONDITION until that is available.
+ * definition then names the overlay, so its next start uses it. External memory is a
+ * libvirt-format save image written by the save path ({@link SaveRestore}) while the guest is
+ * paused, with the disks switched to their overlays at that same paused instant; reverting it
+ * restores the image on fresh overlays. Deleting an external snapshot merges its overlays
+ * ({@code block-commit} or {@code qemu-img commit}).
  *
- * <p>Overlays (external files) must lie in a folder that already holds one of the domain's disk
- * images; anything else is PERMISSION_DENIED.
+ * <p>External files (overlays, memory files) must lie inside the server's image folders ({@link
+ * ImageRoots}); anything else is PERMISSION_DENIED.
+ *
+ * <p>Create and revert report progress and can be aborted ({@link Domain#jobInfo}, {@link
+ * Domain#abortJob}, or an {@link AbortSignal} fired when the client cancels).
  */
 public final class Snapshots {
   private static final Logger log = LoggerFactory.getLogger(Snapshots.class);
@@ -70,18 +82,22 @@ public final class Snapshots {
   private final Map<String, SnapshotTree> trees = new HashMap<>();
 
   private final RevertGuard revertGuard;
+  private final SaveRestore saves;
 
-  public Snapshots(Domains domains, QemuImg qemuImg) {
-    this(domains, qemuImg, (domain, snapshot) -> { });
+  public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves) {
+    this(domains, qemuImg, saves, (domain, snapshot) -> { });
   }
 
   /**
+   * @param saves the save path, for external memory (the memory file is a save image)
    * @param revertGuard asked before every revert; throws to refuse it (checkpoints refuse a
    *     revert that would invalidate their dirty bitmaps, as libvirt does)
    */
-  public Snapshots(Domains domains, QemuImg qemuImg, RevertGuard revertGuard) {
+  public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves,
+      RevertGuard revertGuard) {
     this.domains = domains;
     this.qemuImg = qemuImg;
+    this.saves = saves;
     this.revertGuard = revertGuard;
   }
 
@@ -152,9 +168,22 @@ public final class Snapshots {
    * @throws PermissionDeniedException for an external file outside the allowed folders
    */
   public SnapshotDef create(String domainName, String xml, CreateFlags flags) {
+    return create(domainName, xml, flags, new AbortSignal());
+  }
+
+  /**
+   * As {@link #create(String, String, CreateFlags)}; {@code abort} (or AbortDomainJob) stops a
+   * create in progress: it then fails with CANCELLED, lists nothing, leaves no file and the guest
+   * goes on as it was.
+   *
+   * @throws CancelledException if aborted
+   */
+  public SnapshotDef create(String domainName, String xml, CreateFlags flags,
+      AbortSignal abort) {
     Domain domain = domains.get(domainName);
     SnapshotDef def = SnapshotXml.parse(xml, flags.redefine());
     try (Domain.Job job = domain.beginJob("snapshot create")) {
+      abort.attach(job);
       SnapshotTree tree;
       synchronized (this) {
         tree = tree(domain);
@@ -182,10 +211,9 @@ public final class Snapshots {
       if (d.verdict() == Verdict.UNSUPPORTED) {
         throw new FailedPreconditionException(d.message());
       }
-      if (d.memory() == Location.EXTERNAL) {
-        throw new FailedPreconditionException("memory snapshot='external' (method "
-            + d.method() + ") needs the save-image path, which this server does not have yet; "
-            + "use memory snapshot='internal' with qcow2 disks, or a disk-only snapshot");
+      if (d.memory() == Location.EXTERNAL && def.memoryFile() == null) {
+        throw new InvalidArgumentException("external memory snapshots require a file: add "
+            + "file='/path/in/an/image/folder' to <memory snapshot='external'/>");
       }
       DomainDef domainDef = domain.def();
       SnapshotXml.align(def, domainDef, d.memory(), d.disk());
@@ -198,7 +226,7 @@ public final class Snapshots {
         throw new FailedPreconditionException("an internal snapshot with memory needs at least "
             + "one writable qcow2 disk to hold it; domain '" + domainName + "' has none");
       }
-      checkExternalFiles(def, domainDef, flags.reuseExternal());
+      checkExternalFiles(def, domainDef, flags.reuseExternal(), domains.imageRoots());
       def.creationTime = now.getEpochSecond();
       def.state = !online ? "shutoff"
           : d.memory() == Location.NO ? "disk-snapshot"
@@ -210,11 +238,14 @@ public final class Snapshots {
       if (!flags.noMetadata()) {
         store.writePending(def);
       }
+      job.progress(d.method() == SnapshotPlan.Method.SAVEVM ? "memory+disks" : "disks", 0, 0);
       try {
         switch (d.method()) {
           case QEMU_IMG -> createOffline(domain, def, flags);
           case SAVEVM -> createInternalOnline(domain, running, def);
           case TRANSACTION -> createExternalOnline(domain, running, def, flags);
+          case MIGRATE, MIGRATE_TRANSACTION ->
+              createExternalWithMemory(domain, job, running, def, flags);
           default -> throw new FailedPreconditionException("method " + d.method()
               + " is not available");
         }
@@ -338,19 +369,134 @@ public final class Snapshots {
 
   private void createExternalOnline(Domain domain, RunningQemu running, SnapshotDef def,
       CreateFlags flags) {
-    QmpClient qmp = running.qmp();
-    DomainDef newDef = domain.def().copy();
-    List<Path> created = new ArrayList<>();
-    List<String> addedNodes = new ArrayList<>();
-    JsonArray actions = new JsonArray();
+    OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
     try {
+      overlays.prepare(flags.reuseExternal());
+      overlays.commit();
+    } catch (IOException | QmpException | RuntimeException e) {
+      overlays.rollback(e);
+      throw failure("QEMU could not take external snapshot '" + def.name + "' of domain '"
+          + domain.name() + "'", e);
+    }
+    // QEMU now writes to the overlays: the definition must say so before anything else.
+    domains.define(overlays.newDef);
+  }
+
+  /**
+   * External memory (and external disks at the same instant), as libvirt does it: the overlays
+   * are created and opened while the guest runs; the guest is paused and its memory saved as a
+   * libvirt-format save image into the memory file (the save path, ending paused); while it is
+   * still paused the disks switch to the overlays in one QMP transaction; then it resumes (or is
+   * stopped, for halt). Aborted or failed before the switch, everything is undone and the guest
+   * goes on as it was.
+   */
+  private void createExternalWithMemory(Domain domain, Domain.Job job, RunningQemu running,
+      SnapshotDef def, CreateFlags flags) {
+    boolean wasRunning = domain.state() == DomainState.RUNNING;
+    Path memory = Path.of(def.memoryFile());
+    OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
+    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    boolean saved = false;
+    try {
+      job.progress("disks", 0, 0);
+      overlays.prepare(flags.reuseExternal());
+      job.onAbort(cancel::cancel);
+      if (job.abortRequested()) {
+        throw aborted(domain, def, null);
+      }
+      long total = domain.def().memoryBytes();
+      job.progress("memory", 0, total);
+      saves.saveToFile(domain.name(), memory, new SaveRestore.SaveOptions(Compression.RAW, 0,
+          SaveRestore.After.PAUSED, flags.live()),
+          (phase, done, estimated, rate) -> job.progress("memory", done, estimated), cancel);
+      saved = true;
+      // Past this point the snapshot is all but taken; an abort still undoes it.
+      if (job.abortRequested()) {
+        throw aborted(domain, def, null);
+      }
+      job.progress("disks", total, total);
+      job.onAbort(null);
+      overlays.commit();
+    } catch (IOException | QmpException | RuntimeException e) {
+      job.onAbort(null);
+      overlays.rollback(e);
+      if (saved) {
+        try {
+          Files.deleteIfExists(memory);
+        } catch (IOException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+        resumeAfterSave(domain, running, wasRunning, e);
+      }
+      if (cancel.isCancelled() || job.abortRequested()) {
+        throw aborted(domain, def, e);
+      }
+      throw failure("could not take external snapshot '" + def.name + "' of domain '"
+          + domain.name() + "'", e);
+    }
+    domains.define(overlays.newDef);
+    if (!flags.halt()) {
+      resumeAfterSave(domain, running, wasRunning, null);
+    }
+  }
+
+  private static CancelledException aborted(Domain domain, SnapshotDef def, Exception cause) {
+    return new CancelledException("snapshot '" + def.name + "' of domain '" + domain.name()
+        + "' was aborted (AbortDomainJob, or the client cancelled the call); nothing was kept "
+        + "and the guest goes on as before", cause);
+  }
+
+  /** The save left the guest paused with its disks handed over; give them back and run on. */
+  private void resumeAfterSave(Domain domain, RunningQemu running, boolean wasRunning,
+      Exception failure) {
+    try {
+      if (wasRunning) {
+        running.qmp().execute("cont");
+        domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
+            DomainEvent.Type.RESUMED);
+      } else {
+        domains.setState(domain, DomainState.PAUSED, StateReason.SNAPSHOT, null);
+      }
+    } catch (IOException | QmpException e) {
+      if (failure != null) {
+        failure.addSuppressed(e);
+        return;
+      }
+      throw failure("QEMU could not resume domain '" + domain.name() + "' after the snapshot",
+          e);
+    }
+  }
+
+  /**
+   * External overlays of a running domain in two steps, so that the switch can happen at a chosen
+   * instant: {@link #prepare} creates the files and opens them in QEMU (unattached), {@link
+   * #commit} switches every disk in one {@code transaction} of {@code blockdev-snapshot}, {@link
+   * #rollback} undoes a prepare that was not committed.
+   */
+  private final class OverlaySwitch {
+    private final Domain domain;
+    private final QmpClient qmp;
+    private final SnapshotDef def;
+    final DomainDef newDef;
+    private final List<Path> created = new ArrayList<>();
+    private final List<String> addedNodes = new ArrayList<>();
+    private final JsonArray actions = new JsonArray();
+
+    OverlaySwitch(Domain domain, QmpClient qmp, SnapshotDef def) {
+      this.domain = domain;
+      this.qmp = qmp;
+      this.def = def;
+      this.newDef = domain.def().copy();
+    }
+
+    void prepare(boolean reuse) throws IOException, QmpException {
       for (SnapshotDef.Disk sd : def.disks()) {
         if (sd.location() != Location.EXTERNAL) {
           continue;
         }
         DiskDef dd = disk(newDef, sd.name());
         Path overlay = Path.of(sd.file());
-        if (!flags.reuseExternal()) {
+        if (!reuse) {
           qemuImg.createOverlay(overlay, Path.of(dd.getSourceFile()), dd.getFormat());
           created.add(overlay);
         }
@@ -381,10 +527,18 @@ public final class Snapshots {
         dd.setSourceFile(overlay.toString());
         dd.setFormat(DiskDef.QCOW2);
       }
+    }
+
+    void commit() throws IOException, QmpException {
+      if (actions.isEmpty()) {
+        return;
+      }
       JsonObject args = new JsonObject();
       args.add("actions", actions);
       qmp.execute("transaction", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-    } catch (IOException | QmpException | RuntimeException e) {
+    }
+
+    void rollback(Exception e) {
       for (String node : addedNodes) {
         try {
           JsonObject del = new JsonObject();
@@ -401,11 +555,9 @@ public final class Snapshots {
           e.addSuppressed(cleanup);
         }
       }
-      throw failure("QEMU could not take external snapshot '" + def.name + "' of domain '"
-          + domain.name() + "'", e);
+      log.debug("rolled back the overlays of snapshot '{}' of domain '{}'", def.name,
+          domain.name());
     }
-    // QEMU now writes to the overlays: the definition must say so before anything else.
-    domains.define(newDef);
   }
 
   // ---- revert -----------------------------------------------------------------------------------
@@ -415,11 +567,22 @@ public final class Snapshots {
    * external ones on fresh overlays over the snapshot's files, so later snapshots stay intact.
    */
   public SnapshotDef revert(String domainName, String name, RevertFlags flags) {
+    return revert(domainName, name, flags, new AbortSignal());
+  }
+
+  /**
+   * As {@link #revert(String, String, RevertFlags)}; {@code abort} (or AbortDomainJob) stops the
+   * load of an external memory image, which then fails with CANCELLED and leaves the domain shut
+   * off on its previous definition.
+   */
+  public SnapshotDef revert(String domainName, String name, RevertFlags flags,
+      AbortSignal abort) {
     if (flags.running() && flags.paused()) {
       throw new InvalidArgumentException("revert: running and paused conflict; pick one");
     }
     Domain domain = domains.get(domainName);
     try (Domain.Job job = domain.beginJob("snapshot revert")) {
+      abort.attach(job);
       SnapshotTree tree;
       SnapshotDef snap;
       synchronized (this) {
@@ -428,10 +591,8 @@ public final class Snapshots {
       }
       revertGuard.check(domainName, name);
       if (snap.memoryLocation() == Location.EXTERNAL) {
-        throw new FailedPreconditionException("snapshot '" + name + "' has external memory; "
-            + "reverting it needs the save-image path, which this server does not have yet");
-      }
-      if (snap.isExternal()) {
+        revertExternalWithMemory(domain, job, snap, flags);
+      } else if (snap.isExternal()) {
         revertExternal(domain, snap, flags);
       } else if (snap.hasMemory()) {
         revertInternalWithMemory(domain, snap, flags);
@@ -501,14 +662,33 @@ public final class Snapshots {
   }
 
   private void revertExternal(Domain domain, SnapshotDef snap, RevertFlags flags) {
+    boolean wasActive = domain.running() != null;
+    List<Path> created = new ArrayList<>();
+    DomainDef newDef = revertOverlays(domain, snap, created);
+    if (wasActive) {
+      domains.destroy(domain.name(), false);
+    }
+    domains.define(newDef);
+    boolean start = flags.running() || flags.paused()
+        || (!"shutoff".equals(snap.state()) && wasActive)
+        || "disk-snapshot".equals(snap.state());
+    if (start) {
+      domains.start(domain.name(), flags.paused());
+    }
+  }
+
+  /**
+   * The domain definition with a fresh overlay ({@code IMAGE.SNAPSHOT.revert-XXXX}) over each
+   * file the snapshot froze, so that the later snapshots' files stay as they are (the tree
+   * branches). The overlays created are added to {@code created}; on failure they are removed.
+   */
+  private DomainDef revertOverlays(Domain domain, SnapshotDef snap, List<Path> created) {
     DomainDef then = snap.domain();
     if (then == null) {
       throw new FailedPreconditionException("snapshot '" + snap.name() + "' records no domain "
           + "definition, so Cryo cannot tell which files to revert to");
     }
-    boolean wasActive = domain.running() != null;
     DomainDef newDef = domain.def().copy();
-    List<Path> created = new ArrayList<>();
     String suffix = "revert-" + Long.toString(System.currentTimeMillis(), 36);
     try {
       for (SnapshotDef.Disk sd : snap.disks()) {
@@ -525,36 +705,87 @@ public final class Snapshots {
         now.setFormat(DiskDef.QCOW2);
       }
     } catch (IOException | RuntimeException e) {
-      for (Path p : created) {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
+      deleteAll(created, e);
       throw failure("could not prepare revert of domain '" + domain.name() + "' to snapshot '"
           + snap.name() + "'", e);
     }
-    if (wasActive) {
-      domains.destroy(domain.name(), false);
+    return newDef;
+  }
+
+  /**
+   * External memory, as libvirt 9.x does it: the domain (destroyed if it runs) is restored from
+   * the snapshot's memory image, on fresh overlays over the snapshot's disk files. Ends running
+   * or paused as the snapshot was, unless {@code flags} say otherwise.
+   */
+  private void revertExternalWithMemory(Domain domain, Domain.Job job, SnapshotDef snap,
+      RevertFlags flags) {
+    Path image = Path.of(snap.memoryFile());
+    if (!Files.isRegularFile(image)) {
+      throw new FailedPreconditionException("the memory file " + image + " of snapshot '"
+          + snap.name() + "' is gone; the snapshot cannot be reverted (delete it with "
+          + "metadata_only)");
     }
-    domains.define(newDef);
-    boolean start = flags.running() || flags.paused()
-        || (!"shutoff".equals(snap.state()) && wasActive)
-        || "disk-snapshot".equals(snap.state());
-    if (start) {
-      domains.start(domain.name(), flags.paused());
+    DomainDef oldDef = domain.def();
+    List<Path> created = new ArrayList<>();
+    DomainDef newDef = revertOverlays(domain, snap, created);
+    boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
+    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    try {
+      if (domain.running() != null) {
+        domains.destroy(domain.name(), false);
+      }
+      job.progress("memory", 0, 0);
+      job.onAbort(cancel::cancel);
+      if (job.abortRequested()) {
+        cancel.cancel();
+      }
+      saves.restoreFromFile(image, new SaveRestore.RestoreOptions(wantRunning
+          ? SaveRestore.Start.RUNNING : SaveRestore.Start.PAUSED, DomainXml.format(newDef)),
+          cancel);
+      job.onAbort(null);
+    } catch (RuntimeException e) {
+      job.onAbort(null);
+      deleteAll(created, e);
+      try {
+        domains.define(oldDef);
+      } catch (RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      if (cancel.isCancelled()) {
+        throw new CancelledException("revert of domain '" + domain.name() + "' to snapshot '"
+            + snap.name() + "' was aborted; the domain is shut off on its previous definition",
+            e);
+      }
+      throw failure("could not revert domain '" + domain.name() + "' to snapshot '"
+          + snap.name() + "'", e);
+    }
+    domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
+        StateReason.FROM_SNAPSHOT, null);
+  }
+
+  private static void deleteAll(List<Path> files, Exception e) {
+    for (Path p : files) {
+      try {
+        Files.deleteIfExists(p);
+      } catch (IOException cleanup) {
+        e.addSuppressed(cleanup);
+      }
     }
   }
 
   // ---- delete -----------------------------------------------------------------------------------
 
   /**
-   * Deletes snapshot {@code name} as {@code mode} says. Internal snapshots are removed from the
-   * qcow2 images unless {@code metadataOnly}; external ones only with {@code metadataOnly} (their
-   * files are kept: merging them is not supported yet).
+   * Deletes snapshot {@code name} as {@code mode} says. Unless {@code metadataOnly}, internal
+   * snapshots are removed from the qcow2 images and external ones are merged, as libvirt 9.x
+   * does: each overlay is committed into the file the snapshot froze (QMP {@code block-commit}
+   * while the domain runs, {@code qemu-img commit} when it is off), the overlay's own overlay or
+   * the disk itself is pointed at that file, the overlay and the memory file are removed.
    *
    * @return the names deleted
+   * @throws FailedPreconditionException where libvirt refuses to merge (the message says why:
+   *     children with it, several children, an internal child, an overlay no longer in the disk's
+   *     current chain)
    */
   public List<String> delete(String domainName, String name, DeleteMode mode,
       boolean metadataOnly) {
@@ -563,6 +794,7 @@ public final class Snapshots {
       SnapshotTree tree;
       SnapshotDef snap;
       List<SnapshotDef> targets = new ArrayList<>();
+      List<SnapshotDef> snapChildren;
       synchronized (this) {
         tree = tree(domain);
         snap = tree.get(name);
@@ -572,14 +804,18 @@ public final class Snapshots {
         if (mode != DeleteMode.ONE) {
           targets.addAll(tree.descendants(name));
         }
+        snapChildren = tree.children(name);
       }
+      List<SnapshotChain.Merge> merges = List.of();
       if (!metadataOnly) {
         for (SnapshotDef t : targets) {
           if (t.isExternal()) {
-            throw new FailedPreconditionException("snapshot '" + t.name() + "' is external; "
-                + "Cryo does not merge external overlays yet. Delete it with metadata_only to "
-                + "forget it and keep its files");
+            SnapshotChain.checkDeletable(t, t == snap ? snapChildren : List.of(),
+                mode != DeleteMode.ONE);
           }
+        }
+        if (snap.isExternal() && mode == DeleteMode.ONE) {
+          merges = planMerges(domain, snap);
         }
       }
       SnapshotStore store = store(domain);
@@ -588,7 +824,12 @@ public final class Snapshots {
       for (int i = targets.size() - 1; i >= 0; i--) {
         SnapshotDef t = targets.get(i);
         if (!metadataOnly) {
-          deleteInternalData(domain, t);
+          if (t.isExternal()) {
+            job.progress("merge", 0, 0);
+            mergeExternal(domain, tree, store, t, merges);
+          } else {
+            deleteInternalData(domain, t);
+          }
         }
         if (t == snap) {
           for (SnapshotDef child : tree.children(name)) {
@@ -609,6 +850,187 @@ public final class Snapshots {
         }
       }
       return List.copyOf(gone);
+    }
+  }
+
+  /** Where each external disk of {@code snap} sits in the disk's chain now; refuses as libvirt. */
+  private List<SnapshotChain.Merge> planMerges(Domain domain, SnapshotDef snap) {
+    List<SnapshotChain.Merge> merges = new ArrayList<>();
+    DomainDef now = domain.def();
+    RunningQemu running = domain.running();
+    try {
+      for (SnapshotDef.Disk sd : snap.disks()) {
+        if (sd.location() != Location.EXTERNAL) {
+          continue;
+        }
+        Path base = Path.of(disk(snap.domain(), sd.name()).getSourceFile());
+        List<Path> chain = running != null ? liveChain(running.qmp(), sd.name())
+            : qemuImg.backingChain(Path.of(disk(now, sd.name()).getSourceFile())).stream()
+                .map(QemuImg.ChainImage::file).toList();
+        merges.add(SnapshotChain.plan(snap.name(), sd.name(), chain, Path.of(sd.file()), base));
+      }
+      if (running != null && !merges.isEmpty()
+          && !running.qmp().execute("query-block-jobs").getAsJsonArray().isEmpty()) {
+        throw new FailedPreconditionException("cannot merge external snapshot '" + snap.name()
+            + "' while another block job runs on domain '" + domain.name() + "' (a backup?); "
+            + "retry when it has finished");
+      }
+    } catch (IOException | QmpException e) {
+      throw failure("could not read the disk chains of domain '" + domain.name() + "'", e);
+    }
+    return merges;
+  }
+
+  /** The files of a running disk's chain, active layer first, from {@code query-block}. */
+  private static List<Path> liveChain(QmpClient qmp, String target)
+      throws IOException, QmpException {
+    List<Path> chain = new ArrayList<>();
+    for (JsonElement e : qmp.execute("query-block").getAsJsonArray()) {
+      JsonObject b = e.getAsJsonObject();
+      if (b.has("qdev") && b.has("inserted")
+          && b.get("qdev").getAsString().contains("/virtio-" + target + "/")) {
+        JsonObject image = b.getAsJsonObject("inserted").getAsJsonObject("image");
+        while (image != null) {
+          chain.add(Path.of(image.get("filename").getAsString()));
+          image = image.has("backing-image") ? image.getAsJsonObject("backing-image") : null;
+        }
+      }
+    }
+    if (chain.isEmpty()) {
+      throw new FailedPreconditionException("QEMU has no block node for disk '" + target + "'");
+    }
+    return chain;
+  }
+
+  /**
+   * Merges external snapshot {@code snap} away (see {@link #delete}); the planned {@code merges}
+   * were checked under the same job, so the chains have not changed since.
+   */
+  private void mergeExternal(Domain domain, SnapshotTree tree, SnapshotStore store,
+      SnapshotDef snap, List<SnapshotChain.Merge> merges) {
+    RunningQemu running = domain.running();
+    DomainDef newDef = domain.def().copy();
+    boolean defChanged = false;
+    try {
+      for (SnapshotChain.Merge m : merges) {
+        String baseFormat = disk(snap.domain(), m.disk()).getFormat();
+        if (running != null) {
+          commitLive(running.qmp(), m);
+        } else {
+          qemuImg.commit(m.overlay());
+          if (m.kind() == SnapshotChain.Kind.INNER) {
+            qemuImg.rebaseUnsafe(m.child(), m.base(), baseFormat);
+          }
+        }
+        if (m.kind() == SnapshotChain.Kind.ACTIVE) {
+          DiskDef dd = disk(newDef, m.disk());
+          dd.setSourceFile(m.base().toString());
+          dd.setFormat(baseFormat);
+          defChanged = true;
+        }
+      }
+    } catch (IOException | QmpException | RuntimeException e) {
+      if (defChanged) {
+        // Some disks already run on their base: the definition must follow them.
+        domains.define(newDef);
+      }
+      throw failure("could not merge external snapshot '" + snap.name() + "' of domain '"
+          + domain.name() + "'", e);
+    }
+    if (defChanged) {
+      domains.define(newDef);
+    }
+    // Snapshots taken later recorded the overlay as their disk's file; it is the base now.
+    synchronized (this) {
+      for (SnapshotDef other : tree.topological()) {
+        if (other != snap && other.domain() != null && retarget(other.domain(), merges)) {
+          store.save(other);
+        }
+      }
+    }
+    for (SnapshotChain.Merge m : merges) {
+      try {
+        Files.deleteIfExists(m.overlay());
+      } catch (IOException e) {
+        log.warn("snapshot '{}' merged, but its overlay {} could not be removed: {}",
+            snap.name(), m.overlay(), e.getMessage());
+      }
+    }
+    if (snap.memoryFile() != null) {
+      try {
+        Files.deleteIfExists(Path.of(snap.memoryFile()));
+      } catch (IOException e) {
+        log.warn("snapshot '{}' deleted, but its memory file {} could not be removed: {}",
+            snap.name(), snap.memoryFile(), e.getMessage());
+      }
+    }
+  }
+
+  private static boolean retarget(DomainDef def, List<SnapshotChain.Merge> merges) {
+    boolean changed = false;
+    for (SnapshotChain.Merge m : merges) {
+      for (DiskDef d : def.disks()) {
+        if (d.getTargetDev().equals(m.disk())
+            && m.overlay().toString().equals(d.getSourceFile())) {
+          d.setSourceFile(m.base().toString());
+          changed = true;
+        }
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * {@code block-commit} of one overlay into its base in a running QEMU: an active commit
+   * (completed when ready, which pivots the device to the base) when the overlay is the active
+   * layer, an intermediate commit otherwise (QEMU rebases the layer above). Nodes that the
+   * overlay had and that the monitor owns are removed after.
+   */
+  private static void commitLive(QmpClient qmp, SnapshotChain.Merge m)
+      throws IOException, QmpException {
+    Map<String, String> formatNodes = new HashMap<>();
+    Map<String, String> storageNodes = new HashMap<>();
+    for (JsonElement e : qmp.execute("query-named-block-nodes").getAsJsonArray()) {
+      JsonObject n = e.getAsJsonObject();
+      String file = n.get("file").getAsString();
+      String nodeName = n.get("node-name").getAsString();
+      if ("file".equals(n.get("drv").getAsString())) {
+        storageNodes.put(file, nodeName);
+      } else {
+        formatNodes.put(file, nodeName);
+      }
+    }
+    String top = formatNodes.get(m.overlay().toString());
+    String base = formatNodes.get(m.base().toString());
+    String device = m.kind() == SnapshotChain.Kind.ACTIVE ? top
+        : topNodes(qmp, List.of(m.disk())).get(0);
+    if (top == null || base == null) {
+      throw new FailedPreconditionException("QEMU has no node for " + (top == null
+          ? m.overlay() : m.base()) + " of disk " + m.disk());
+    }
+    JsonObject args = new JsonObject();
+    args.addProperty("job-id", jobId("commit"));
+    args.addProperty("device", device);
+    args.addProperty("top-node", top);
+    args.addProperty("base-node", base);
+    args.addProperty("auto-dismiss", false);
+    QmpJobs.run(qmp, "block-commit", args, JOB_TIMEOUT, m.kind() == SnapshotChain.Kind.ACTIVE);
+    // Nodes from blockdev-add or -blockdev stay until deleted; auto-named ones went with it.
+    Set<String> left = new HashSet<>();
+    for (JsonElement e : qmp.execute("query-named-block-nodes").getAsJsonArray()) {
+      left.add(e.getAsJsonObject().get("node-name").getAsString());
+    }
+    for (String node : new String[] {top, storageNodes.get(m.overlay().toString())}) {
+      if (node != null && left.contains(node) && !node.startsWith("#")) {
+        JsonObject del = new JsonObject();
+        del.addProperty("node-name", node);
+        try {
+          qmp.execute("blockdev-del", del, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+        } catch (QmpException e) {
+          log.warn("could not remove QEMU node {} of merged overlay {}: {}", node, m.overlay(),
+              e.description());
+        }
+      }
     }
   }
 
@@ -737,6 +1159,9 @@ public final class Snapshots {
           Files.deleteIfExists(Path.of(sd.file()));
         }
       }
+      if (pending.memoryFile() != null) {
+        Files.deleteIfExists(Path.of(pending.memoryFile()));
+      }
       if (!internalDisks(pending).isEmpty()) {
         deleteInternalData(domain, pending);
       }
@@ -853,42 +1278,57 @@ public final class Snapshots {
     return out;
   }
 
-  /** Checks where external files go; see the class comment. */
-  private static void checkExternalFiles(SnapshotDef def, DomainDef domain, boolean reuse) {
-    Set<Path> allowed = new HashSet<>();
+  /**
+   * Checks the files an external snapshot will write (overlays and the memory file): plain
+   * absolute paths inside the server's image folders, none of them a disk of the domain or named
+   * twice, new unless {@code reuse}.
+   */
+  private static void checkExternalFiles(SnapshotDef def, DomainDef domain, boolean reuse,
+      ImageRoots roots) {
     Set<Path> sources = new HashSet<>();
     for (DiskDef d : domain.disks()) {
-      Path p = Path.of(d.getSourceFile()).normalize();
-      sources.add(p);
-      allowed.add(p.getParent());
+      sources.add(Path.of(d.getSourceFile()).normalize());
     }
     Set<Path> seen = new HashSet<>();
     for (SnapshotDef.Disk sd : def.disks()) {
-      if (sd.location() != Location.EXTERNAL) {
-        continue;
+      if (sd.location() == Location.EXTERNAL) {
+        checkExternalFile(sd.file(), "overlay", "of disk " + sd.name(), sources, seen, reuse,
+            roots);
       }
-      Path p = Path.of(sd.file());
-      if (!p.normalize().equals(p) || sd.file().contains("/../") || sd.file().endsWith("/..")) {
-        throw new PermissionDeniedException("overlay '" + sd.file() + "' of disk " + sd.name()
-            + " has '.' or '..' components; give a plain absolute path");
-      }
-      if (!allowed.contains(p.getParent())) {
-        throw new PermissionDeniedException("overlay '" + sd.file() + "' of disk " + sd.name()
-            + " is outside the allowed folders; put it beside the domain's disk images "
-            + allowed);
-      }
-      if (sources.contains(p) || !seen.add(p)) {
-        throw new InvalidArgumentException("overlay '" + sd.file() + "' of disk " + sd.name()
-            + " is already a disk of the domain or used twice");
-      }
-      if (Files.exists(p) && !reuse) {
-        throw new AlreadyExistsException("overlay '" + sd.file() + "' of disk " + sd.name()
-            + " already exists; remove it, name another file, or pass reuse_external");
-      }
-      if (!Files.exists(p) && reuse) {
-        throw new FailedPreconditionException("reuse_external: overlay '" + sd.file()
-            + "' of disk " + sd.name() + " does not exist");
-      }
+    }
+    if (def.memoryLocation() == Location.EXTERNAL && def.memoryFile() != null) {
+      checkExternalFile(def.memoryFile(), "memory file", "", sources, seen, reuse, roots);
+    }
+  }
+
+  private static void checkExternalFile(String file, String what, String of, Set<Path> sources,
+      Set<Path> seen, boolean reuse, ImageRoots roots) {
+    String label = what + " '" + file + "'" + (of.isEmpty() ? "" : " " + of);
+    Path p = Path.of(file);
+    if (!p.isAbsolute() || !p.normalize().equals(p) || file.contains("/../")
+        || file.endsWith("/..")) {
+      throw new PermissionDeniedException(label + " has '.' or '..' components or is relative; "
+          + "give a plain absolute path");
+    }
+    try {
+      roots.forWriting(file);
+    } catch (PermissionDeniedException e) {
+      throw new PermissionDeniedException(label + " is outside the allowed folders (the "
+          + "server's image folders " + roots.roots() + "); put it in one of them", e);
+    } catch (dev.cryo.server.error.NotFoundException e) {
+      throw new FailedPreconditionException("the folder of " + label + " does not exist; "
+          + "create it first", e);
+    }
+    if (sources.contains(p) || !seen.add(p)) {
+      throw new InvalidArgumentException(label + " is already a disk of the domain or named "
+          + "twice in the snapshot");
+    }
+    if (Files.exists(p) && !reuse) {
+      throw new AlreadyExistsException(label + " already exists; remove it, name another file, "
+          + "or pass reuse_external");
+    }
+    if (!Files.exists(p) && reuse && !"memory file".equals(what)) {
+      throw new FailedPreconditionException("reuse_external: " + label + " does not exist");
     }
   }
 
