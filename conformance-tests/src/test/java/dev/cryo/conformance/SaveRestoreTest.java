@@ -8,6 +8,7 @@ import dev.cryo.client.Cancellation;
 import dev.cryo.client.CryoException;
 import dev.cryo.client.CryoException.ErrorCode;
 import dev.cryo.client.Domain;
+import dev.cryo.client.DomainJob;
 import dev.cryo.client.DomainState;
 import dev.cryo.client.Domains;
 import dev.cryo.client.ImageCompression;
@@ -24,6 +25,9 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -208,6 +212,37 @@ class SaveRestoreTest {
     assertThatThrownBy(() -> images.restore(local, RestoreOptions.defaults()))
         .extracting(e -> ((CryoException) e).code()).isEqualTo(ErrorCode.FAILED_PRECONDITION);
     assertThat(domains.get(NAME).state()).isEqualTo(DomainState.RUNNING);
+  }
+
+  @Test
+  @Order(8)
+  void save_abortedAsDomjobabort_guestCarriesOnAndNoFileLeft() throws Exception {
+    beat = GuestProbe.latest(domains, NAME, beat.checksum());
+    // xz is slow enough that the save is still moving memory when the abort arrives.
+    CountDownLatch moving = new CountDownLatch(1);
+    SaveOptions slow = SaveOptions.defaults().compression(ImageCompression.XZ).level(6)
+        .progress(p -> {
+          if (p.phase().equals("TRANSFER") && p.processedBytes() > 0) {
+            moving.countDown();
+          }
+        });
+    String target = serverPath("aborted.save");
+    CompletableFuture<SaveSummary> save = CompletableFuture.supplyAsync(
+        () -> images.saveToServer(NAME, target, slow));
+    assertThat(moving.await(120, TimeUnit.SECONDS)).as("save progress").isTrue();
+    DomainJob job = domains.job(NAME).orElseThrow();
+    assertThat(job.operation()).isEqualTo("save");
+    assertThat(job.phase()).isEqualTo("memory");
+    assertThat(job.processedBytes()).isPositive();
+    assertThat(job.abortable()).isTrue();
+    domains.abortJob(NAME);
+    assertThatThrownBy(save::join).cause().isInstanceOfSatisfying(CryoException.class,
+        e -> assertThat(e.code()).isEqualTo(ErrorCode.CANCELLED));
+    assertThat(domains.job(NAME)).isEmpty();
+    beat = GuestProbe.assertCarriesOn(domains, NAME, beat);
+    assertThat(domains.get(NAME).state()).isEqualTo(DomainState.RUNNING);
+    assertThat(Path.of(target)).doesNotExist();
+    assertNoTempFiles();
   }
 
   static void assertNoTempFiles() throws IOException {

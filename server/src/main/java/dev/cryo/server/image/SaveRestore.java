@@ -299,6 +299,7 @@ public final class SaveRestore {
     Domain domain = domains.get(name);
     try (Domain.Job job = domain.beginJob("save")) {
       cancel.check();
+      job.onAbort(cancel::cancel);
       RunningQemu running = Domains.requireActive(domain, "save");
       if (domain.state() == DomainState.SHUTDOWN) {
         throw new FailedPreconditionException("domain '" + name + "' is shutting down");
@@ -321,8 +322,12 @@ public final class SaveRestore {
         CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
             e -> MIGRATION_DONE.contains(status(e)));
         clock.mark("setup");
+        ProgressListener reported = (phase, done, estimated, rate) -> {
+          job.progress("memory", done, estimated);
+          progress.progress(phase, done, estimated, rate);
+        };
         Written written = transfer.run(new Migration(qmp, domain, xml, wasRunning, total, end,
-            progress, cancel));
+            reported, cancel));
         clock.mark("transfer");
         QmpEvent last = await(end, "QEMU to finish the migration of '" + name + "'");
         if (!"completed".equals(status(last))) {
@@ -333,6 +338,9 @@ public final class SaveRestore {
           stoppedAt = System.nanoTime() - downtimeNanos(qmp);
         }
         completed = true;
+        // QEMU is done with the guest's memory: from here the save finishes rather than undo.
+        job.onAbort(null);
+        job.progress("sync", written.payload().rawBytes(), written.payload().rawBytes());
         completion.complete(xml, written);
         clock.mark("sync");
         DomainInfo info = after(domain, running, options.after(), wasRunning);
@@ -759,6 +767,7 @@ public final class SaveRestore {
     RunningQemu running = null;
     boolean ok = false;
     try (Domain.Job job = domain.beginJob("restore")) {
+      job.onAbort(cancel::cancel);
       if (domain.state().isActive()) {
         throw new FailedPreconditionException("domain '" + name + "' is already running");
       }
@@ -767,9 +776,10 @@ public final class SaveRestore {
       running = domains.launch(domain, QemuCommandLine.Incoming.DEFER);
       clock.mark("launch");
       domains.setState(domain, DomainState.PAUSED, StateReason.MIGRATION, null);
+      Loading loading = new Loading(domain, job, running, reader, options, cancel, warnings,
+          clock);
       RestoreResult result = file != null && reader.header().compression() == Compression.RAW
-          ? loadFile(domain, running, reader, file, options, cancel, warnings, clock)
-          : load(domain, running, reader, trailer, options, cancel, warnings, clock);
+          ? loadFile(loading, file) : load(loading, trailer);
       ok = true;
       return result;
     } finally {
@@ -788,11 +798,15 @@ public final class SaveRestore {
     }
   }
 
-  private RestoreResult load(Domain domain, RunningQemu running, SaveImageReader reader,
-      Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
-      List<String> warnings, PhaseClock clock) {
-    QmpClient qmp = running.qmp();
-    Path socket = domain.runDir().path().resolve("restore.sock");
+  /** One restore in progress: what loading the image into the new QEMU works with. */
+  private record Loading(Domain domain, Domain.Job job, RunningQemu running,
+      SaveImageReader reader, RestoreOptions options, Cancel cancel, List<String> warnings,
+      PhaseClock clock) {}
+
+  private RestoreResult load(Loading l, Supplier<Optional<ImageXml.Digest>> trailer) {
+    QmpClient qmp = l.running().qmp();
+    Cancel cancel = l.cancel();
+    Path socket = l.domain().runDir().path().resolve("restore.sock");
     long rawBytes = 0;
     IOException qemuSide = null;
     try {
@@ -805,7 +819,7 @@ public final class SaveRestore {
       qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
       try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
         cancel.closeOnCancel(out);
-        InputStream payload = reader.payload();
+        InputStream payload = l.reader().payload();
         byte[] buf = new byte[IO_BUFFER];
         while (true) {
           int n = payload.readNBytes(buf, 0, buf.length);
@@ -813,6 +827,7 @@ public final class SaveRestore {
             break;
           }
           rawBytes += n;
+          l.job().progress("memory", rawBytes, 0);
           if (qemuSide == null) {
             try {
               ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
@@ -832,12 +847,11 @@ public final class SaveRestore {
           out.shutdownOutput();
         }
       }
-      PayloadSummary summary = reader.finish(rawBytes);
-      return finishLoad(domain, running, reader, summary,
-          trailer.get().or(reader::storedDigest), end, qemuSide != null, options, warnings,
-          clock);
+      PayloadSummary summary = l.reader().finish(rawBytes);
+      return finishLoad(l, summary, trailer.get().or(l.reader()::storedDigest), end,
+          qemuSide != null);
     } catch (IOException | QmpException | RuntimeException e) {
-      throw translate(e, cancel, "restore domain '" + domain.name() + "'");
+      throw translate(e, cancel, "restore domain '" + l.domain().name() + "'");
     } finally {
       try {
         Files.deleteIfExists(socket);
@@ -852,10 +866,9 @@ public final class SaveRestore {
    * ({@code getfd} + {@code migrate-incoming fd:NAME}), as libvirt does. The server reads the
    * file alongside, with positional reads that do not move QEMU's offset, only to hash it.
    */
-  private RestoreResult loadFile(Domain domain, RunningQemu running, SaveImageReader reader,
-      Path file, RestoreOptions options, Cancel cancel, List<String> warnings, PhaseClock clock) {
-    QmpClient qmp = running.qmp();
-    long offset = reader.header().payloadOffset();
+  private RestoreResult loadFile(Loading l, Path file) {
+    QmpClient qmp = l.running().qmp();
+    long offset = l.reader().header().payloadOffset();
     try {
       setupMigration(qmp, false);
       CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
@@ -870,10 +883,11 @@ public final class SaveRestore {
       PayloadSummary summary;
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
           ParallelSha256 sha = new ParallelSha256()) {
+        long total = ch.size() - offset;
         ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
         long pos = offset;
         while (true) {
-          cancel.check();
+          l.cancel().check();
           buf.clear();
           int n = ch.read(buf, pos);
           if (n < 0) {
@@ -881,22 +895,23 @@ public final class SaveRestore {
           }
           sha.update(buf.array(), 0, n);
           pos += n;
+          l.job().progress("memory", pos - offset, total);
         }
         summary = new PayloadSummary(sha.finish(), pos - offset, pos - offset);
       }
-      return finishLoad(domain, running, reader, summary, reader.storedDigest(), end, false,
-          options, warnings, clock);
+      return finishLoad(l, summary, l.reader().storedDigest(), end, false);
     } catch (IOException | QmpException | RuntimeException e) {
-      throw translate(e, cancel, "restore domain '" + domain.name() + "'");
+      throw translate(e, l.cancel(), "restore domain '" + l.domain().name() + "'");
     }
   }
 
   /** Checks the digest, waits for QEMU to have loaded the image, then starts the domain. */
-  private RestoreResult finishLoad(Domain domain, RunningQemu running, SaveImageReader reader,
-      PayloadSummary summary, Optional<ImageXml.Digest> expected,
-      CompletableFuture<QmpEvent> end, boolean qemuStoppedReading, RestoreOptions options,
-      List<String> warnings, PhaseClock clock) throws IOException, QmpException {
-    clock.mark("transfer");
+  private RestoreResult finishLoad(Loading l, PayloadSummary summary,
+      Optional<ImageXml.Digest> expected, CompletableFuture<QmpEvent> end,
+      boolean qemuStoppedReading) throws IOException, QmpException {
+    Domain domain = l.domain();
+    RunningQemu running = l.running();
+    l.clock().mark("transfer");
     boolean verified = false;
     if (expected.isPresent()) {
       if (!expected.get().sha256().equals(summary.sha256())
@@ -908,12 +923,12 @@ public final class SaveRestore {
       }
       verified = true;
     } else {
-      warnings.add("the image carries no SHA-256 digest (libvirt's images and images piped "
+      l.warnings().add("the image carries no SHA-256 digest (libvirt's images and images piped "
           + "through stdout have none, and no trailer digest was sent); it was restored "
           + "without an integrity check");
     }
     QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
-    clock.mark("qemu-done");
+    l.clock().mark("qemu-done");
     if (!"completed".equals(status(last)) || qemuStoppedReading) {
       String detail = running.process().logTail();
       if (verified) {
@@ -923,9 +938,11 @@ public final class SaveRestore {
       throw new DataLossException("QEMU could not load the migration stream; the image is "
           + "truncated or corrupt: " + lastLine(detail));
     }
-    Start start = options.start();
+    // Past here the guest is whole: an abort would only throw away a finished restore.
+    l.job().onAbort(null);
+    Start start = l.options().start();
     boolean run = start == Start.RUNNING
-        || (start == Start.AS_SAVED && reader.header().wasRunning());
+        || (start == Start.AS_SAVED && l.reader().header().wasRunning());
     if (run) {
       running.qmp().execute("cont");
       domains.setState(domain, DomainState.RUNNING, StateReason.RESTORED,
@@ -934,11 +951,11 @@ public final class SaveRestore {
       domains.setState(domain, DomainState.PAUSED, StateReason.RESTORED,
           DomainEvent.Type.STARTED);
     }
-    clock.mark("start");
+    l.clock().mark("start");
     log.info("restored '{}' ({} {} bytes) in {}", domain.name(),
-        reader.header().compression().label(), summary.storedBytes(), clock);
-    return new RestoreResult(domains.info(domain.name()), warnings, verified,
-        summary.storedBytes(), clock.elapsed());
+        l.reader().header().compression().label(), summary.storedBytes(), l.clock());
+    return new RestoreResult(domains.info(domain.name()), l.warnings(), verified,
+        summary.storedBytes(), l.clock().elapsed());
   }
 
   private static String lastLine(String log) {
