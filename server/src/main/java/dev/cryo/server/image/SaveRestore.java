@@ -533,8 +533,8 @@ public final class SaveRestore {
     QmpClient qmp = running.qmp();
     try {
       // "none", or how the last migration (maybe an earlier save's) ended: nothing to cancel.
-      if (!"none".equals(queryMigrateStatus(qmp))
-          && !MIGRATION_DONE.contains(queryMigrateStatus(qmp))) {
+      String status = queryMigrateStatus(qmp);
+      if (!"none".equals(status) && !MIGRATION_DONE.contains(status)) {
         CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
             e -> MIGRATION_DONE.contains(status(e)));
         qmp.execute("migrate_cancel");
