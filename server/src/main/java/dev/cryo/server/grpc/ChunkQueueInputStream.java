@@ -4,27 +4,36 @@ import com.google.protobuf.ByteString;
 import dev.cryo.server.error.DataLossException;
 import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.ResourceExhaustedException;
-import java.io.InputStream;
+import dev.cryo.server.image.ChunkedImageStream;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 
 /**
- * The image chunks of a client stream as an {@link InputStream} for the restore thread. gRPC
+ * The image chunks of a client stream for the restore thread, as a stream or piece by piece. gRPC
  * delivers a chunk only after {@code request(1)}; this asks for the next one each time the
- * reader has used one up, so at most {@code window} chunks wait here.
+ * reader has taken one, so at most {@code window} chunks wait here. A chunk may alias gRPC's
+ * receive buffers ({@link AliasingMarshaller}): each is released once read, or handed on as a
+ * {@link ChunkedImageStream.Piece} whose holder releases it; {@link #close} releases what is left.
  */
-final class ChunkQueueInputStream extends InputStream {
+final class ChunkQueueInputStream extends ChunkedImageStream {
+  private static final Runnable NOTHING = () -> { };
+
+  /** A chunk and how to give its buffers back. */
+  private record Chunk(ByteString bytes, Runnable release) {}
+
   private final Runnable requestOne;
   private final Duration stallTimeout;
   private final long maxBytes;
   /** Bytes offered so far; guarded by {@code this}. */
   private long received;
   /** Guarded by {@code this}. */
-  private final ArrayDeque<ByteString> queue = new ArrayDeque<>();
+  private final ArrayDeque<Chunk> queue = new ArrayDeque<>();
   private boolean ended;
+  private boolean closed;
   private RuntimeException failure;
   /** Only touched by the reading thread. */
-  private ByteString current = ByteString.EMPTY;
+  private Chunk current = new Chunk(ByteString.EMPTY, NOTHING);
   private int position;
 
   /**
@@ -37,18 +46,22 @@ final class ChunkQueueInputStream extends InputStream {
     this.maxBytes = maxBytes;
   }
 
-  /** A chunk from gRPC; never blocks. */
-  synchronized void offer(ByteString chunk) {
-    if (!ended && failure == null) {
-      received += chunk.size();
-      if (received > maxBytes) {
-        fail(new ResourceExhaustedException("the image is larger than this server accepts in "
-            + "one call (" + maxBytes + " bytes, --max-image-bytes)"));
-        return;
+  /** A chunk from gRPC, released by this stream from now on; never blocks. */
+  void offer(ByteString chunk, Runnable release) {
+    synchronized (this) {
+      if (!ended && failure == null && !closed) {
+        received += chunk.size();
+        if (received > maxBytes) {
+          fail(new ResourceExhaustedException("the image is larger than this server accepts in "
+              + "one call (" + maxBytes + " bytes, --max-image-bytes)"));
+        } else {
+          queue.add(new Chunk(chunk, release));
+          notifyAll();
+          return;
+        }
       }
-      queue.add(chunk);
-      notifyAll();
     }
+    release.run();
   }
 
   /** The client has sent its last chunk. */
@@ -61,8 +74,26 @@ final class ChunkQueueInputStream extends InputStream {
   synchronized void fail(RuntimeException e) {
     if (failure == null) {
       failure = e;
-      queue.clear();
+      releaseQueued();
       notifyAll();
+    }
+  }
+
+  /** Releases every chunk still held; later chunks are released as they arrive. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      closed = true;
+      releaseQueued();
+    }
+    current.release().run();
+    current = new Chunk(ByteString.EMPTY, NOTHING);
+    position = 0;
+  }
+
+  private void releaseQueued() {
+    for (Chunk c; (c = queue.poll()) != null; ) {
+      c.release().run();
     }
   }
 
@@ -77,35 +108,54 @@ final class ChunkQueueInputStream extends InputStream {
     if (len == 0) {
       return 0;
     }
-    if (position == current.size()) {
-      boolean hadChunk = !current.isEmpty();
-      current = ByteString.EMPTY;
+    if (position == current.bytes().size()) {
+      current.release().run();
+      current = new Chunk(ByteString.EMPTY, NOTHING);
       position = 0;
-      if (hadChunk) {
-        requestOne.run();
-      }
-      ByteString next = take();
+      Chunk next = take();
       if (next == null) {
         return -1;
       }
       current = next;
     }
-    int n = Math.min(len, current.size() - position);
-    current.copyTo(b, position, off, n);
+    int n = Math.min(len, current.bytes().size() - position);
+    current.bytes().copyTo(b, position, off, n);
     position += n;
     return n;
   }
 
-  private synchronized ByteString take() {
+  @Override
+  public Piece nextPiece() {
+    Chunk c;
+    if (position < current.bytes().size()) {
+      c = new Chunk(current.bytes().substring(position), current.release());
+    } else {
+      current.release().run();
+      c = take();
+      if (c == null) {
+        current = new Chunk(ByteString.EMPTY, NOTHING);
+        position = 0;
+        return null;
+      }
+    }
+    current = new Chunk(ByteString.EMPTY, NOTHING);
+    position = 0;
+    return new Piece(c.bytes().asReadOnlyByteBufferList().toArray(ByteBuffer[]::new),
+        c.release());
+  }
+
+  /** The next non-empty chunk, asking gRPC for one more; null at the end of the stream. */
+  private synchronized Chunk take() {
     long deadline = System.nanoTime() + stallTimeout.toNanos();
     while (true) {
       if (failure != null) {
         throw failure;
       }
-      ByteString next = queue.poll();
+      Chunk next = queue.poll();
       if (next != null) {
-        if (next.isEmpty()) {
-          requestOne.run();
+        requestOne.run();
+        if (next.bytes().isEmpty()) {
+          next.release().run();
           continue;
         }
         return next;

@@ -41,7 +41,7 @@ public final class GrpcServices {
         core.streamLimits());
     List<BindableService> services = List.of(
         new DomainGrpcService(core.domains(), images.starter()),
-        images,
+        images.aliasing(),
         new SnapshotGrpcService(core.snapshots()),
         new CheckpointGrpcService(core.checkpoints()),
         new BackupGrpcService(core.backups(), core.backupExecutor()),

@@ -27,6 +27,7 @@ import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.ImageXml;
 import dev.cryo.server.image.SaveImageFile;
 import dev.cryo.server.image.SaveRestore;
+import io.grpc.BindableService;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -51,11 +52,20 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   private final SaveRestore images;
   private final ExecutorService executor;
   private final StreamLimits limits;
+  /** Restore chunks alias gRPC's receive buffers until the restore has used them. */
+  private final AliasingMarshaller<RestoreDomainRequest> restoreRequests =
+      new AliasingMarshaller<>(RestoreDomainRequest.getDefaultInstance());
 
   ImageGrpcService(SaveRestore images, ExecutorService executor, StreamLimits limits) {
     this.images = images;
     this.executor = executor;
     this.limits = limits;
+  }
+
+  /** This service as gRPC serves it: {@link #bindService()} with aliased restore chunks. */
+  BindableService aliasing() {
+    return () -> AliasingMarshaller.rebind(bindService(), ImageServiceGrpc.getRestoreDomainMethod(),
+        restoreRequests);
   }
 
   /** {@code StartDomain}: restores a managed save if there is one, as libvirt does. */
@@ -258,8 +268,10 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       @Override
       public void onNext(RestoreDomainRequest req) {
         if (failed) {
+          restoreRequests.release(req);
           return;
         }
+        boolean queued = false;
         try {
           switch (req.getPartCase()) {
             case OPTIONS -> {
@@ -274,7 +286,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
               if (trailerSeen) {
                 throw new InvalidArgumentException("image chunk after the trailer");
               }
-              chunks.offer(req.getChunk());
+              queued = true;
+              chunks.offer(req.getChunk(), () -> restoreRequests.release(req));
             }
             case TRAILER -> {
               requireStream();
@@ -293,6 +306,11 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
             synchronized (call) {
               call.onError(StatusMapping.toException(e));
             }
+          }
+        } finally {
+          if (!queued) {
+            // Chunks are released by the queue; options and trailer were copied out of theirs.
+            restoreRequests.release(req);
           }
         }
       }
@@ -343,6 +361,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
                 call.onError(StatusMapping.toException(t));
               }
             }
+          } finally {
+            chunks.close();
           }
         });
       }

@@ -1,5 +1,6 @@
 package dev.cryo.server.image;
 
+import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -18,9 +19,10 @@ import java.util.concurrent.ExecutionException;
 final class ParallelSha256 implements AutoCloseable {
   private static final int BUFFERS = 4;
   private static final int BUFFER_BYTES = 1 << 20;
-  private static final Slice END = new Slice(new byte[0], 0);
+  private static final Slice END = new Slice(new byte[0], 0, null);
 
-  private record Slice(byte[] bytes, int length) {}
+  /** A full buffer of ours (returned to {@code free}), or a caller's piece (released). */
+  private record Slice(byte[] bytes, int length, ChunkedImageStream.Piece piece) {}
 
   private final BlockingQueue<Slice> full = new ArrayBlockingQueue<>(BUFFERS + 1);
   private final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(BUFFERS);
@@ -54,13 +56,30 @@ final class ParallelSha256 implements AutoCloseable {
           digest.complete(sha.digest());
           return;
         }
-        sha.update(s.bytes(), 0, s.length());
-        free.add(s.bytes());
+        if (s.piece() != null) {
+          try {
+            for (ByteBuffer b : s.piece().views()) {
+              sha.update(b);
+            }
+          } finally {
+            s.piece().release().run();
+          }
+        } else {
+          sha.update(s.bytes(), 0, s.length());
+          free.add(s.bytes());
+        }
       }
     } catch (InterruptedException e) {
       digest.cancel(false);
     } catch (RuntimeException | Error e) {
       digest.completeExceptionally(e);
+    } finally {
+      // Abandoned or failed: the pieces still queued go back to the transport.
+      for (Slice s; (s = full.poll()) != null; ) {
+        if (s.piece() != null) {
+          s.piece().release().run();
+        }
+      }
     }
   }
 
@@ -83,6 +102,39 @@ final class ParallelSha256 implements AutoCloseable {
       if (used == current.length) {
         handOver();
       }
+    }
+  }
+
+  /**
+   * Adds a piece without copying it: the hashing thread reads its buffers and then releases it.
+   * The piece is released whatever happens, also when this throws.
+   */
+  void update(ChunkedImageStream.Piece piece) {
+    if (thread == null) {
+      start();
+    }
+    if (current != null && used > 0) {
+      handOver();
+    }
+    count += piece.size();
+    Slice s = new Slice(null, 0, piece);
+    try {
+      while (!full.offer(s, 1, java.util.concurrent.TimeUnit.SECONDS)) {
+        if (digest.isDone()) {
+          throw new IllegalStateException("the hashing thread ended early");
+        }
+      }
+    } catch (InterruptedException e) {
+      piece.release().run();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while hashing", e);
+    } catch (RuntimeException e) {
+      piece.release().run();
+      throw e;
+    }
+    if (digest.isDone() && full.remove(s)) {
+      // The thread ended between the offer and now; nobody else will release it.
+      piece.release().run();
     }
   }
 
@@ -123,7 +175,7 @@ final class ParallelSha256 implements AutoCloseable {
   }
 
   private void handOver() {
-    put(new Slice(current, used));
+    put(new Slice(current, used, null));
     current = null;
     used = 0;
   }

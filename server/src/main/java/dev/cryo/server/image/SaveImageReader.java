@@ -109,9 +109,12 @@ public final class SaveImageReader implements AutoCloseable {
     return payload;
   }
 
-  /** Stored payload bytes read so far. */
-  public long storedBytes() {
-    return stored.count();
+  /**
+   * Counts and hashes a piece of a raw payload that the caller read itself from a {@link
+   * ChunkedImageStream} instead of through {@link #payload()}; the piece is released once hashed.
+   */
+  public void storedPiece(ChunkedImageStream.Piece piece) {
+    digest.update(piece);
   }
 
   /**
@@ -126,7 +129,7 @@ public final class SaveImageReader implements AutoCloseable {
       }
       sha256 = digest.finish();
     }
-    return new PayloadSummary(sha256, stored.count(), rawBytes);
+    return new PayloadSummary(sha256, digest.count(), rawBytes);
   }
 
   /** Releases the hashing thread of a reader that did not {@link #finish}. */
@@ -158,7 +161,7 @@ public final class SaveImageReader implements AutoCloseable {
         throw e;
       } catch (IOException | RuntimeException e) {
         throw new DataLossException("the " + header.compression().label() + " payload of the "
-            + "save image is truncated or corrupt after " + stored.count() + " stored bytes: "
+            + "save image is truncated or corrupt after " + digest.count() + " stored bytes: "
             + e.getMessage(), e);
       }
     }

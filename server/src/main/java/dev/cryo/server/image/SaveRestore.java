@@ -646,7 +646,7 @@ public final class SaveRestore {
    *
    * @param trailer the digest the client sent after the image, read once {@code image} ended
    */
-  public RestoreResult restoreFromStream(InputStream image,
+  public RestoreResult restoreFromStream(ChunkedImageStream image,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel) {
     return restore(image, trailer, options, cancel, null, null);
   }
@@ -710,11 +710,11 @@ public final class SaveRestore {
       throw translate(e, cancel, "read the save image");
     }
     try (reader) {
-      return restore(reader, trailer, options, cancel, expectedName, file, clock);
+      return restore(image, reader, trailer, options, cancel, expectedName, file, clock);
     }
   }
 
-  private RestoreResult restore(SaveImageReader reader,
+  private RestoreResult restore(InputStream image, SaveImageReader reader,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
       String expectedName, Path file, PhaseClock clock) {
     List<String> warnings = new ArrayList<>();
@@ -778,8 +778,10 @@ public final class SaveRestore {
       domains.setState(domain, DomainState.PAUSED, StateReason.MIGRATION, null);
       Loading loading = new Loading(domain, job, running, reader, options, cancel, warnings,
           clock);
-      RestoreResult result = file != null && reader.header().compression() == Compression.RAW
-          ? loadFile(loading, file) : load(loading, trailer);
+      boolean raw = reader.header().compression() == Compression.RAW;
+      RestoreResult result = file != null && raw ? loadFile(loading, file)
+          : load(loading, trailer, raw && image instanceof ChunkedImageStream chunks ? chunks
+              : null);
       ok = true;
       return result;
     } finally {
@@ -803,7 +805,14 @@ public final class SaveRestore {
       SaveImageReader reader, RestoreOptions options, Cancel cancel, List<String> warnings,
       PhaseClock clock) {}
 
-  private RestoreResult load(Loading l, Supplier<Optional<ImageXml.Digest>> trailer) {
+  /**
+   * Feeds the image's payload into a Unix socket the new QEMU listens on.
+   *
+   * @param chunks the client's stream of a raw image, whose buffers are written and hashed as
+   *     they are, without a copy; null to read {@link SaveImageReader#payload()}
+   */
+  private RestoreResult load(Loading l, Supplier<Optional<ImageXml.Digest>> trailer,
+      ChunkedImageStream chunks) {
     QmpClient qmp = l.running().qmp();
     Cancel cancel = l.cancel();
     Path socket = l.domain().runDir().path().resolve("restore.sock");
@@ -820,25 +829,32 @@ public final class SaveRestore {
       try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
         cancel.closeOnCancel(out);
         InputStream payload = l.reader().payload();
-        byte[] buf = new byte[IO_BUFFER];
+        byte[] buf = chunks == null ? new byte[IO_BUFFER] : null;
         while (true) {
-          int n = payload.readNBytes(buf, 0, buf.length);
-          if (n <= 0) {
-            break;
+          ByteBuffer[] bufs;
+          ChunkedImageStream.Piece piece = null;
+          if (chunks == null) {
+            int n = payload.readNBytes(buf, 0, buf.length);
+            if (n <= 0) {
+              break;
+            }
+            bufs = new ByteBuffer[] {ByteBuffer.wrap(buf, 0, n)};
+            rawBytes += n;
+          } else {
+            piece = chunks.nextPiece();
+            if (piece == null) {
+              break;
+            }
+            bufs = piece.views();
+            rawBytes += piece.size();
           }
-          rawBytes += n;
           l.job().progress("memory", rawBytes, 0);
-          if (qemuSide == null) {
-            try {
-              ByteBuffer bb = ByteBuffer.wrap(buf, 0, n);
-              while (bb.hasRemaining()) {
-                out.write(bb);
-              }
-            } catch (IOException e) {
-              // QEMU stopped reading: keep consuming the image so the digest can say whether the
-              // bytes were at fault.
-              cancel.check();
-              qemuSide = e;
+          try {
+            qemuSide = writeFully(out, bufs, qemuSide, cancel);
+          } finally {
+            if (piece != null) {
+              // Hashed after QEMU has it; the digest thread hands the buffers back.
+              l.reader().storedPiece(piece);
             }
           }
         }
@@ -858,6 +874,33 @@ public final class SaveRestore {
       } catch (IOException e) {
         log.warn("could not remove {}", socket, e);
       }
+    }
+  }
+
+  /**
+   * Writes {@code bufs} to QEMU unless it already stopped reading.
+   *
+   * @return the error that made QEMU's side stop: null while it still reads. The image is
+   *     consumed to its end regardless, so that the digest can say whether the bytes were at
+   *     fault.
+   */
+  private static IOException writeFully(SocketChannel out, ByteBuffer[] bufs,
+      IOException qemuSide, Cancel cancel) {
+    if (qemuSide != null) {
+      return qemuSide;
+    }
+    try {
+      long left = 0;
+      for (ByteBuffer b : bufs) {
+        left += b.remaining();
+      }
+      while (left > 0) {
+        left -= out.write(bufs);
+      }
+      return null;
+    } catch (IOException e) {
+      cancel.check();
+      return e;
     }
   }
 

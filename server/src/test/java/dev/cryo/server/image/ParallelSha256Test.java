@@ -27,6 +27,31 @@ class ParallelSha256Test {
   }
 
   @Test
+  void pieces_areHashedInOrderWithCopiedBytes_andReleasedOnceHashed() throws Exception {
+    byte[] data = new byte[3 * (1 << 20) + 777];
+    new Random(11).nextBytes(data);
+    MessageDigest reference = MessageDigest.getInstance("SHA-256");
+    reference.update(data);
+    java.util.concurrent.atomic.AtomicInteger released =
+        new java.util.concurrent.atomic.AtomicInteger();
+    try (ParallelSha256 sha = new ParallelSha256()) {
+      // Copied bytes, then a piece of two direct buffers, then copied bytes again.
+      sha.update(data, 0, 1000);
+      java.nio.ByteBuffer a = java.nio.ByteBuffer.allocateDirect(1 << 20)
+          .put(data, 1000, 1 << 20).flip();
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(1 << 20)
+          .put(data, 1000 + (1 << 20), 1 << 20).flip();
+      sha.update(new ChunkedImageStream.Piece(new java.nio.ByteBuffer[] {a.asReadOnlyBuffer(),
+          b.asReadOnlyBuffer()}, released::incrementAndGet));
+      int off = 1000 + (2 << 20);
+      sha.update(data, off, data.length - off);
+      assertThat(sha.finish()).isEqualTo(HexFormat.of().formatHex(reference.digest()));
+      assertThat(sha.count()).isEqualTo(data.length);
+      assertThat(released).hasValue(1);
+    }
+  }
+
+  @Test
   void emptyInput_isTheDigestOfNothing() {
     try (ParallelSha256 sha = new ParallelSha256()) {
       assertThat(sha.finish())
