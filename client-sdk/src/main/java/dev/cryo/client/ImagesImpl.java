@@ -21,9 +21,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -84,6 +89,7 @@ final class ImagesImpl implements Images {
       try (OutputStream out = Files.newOutputStream(temp)) {
         s = save(name, out, options);
       }
+      writeImageXml(temp, s.imageXml());
       Files.move(temp, localFile, StandardCopyOption.ATOMIC_MOVE,
           StandardCopyOption.REPLACE_EXISTING);
       return s;
@@ -214,11 +220,42 @@ final class ImagesImpl implements Images {
   private static SaveSummary fromProto(dev.cryo.api.v1.SaveSummary s) {
     return new SaveSummary(s.getImageBytes(), s.getPayloadBytes(), s.getMigrationBytes(),
         s.getSha256(), duration(s.getDuration()), duration(s.getDowntime()),
-        s.getPath().isEmpty() ? null : s.getPath(), DomainsImpl.fromProto(s.getDomain()));
+        s.getPath().isEmpty() ? null : s.getPath(), DomainsImpl.fromProto(s.getDomain()),
+        s.getImageXml());
   }
 
   private static Duration duration(com.google.protobuf.Duration d) {
     return Duration.ofSeconds(d.getSeconds(), d.getNanos());
+  }
+
+  /** Bytes before the XML area in a save image; its data_len is at 20, cookieOffset at 32. */
+  private static final int HEADER_BYTES = 92;
+
+  /**
+   * Writes the image's XML with its digest over the XML area of a saved stream, NUL-terminated
+   * and zero-filled, as the server does for its own files: the file then verifies itself when
+   * restored. A file without room for it (or with a libvirt cookie) is left as it is.
+   */
+  private static void writeImageXml(Path file, String imageXml) throws IOException {
+    if (imageXml.isEmpty()) {
+      return;
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ,
+        StandardOpenOption.WRITE)) {
+      ByteBuffer head = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      while (head.hasRemaining() && ch.read(head, head.position()) > 0) {
+        // Fill the header.
+      }
+      byte[] text = imageXml.getBytes(StandardCharsets.UTF_8);
+      int dataLen = head.getInt(20);
+      if (head.hasRemaining() || head.getInt(32) != 0 || text.length >= dataLen) {
+        return;
+      }
+      ByteBuffer area = ByteBuffer.allocate(dataLen).put(text).rewind();
+      while (area.hasRemaining()) {
+        ch.write(area, HEADER_BYTES + area.position());
+      }
+    }
   }
 
   // ---- restore -----------------------------------------------------------------------------

@@ -12,6 +12,9 @@ import java.time.Duration;
  * @param downtime how long the guest's CPUs were stopped by the save
  * @param serverPath the file written on the server, or null for a streamed save
  * @param domain the domain after the save
+ * @param imageXml the image's domain XML with its integrity record, as an image file holds it;
+ *     {@link Images#save(String, java.nio.file.Path, SaveOptions)} writes it into the local file
+ *     so that the file verifies itself on restore. Empty from a server older than this field.
  */
 public record SaveSummary(long imageBytes, long payloadBytes, long migrationBytes, String sha256,
-    Duration duration, Duration downtime, String serverPath, Domain domain) {}
+    Duration duration, Duration downtime, String serverPath, Domain domain, String imageXml) {}

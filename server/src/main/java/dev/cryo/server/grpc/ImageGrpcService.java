@@ -181,7 +181,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         .setSha256(r.payload().sha256())
         .setDuration(toProto(r.duration()))
         .setDowntime(toProto(r.downtime()))
-        .setDomain(DomainProtos.toProto(r.domain()));
+        .setDomain(DomainProtos.toProto(r.domain()))
+        .setImageXml(r.imageXml());
     if (r.path() != null) {
       b.setPath(r.path().toString());
     }

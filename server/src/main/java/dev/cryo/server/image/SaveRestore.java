@@ -130,9 +130,11 @@ public final class SaveRestore {
    * @param duration the whole save
    * @param downtime how long the guest's CPUs were stopped by the save
    * @param path the file written, or null for a stream
+   * @param imageXml the image's XML with its digest, as the file holds it (or, for a stream, as
+   *     a file of the stream should)
    */
   public record SaveResult(long imageBytes, PayloadSummary payload, Duration duration,
-      Duration downtime, Path path, DomainInfo domain) {}
+      Duration downtime, Path path, DomainInfo domain, String imageXml) {}
 
   /** How a restored domain starts. */
   public enum Start {
@@ -225,11 +227,8 @@ public final class SaveRestore {
           ? m -> qemuWritesFile(m, file)
           : m -> throughCodec(m, new BufferedOutputStream(
               Channels.newOutputStream(file.getChannel()), IO_BUFFER), false, options);
-      SaveResult result = save(name, options, progress, cancel, transfer, (xml, written) -> {
-        DomainDef def = ImageXml.parse(xml).def();
-        SaveImageFile.complete(file.getChannel(), written.header(),
-            ImageXml.forImage(ImageXml.withDigest(def, new ImageXml.Digest(
-                written.payload().sha256(), written.payload().storedBytes()))));
+      SaveResult result = save(name, options, progress, cancel, transfer, (imageXml, written) -> {
+        SaveImageFile.complete(file.getChannel(), written.header(), imageXml);
         Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(path.getParent());
@@ -259,7 +258,7 @@ public final class SaveRestore {
   public SaveResult saveToStream(String name, OutputStream out, SaveOptions options,
       ProgressListener progress, Cancel cancel) {
     return save(name, options, progress, cancel, m -> throughCodec(m, out, true, options),
-        (xml, written) -> { }, null);
+        (imageXml, written) -> { }, null);
   }
 
   /** The domain's managed save: {@code STATE/save/NAME.save}. */
@@ -279,7 +278,8 @@ public final class SaveRestore {
 
   /** Makes the written image whole once QEMU reported the migration complete. */
   private interface Completion {
-    void complete(String xml, Written written) throws IOException;
+    /** @param imageXml the image's XML with its digest, as the file holds it */
+    void complete(String imageXml, Written written) throws IOException;
   }
 
   /** One outgoing migration: what a {@link Transfer} needs to start it and report on it. */
@@ -341,7 +341,9 @@ public final class SaveRestore {
         // QEMU is done with the guest's memory: from here the save finishes rather than undo.
         job.onAbort(null);
         job.progress("sync", written.payload().rawBytes(), written.payload().rawBytes());
-        completion.complete(xml, written);
+        String imageXml = ImageXml.forImage(ImageXml.withDigest(ImageXml.parse(xml).def(),
+            new ImageXml.Digest(written.payload().sha256(), written.payload().storedBytes())));
+        completion.complete(imageXml, written);
         clock.mark("sync");
         DomainInfo info = after(domain, running, options.after(), wasRunning);
         clock.mark("after");
@@ -349,7 +351,7 @@ public final class SaveRestore {
             written.payload().storedBytes(), clock);
         return new SaveResult(written.header().payloadOffset() + written.payload().storedBytes(),
             written.payload(), clock.elapsed(), Duration.ofNanos(System.nanoTime() - stoppedAt),
-            path, info);
+            path, info, imageXml);
       } catch (IOException | QmpException | RuntimeException e) {
         if (!completed) {
           undoSave(domain, running, wasRunning, stoppedAt != 0 || options.live());
