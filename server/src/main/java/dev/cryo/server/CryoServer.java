@@ -211,11 +211,15 @@ public final class CryoServer implements AutoCloseable {
   public void close() {
     servers.forEach(Server::shutdown);
     try {
+      // One grace period for all listeners, not one each: long-lived calls (event watches,
+      // consoles) would otherwise hold a TCP plus Unix-socket server for twice as long.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
       for (Server s : servers) {
-        if (!s.awaitTermination(5, TimeUnit.SECONDS)) {
-          s.shutdownNow();
-          s.awaitTermination(5, TimeUnit.SECONDS);
-        }
+        s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      servers.forEach(Server::shutdownNow);
+      for (Server s : servers) {
+        s.awaitTermination(5, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {
       servers.forEach(Server::shutdownNow);
