@@ -42,6 +42,11 @@ final class CryoTarget implements AutoCloseable {
     return new CryoTarget(state, server, server.target());
   }
 
+  /** The server process this kit started; null for an external target. */
+  ProcessHandle serverProcess() {
+    return server == null ? null : server.handle();
+  }
+
   /** True when this kit started the server, so it may kill and restart it. */
   boolean ownsServer() {
     return server != null;

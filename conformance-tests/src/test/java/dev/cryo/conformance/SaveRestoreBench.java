@@ -64,6 +64,8 @@ class SaveRestoreBench {
   final StringBuilder out = new StringBuilder();
   int repeat;
   int runDirs;
+  /** CPU seconds (client, server, QEMU) of the last baseline run that measures them. */
+  double[] lastCpu;
 
   /** One timed path: the seconds of every run, and the bytes it moved. */
   static final class Row {
@@ -71,6 +73,19 @@ class SaveRestoreBench {
     long imageBytes;
     /** Bytes of QEMU's (uncompressed) migration stream: the MB/s column is over these. */
     long streamBytes;
+    /** CPU seconds of each run, client / server / QEMU, where measured. */
+    final List<double[]> cpu = new ArrayList<>();
+
+    /** The median over the runs of CPU column {@code i}. */
+    double cpuMedian(int i) {
+      List<Double> v = new ArrayList<>();
+      for (double[] c : cpu) {
+        v.add(c[i]);
+      }
+      Collections.sort(v);
+      int n = v.size();
+      return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
+    }
 
     double median() {
       List<Double> s = new ArrayList<>(seconds);
@@ -179,10 +194,12 @@ class SaveRestoreBench {
     for (int i = 0; i < repeat; i++) {
       add(rows, "qemu restore < file (stdin)", restoreRaw(spec, rawFile, false), size, size);
       add(rows, "qemu restore cat file | fd:0", restoreRaw(spec, rawFile, true), size, size);
+      rows.get("qemu restore cat file | fd:0").cpu.add(lastCpu);
       add(rows, "qemu restore jvm copy -> stdin", restoreFed(spec, rawFile, false), size, size);
       add(rows, "qemu restore jvm copy -> socket", restoreFed(spec, rawFile, true), size, size);
       add(rows, "qemu restore jvm copy+sha256 -> socket", restoreFedHashed(spec, rawFile), size,
           size);
+      rows.get("qemu restore jvm copy+sha256 -> socket").cpu.add(lastCpu);
     }
   }
 
@@ -204,7 +221,9 @@ class SaveRestoreBench {
     Process qemu = procs.get(procs.size() - 1);
     try (QmpClient qmp = connect(run, qemu)) {
       awaitLoaded(qmp);
-      return secs(t0);
+      double secs = secs(t0);
+      lastCpu = new double[] {Double.NaN, Double.NaN, Cpu.seconds(qemu.pid())};
+      return secs;
     } finally {
       for (Process p : procs) {
         p.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
@@ -255,6 +274,7 @@ class SaveRestoreBench {
   private double restoreFedHashed(QemuSpec spec, Path file) throws Exception {
     RunDir run = runDir("sha");
     List<String> argv = QemuCommandLine.build(QEMU, spec, run, QemuCommandLine.Incoming.DEFER);
+    double selfBefore = Cpu.seconds(ProcessHandle.current().pid());
     long t0 = System.nanoTime();
     Process qemu = new ProcessBuilder(argv).redirectErrorStream(true)
         .redirectOutput(run.qemuLog().toFile()).start();
@@ -295,7 +315,10 @@ class SaveRestoreBench {
       toHash.put(java.nio.ByteBuffer.allocate(0));
       digest.get(10, TimeUnit.MINUTES);
       awaitLoaded(qmp);
-      return secs(t0);
+      double secs = secs(t0);
+      lastCpu = new double[] {Cpu.seconds(ProcessHandle.current().pid()) - selfBefore,
+          Double.NaN, Cpu.seconds(qemu.pid())};
+      return secs;
     } finally {
       toHash.offer(java.nio.ByteBuffer.allocate(0));
       qemu.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
@@ -519,30 +542,31 @@ class SaveRestoreBench {
   /** Every Cryo path once, raw then zstd; timed into {@code rows} unless it is null. */
   private void cycle(CryoTarget cryo, Images images, String name, Map<String, Row> rows)
       throws Exception {
+    Cpu cpu = new Cpu(cryo.serverProcess());
     for (ImageCompression c : List.of(ImageCompression.RAW, ImageCompression.ZSTD)) {
       String tag = c.name().toLowerCase(Locale.ROOT);
       String file = cryo.imagesDir().resolve(name + "." + tag + ".save").toString();
       SaveOptions o = SaveOptions.defaults().compression(c).level(c == ImageCompression.ZSTD
           ? 1 : 0);
-      long t0 = System.nanoTime();
+      Cpu.Step step = cpu.start();
       SaveSummary s = images.saveToServer(name, file, o);
-      double save = secs(t0);
-      t0 = System.nanoTime();
+      Cpu.Step save = step.end();
+      step = cpu.start();
       images.restoreFromServer(file, RestoreOptions.defaults());
-      double restore = secs(t0);
+      Cpu.Step restore = step.end();
       Files.delete(Path.of(file));
       Path local = temp.resolve(name + "." + tag + ".client");
-      t0 = System.nanoTime();
+      step = cpu.start();
       SaveSummary st;
       try (OutputStream os = Files.newOutputStream(local)) {
         st = images.save(name, os, o);
       }
-      double saveStream = secs(t0);
-      t0 = System.nanoTime();
+      Cpu.Step saveStream = step.end();
+      step = cpu.start();
       try (var in = Files.newInputStream(local)) {
         images.restore(in, st.sha256(), st.payloadBytes(), RestoreOptions.defaults());
       }
-      double restoreStream = secs(t0);
+      Cpu.Step restoreStream = step.end();
       Files.delete(local);
       if (rows != null) {
         add(rows, "cryo save " + tag + " -> server file", save, s.imageBytes(),
@@ -553,6 +577,83 @@ class SaveRestoreBench {
             st.migrationBytes());
         add(rows, "cryo restore " + tag + " <- client stream", restoreStream, st.imageBytes(),
             st.migrationBytes());
+      }
+    }
+  }
+
+  private void add(Map<String, Row> rows, String path, Cpu.Step step, long imageBytes,
+      long streamBytes) {
+    add(rows, path, step.seconds(), imageBytes, streamBytes);
+    rows.get(path).cpu.add(step.cpu());
+  }
+
+  /**
+   * CPU time, from {@code /proc}, of this JVM (the client), the server and the processes the
+   * server started (QEMU): on a host with few cores it tells where a CPU-bound path's time goes.
+   */
+  static final class Cpu {
+    private final ProcessHandle server;
+
+    /** @param server null for a server this bench did not start: only the client is measured */
+    Cpu(ProcessHandle server) {
+      this.server = server;
+    }
+
+    /** One timed step: wall seconds and CPU seconds of client, server and QEMU. */
+    final class Step {
+      private final long t0 = System.nanoTime();
+      private final Map<Long, Double> before = sample();
+      private double seconds;
+      private double[] cpu;
+
+      Step end() {
+        seconds = secs(t0);
+        Map<Long, Double> after = sample();
+        long self = ProcessHandle.current().pid();
+        // A QEMU that ended within the step (a save stops its domain) took its time with it.
+        double qemu = after.keySet().containsAll(before.keySet()) ? 0 : Double.NaN;
+        for (Map.Entry<Long, Double> e : after.entrySet()) {
+          if (e.getKey() != self && (server == null || e.getKey() != server.pid())) {
+            qemu += e.getValue() - before.getOrDefault(e.getKey(), 0.0);
+          }
+        }
+        cpu = new double[] {after.get(self) - before.get(self), server == null ? Double.NaN
+            : after.getOrDefault(server.pid(), 0.0) - before.getOrDefault(server.pid(), 0.0),
+            server == null ? Double.NaN : qemu};
+        return this;
+      }
+
+      double seconds() {
+        return seconds;
+      }
+
+      double[] cpu() {
+        return cpu;
+      }
+    }
+
+    Step start() {
+      return new Step();
+    }
+
+    private Map<Long, Double> sample() {
+      Map<Long, Double> m = new java.util.HashMap<>();
+      m.put(ProcessHandle.current().pid(), seconds(ProcessHandle.current().pid()));
+      if (server != null) {
+        m.put(server.pid(), seconds(server.pid()));
+        server.descendants().forEach(p -> m.put(p.pid(), seconds(p.pid())));
+      }
+      return m;
+    }
+
+    /** User plus system CPU seconds of a live process, all its threads; 0 once it is gone. */
+    static double seconds(long pid) {
+      try {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+      } catch (IOException | RuntimeException e) {
+        return 0;
       }
     }
   }
@@ -596,9 +697,21 @@ class SaveRestoreBench {
       line("  %-34s / %-38s = %5.2fx (%5.2fx)  %s", q.path(), q.baseline(), m,
           a.min() / b.min(), target);
     }
+    line("CPU seconds per run (median): this JVM (the client), the server, QEMU");
+    for (Map.Entry<String, Row> e : rows.entrySet()) {
+      Row r = e.getValue();
+      if (!r.cpu.isEmpty()) {
+        line("  %-36s %6s %6s %6s  (%.2f s wall)", e.getKey(), cpuText(r.cpuMedian(0)),
+            cpuText(r.cpuMedian(1)), cpuText(r.cpuMedian(2)), r.median());
+      }
+    }
     for (String n : notes) {
       line("%s", n);
     }
+  }
+
+  private static String cpuText(double seconds) {
+    return Double.isNaN(seconds) ? "-" : String.format(Locale.ROOT, "%.2f", seconds);
   }
 
   private void line(String format, Object... args) {

@@ -109,6 +109,10 @@ final class ServerProcess implements AutoCloseable {
     return "127.0.0.1:" + port;
   }
 
+  ProcessHandle handle() {
+    return process.toHandle();
+  }
+
   /** Kills the server as {@code kill -9} would: no shutdown hook runs. */
   void kill9() throws InterruptedException {
     process.destroyForcibly();
