@@ -77,6 +77,8 @@ public final class SaveRestore {
   private static final Set<String> MIGRATION_DONE = Set.of("completed", "failed", "cancelled");
   private static final Duration PROGRESS_INTERVAL = Duration.ofMillis(250);
   private static final long SYNC_EVERY = 64L << 20;
+  /** Send buffer of the socket a restore feeds QEMU through. */
+  private static final int RESTORE_SOCKET_BUFFER = 4 << 20;
 
   private final Domains domains;
   private final ImageRoots roots;
@@ -829,6 +831,10 @@ public final class SaveRestore {
       args.addProperty("uri", "unix:" + socket);
       qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
       try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+        // A few MiB in flight instead of the default 208 KiB: QEMU then finds its next bytes
+        // waiting instead of polling for each few KiB (its CPU for a 600 MB restore fell from
+        // 0.7-1.35 to 0.5 s). The kernel caps this at net.core.wmem_max.
+        out.setOption(java.net.StandardSocketOptions.SO_SNDBUF, RESTORE_SOCKET_BUFFER);
         cancel.closeOnCancel(out);
         InputStream payload = l.reader().payload();
         byte[] buf = chunks == null ? new byte[IO_BUFFER] : null;
