@@ -64,10 +64,9 @@ final class HashingStreams {
     }
   }
 
-  /** Counts and hashes what is read. */
+  /** Hashes what is read; the digest counts it. */
   static final class In extends FilterInputStream {
     private final ParallelSha256 digest;
-    private long count;
 
     In(InputStream in, ParallelSha256 digest) {
       super(in);
@@ -79,7 +78,6 @@ final class HashingStreams {
       int b = in.read();
       if (b >= 0) {
         digest.update(new byte[] {(byte) b}, 0, 1);
-        count++;
       }
       return b;
     }
@@ -89,7 +87,6 @@ final class HashingStreams {
       int n = in.read(b, off, len);
       if (n > 0) {
         digest.update(b, off, n);
-        count += n;
       }
       return n;
     }
@@ -104,10 +101,6 @@ final class HashingStreams {
     @Override
     public boolean markSupported() {
       return false;
-    }
-
-    long count() {
-      return count;
     }
   }
 }
