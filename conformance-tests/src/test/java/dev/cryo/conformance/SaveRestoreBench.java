@@ -195,10 +195,12 @@ class SaveRestoreBench {
       add(rows, "qemu restore < file (stdin)", restoreRaw(spec, rawFile, false), size, size);
       add(rows, "qemu restore cat file | fd:0", restoreRaw(spec, rawFile, true), size, size);
       rows.get("qemu restore cat file | fd:0").cpu.add(lastCpu);
-      add(rows, "qemu restore jvm copy -> stdin", restoreFed(spec, rawFile, false), size, size);
-      add(rows, "qemu restore jvm copy -> socket", restoreFed(spec, rawFile, true), size, size);
-      add(rows, "qemu restore jvm copy+sha256 -> socket", restoreFedHashed(spec, rawFile), size,
+      add(rows, "qemu restore jvm copy -> stdin", restoreFed(spec, rawFile, false, false), size,
           size);
+      add(rows, "qemu restore jvm copy -> socket", restoreFed(spec, rawFile, true, false), size,
+          size);
+      add(rows, "qemu restore jvm copy+sha256 -> socket", restoreFed(spec, rawFile, true, true),
+          size, size);
       rows.get("qemu restore jvm copy+sha256 -> socket").cpu.add(lastCpu);
     }
   }
@@ -233,17 +235,35 @@ class SaveRestoreBench {
 
   /**
    * Seconds from starting QEMU until it has loaded the file, fed by this JVM with a plain copy
-   * loop (1 MiB buffer, no hashing): into QEMU's stdin ({@code -incoming fd:0}), or into a Unix
-   * socket QEMU listens on ({@code -incoming defer}, then {@code migrate-incoming unix:PATH}).
-   * The two ways a server can feed a restore; the difference is QEMU's pipe vs socket reading.
+   * loop (1 MiB reads): into QEMU's stdin ({@code -incoming fd:0}), or into a Unix socket QEMU
+   * listens on ({@code -incoming defer}, then {@code migrate-incoming unix:PATH}). The two ways a
+   * server can feed a restore; the difference is QEMU's pipe vs socket reading. With {@code
+   * hash}, a second thread also SHA-256s each MiB once QEMU has it, and the time includes the
+   * digest: the work of a verified stream restore without gRPC. Sets {@link #lastCpu}.
    */
-  private double restoreFed(QemuSpec spec, Path file, boolean socket) throws Exception {
+  private double restoreFed(QemuSpec spec, Path file, boolean socket, boolean hash)
+      throws Exception {
     RunDir run = runDir(socket ? "sock" : "stdin");
     List<String> argv = QemuCommandLine.build(QEMU, spec, run, socket
         ? QemuCommandLine.Incoming.DEFER : QemuCommandLine.Incoming.STDIN);
+    double selfBefore = Cpu.seconds(ProcessHandle.current().pid());
     long t0 = System.nanoTime();
     Process qemu = new ProcessBuilder(argv).redirectErrorStream(true)
         .redirectOutput(run.qemuLog().toFile()).start();
+    java.util.concurrent.BlockingQueue<java.nio.ByteBuffer> toHash =
+        new java.util.concurrent.ArrayBlockingQueue<>(4);
+    CompletableFuture<byte[]> digest = !hash ? CompletableFuture.completedFuture(null)
+        : CompletableFuture.supplyAsync(() -> {
+          try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (java.nio.ByteBuffer b; (b = toHash.take()).hasRemaining(); ) {
+              sha.update(b);
+            }
+            return sha.digest();
+          } catch (Exception e) {
+            throw new IllegalStateException(e);
+          }
+        });
     try (QmpClient qmp = connect(run, qemu)) {
       if (socket) {
         qemu.getOutputStream().close();
@@ -252,64 +272,11 @@ class SaveRestoreBench {
         args.addProperty("uri", "unix:" + sock);
         qmp.execute("migrate-incoming", args, Duration.ofSeconds(30));
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
-          copy(file, Channels.newOutputStream(ch));
+          copy(file, Channels.newOutputStream(ch), hash ? toHash : null);
         }
       } else {
         try (OutputStream stdin = qemu.getOutputStream()) {
-          copy(file, stdin);
-        }
-      }
-      awaitLoaded(qmp);
-      return secs(t0);
-    } finally {
-      qemu.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
-    }
-  }
-
-  /**
-   * As {@link #restoreFed} into the socket, with the integrity check a verified restore needs:
-   * each 1 MiB read goes to QEMU, then to a second thread that SHA-256s it. The work of Cryo's
-   * stream restore without gRPC; seconds until QEMU has loaded the file and the digest is known.
-   */
-  private double restoreFedHashed(QemuSpec spec, Path file) throws Exception {
-    RunDir run = runDir("sha");
-    List<String> argv = QemuCommandLine.build(QEMU, spec, run, QemuCommandLine.Incoming.DEFER);
-    double selfBefore = Cpu.seconds(ProcessHandle.current().pid());
-    long t0 = System.nanoTime();
-    Process qemu = new ProcessBuilder(argv).redirectErrorStream(true)
-        .redirectOutput(run.qemuLog().toFile()).start();
-    java.util.concurrent.BlockingQueue<java.nio.ByteBuffer> toHash =
-        new java.util.concurrent.ArrayBlockingQueue<>(4);
-    CompletableFuture<byte[]> digest = CompletableFuture.supplyAsync(() -> {
-      try {
-        java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
-        for (java.nio.ByteBuffer b; (b = toHash.take()).hasRemaining(); ) {
-          sha.update(b);
-        }
-        return sha.digest();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
-    try (QmpClient qmp = connect(run, qemu)) {
-      qemu.getOutputStream().close();
-      Path sock = run.path().resolve("incoming.sock");
-      JsonObject args = new JsonObject();
-      args.addProperty("uri", "unix:" + sock);
-      qmp.execute("migrate-incoming", args, Duration.ofSeconds(30));
-      try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock));
-          InputStream in = Files.newInputStream(file)) {
-        while (true) {
-          byte[] buf = new byte[COPY_BUFFER_BYTES];
-          int n = in.readNBytes(buf, 0, buf.length);
-          if (n <= 0) {
-            break;
-          }
-          java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(buf, 0, n);
-          while (b.hasRemaining()) {
-            ch.write(b);
-          }
-          toHash.put(java.nio.ByteBuffer.wrap(buf, 0, n));
+          copy(file, stdin, hash ? toHash : null);
         }
       }
       toHash.put(java.nio.ByteBuffer.allocate(0));
@@ -325,11 +292,19 @@ class SaveRestoreBench {
     }
   }
 
-  private static void copy(Path file, OutputStream to) throws IOException {
+  /** Copies {@code file} to {@code to}; each read also goes to {@code toHash} unless it is null. */
+  private static void copy(Path file, OutputStream to,
+      java.util.concurrent.BlockingQueue<java.nio.ByteBuffer> toHash)
+      throws IOException, InterruptedException {
     byte[] buf = new byte[COPY_BUFFER_BYTES];
     try (InputStream in = Files.newInputStream(file)) {
-      for (int n; (n = in.read(buf)) >= 0; ) {
+      for (int n; (n = in.readNBytes(buf, 0, buf.length)) > 0; ) {
         to.write(buf, 0, n);
+        if (toHash != null) {
+          // The hashing thread owns this array now; read into a fresh one.
+          toHash.put(java.nio.ByteBuffer.wrap(buf, 0, n));
+          buf = new byte[COPY_BUFFER_BYTES];
+        }
       }
     }
   }
