@@ -15,10 +15,12 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "cryo: installing ${missing[*]}" >&2
   if [ "$apt_updated" -eq 0 ]; then
-    as_root apt-get update -q >&2
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -q >&2
     apt_updated=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+  # Another apt (unattended-upgrades on a fresh machine) may hold the dpkg lock: wait for it.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    --no-install-recommends \
     "${missing[@]}" >&2
 }
 
