@@ -82,6 +82,15 @@ import picocli.CommandLine.Spec;
 public final class CryoCli implements Runnable {
   static final String DEFAULT_TARGET = "127.0.0.1:7600";
 
+  /**
+   * The shaded Netty inside gRPC logs through java.util.logging to stderr, e.g. "Unknown channel
+   * option 'SO_KEEPALIVE'" on every connection to a Unix socket. A command's stderr is its
+   * error line and progress; transport trouble reaches the user as the call's error. Held in a
+   * field: java.util.logging forgets the level of a logger nobody references.
+   */
+  private static final java.util.logging.Logger NETTY_LOG =
+      java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.netty");
+
   @Spec CommandSpec spec;
 
   @Option(names = "--target", scope = ScopeType.INHERIT, paramLabel = "HOST:PORT",
@@ -118,6 +127,7 @@ public final class CryoCli implements Runnable {
 
   /** Runs {@code cryo} with {@code args} and exits with its exit code. */
   public static void main(String[] args) {
+    NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
     System.exit(execute(args, System.out, System.err));
   }
 
