@@ -62,6 +62,7 @@ final class BackupCommand extends DomainArgument {
         : "<domaincheckpoint><name>" + CheckpointCreateCommand.escape(checkpoint)
             + "</name></domaincheckpoint>", disks);
     BackupJob job;
+    long diskBytes;
     try (Receiver receiver = toStdout ? new StdoutReceiver() : new FileReceiver()) {
       try {
         job = cryo.backups().stream(domain, options, receiver);
@@ -77,14 +78,17 @@ final class BackupCommand extends DomainArgument {
         throw e;
       }
       receiver.commit();
+      diskBytes = receiver.diskBytes;
     }
     Output report = toStdout ? new Output(out.json(), System.err) : out;
     if (report.json()) {
       report.json(Output.backupJob(job));
     } else {
+      // Bytes sent are the data extents (what the server counts); zeros are only described.
       report.line("Backup of domain '" + domain + "' " + Output.lower(job.state().name())
-          + " (" + (since == null ? "full" : "incremental since " + since) + ", "
-          + Progress.bytes(job.bytesDone()) + ")"
+          + " (" + (since == null ? "full, " + Progress.bytes(diskBytes) + " of disk"
+              : "incremental since " + since) + ", " + Progress.bytes(job.bytesDone())
+          + " of data sent)"
           + (job.checkpoint() == null ? "" : "; checkpoint " + job.checkpoint() + " created"));
     }
     report.flush();
@@ -94,13 +98,19 @@ final class BackupCommand extends DomainArgument {
   /** A receiver that makes its output visible only on {@link #commit}. */
   private abstract class Receiver implements Backups.Receiver, AutoCloseable {
     Progress progress;
+    /** The disks' virtual sizes added up; set by {@link #begin}. */
+    long diskBytes;
     /** What failed on this side, if anything; set on the calling thread. */
     Exception failure;
 
     @Override
-    public final void begin(Map<String, Long> diskSizes) throws IOException {
+    public final void begin(Map<String, Long> diskSizes, long dataBytes) throws IOException {
       try {
+        diskBytes = diskSizes.values().stream().mapToLong(Long::longValue).sum();
         start(diskSizes);
+        // The header is the server's first answer: the backup was accepted, progress may show.
+        progress = Progress.onStderr("backing up " + domain, dataBytes);
+        progress.accepted();
       } catch (IOException | RuntimeException e) {
         failure = e;
         throw e;
@@ -120,11 +130,6 @@ final class BackupCommand extends DomainArgument {
     abstract void start(Map<String, Long> diskSizes) throws IOException;
 
     abstract void write(BackupExtent e) throws IOException;
-
-    void startProgress(Map<String, Long> diskSizes) {
-      long total = diskSizes.values().stream().mapToLong(Long::longValue).sum();
-      progress = Progress.onStderr("backing up " + domain, since == null ? total : -1);
-    }
 
     abstract void commit() throws IOException;
 
@@ -151,7 +156,6 @@ final class BackupCommand extends DomainArgument {
 
     @Override
     void start(Map<String, Long> diskSizes) throws IOException {
-      startProgress(diskSizes);
       for (Map.Entry<String, Long> disk : diskSizes.entrySet()) {
         String name = disk.getKey();
         Path target = Path.of(to == null ? domain + "." + name + ".raw"
@@ -203,8 +207,9 @@ final class BackupCommand extends DomainArgument {
         }
       } else {
         writeFully(ch, ByteBuffer.wrap(e.data()), e.offset());
+        // Bytes sent, as the summary counts them: zero extents cost nothing to receive.
+        progress.advance(e.length());
       }
-      progress.advance(e.length());
     }
 
     @Override
@@ -272,7 +277,6 @@ final class BackupCommand extends DomainArgument {
         throw new CliException(ExitCodes.USAGE, "standard output takes one disk, the domain "
             + "has " + diskSizes.keySet() + "; choose one with --disk", null);
       }
-      startProgress(diskSizes);
       names.addAll(diskSizes.keySet());
       size = diskSizes.values().iterator().next();
     }
@@ -289,8 +293,8 @@ final class BackupCommand extends DomainArgument {
       } else {
         out.write(e.data());
         position += e.data().length;
+        progress.advance(e.length());
       }
-      progress.advance(e.length());
     }
 
     private void zeros(long n) throws IOException {

@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
@@ -20,6 +21,9 @@ import picocli.CommandLine.Spec;
  * ExitCodes}.
  */
 @Command(name = "cryo", mixinStandardHelpOptions = true,
+    // Every subcommand inherits -h/--help (and -V/--version): 'cryo save --help' prints the
+    // usage of save instead of complaining about its missing DOMAIN.
+    scope = ScopeType.INHERIT,
     versionProvider = CryoCli.Version.class,
     description = "Define, run and watch QEMU virtual machines on a Cryo server.",
     subcommands = {
@@ -51,6 +55,7 @@ import picocli.CommandLine.Spec;
         CheckpointDeleteCommand.class,
         CheckpointDumpXmlCommand.class,
         BackupCommand.class,
+        HelpCommand.class,
     },
     footerHeading = "%nExit codes:%n",
     footer = {
@@ -62,14 +67,29 @@ import picocli.CommandLine.Spec;
         "  5  state forbids it: e.g. start a running domain, name taken, domain busy",
         "  6  server unreachable",
         "  7  timed out",
+        "  8  permission denied: your role may not do this (e.g. read-only)",
+        "  9  unauthenticated: no credentials, or ones the server does not accept",
         "",
-        "Connection settings (--target, --tls-ca, --tls-cert, --tls-key, --token-file) come from",
-        "the flag, else the environment (CRYO_TARGET, CRYO_TLS_CA, CRYO_TLS_CERT, CRYO_TLS_KEY,",
-        "CRYO_TOKEN_FILE), else the config file ($CRYO_CONFIG, default",
-        "~/.config/cryo/cli.properties: target=..., tls-ca=..., token-file=...)."},
+        // Lines under 80 columns: picocli wraps longer ones mid-sentence.
+        "Connection settings (--target, --tls-ca, --tls-cert, --tls-key,",
+        "--token-file) come from the flag, else the environment (CRYO_TARGET,",
+        "CRYO_TLS_CA, CRYO_TLS_CERT, CRYO_TLS_KEY, CRYO_TOKEN_FILE), else the config",
+        "file ($CRYO_CONFIG, default ~/.config/cryo/cli.properties: target=...,",
+        "tls-ca=..., token-file=...).",
+        "",
+        "'cryo help COMMAND' or 'cryo COMMAND --help' shows one command's options."},
     defaultValueProvider = ConnectionDefaults.class)
 public final class CryoCli implements Runnable {
   static final String DEFAULT_TARGET = "127.0.0.1:7600";
+
+  /**
+   * The shaded Netty inside gRPC logs through java.util.logging to stderr, e.g. "Unknown channel
+   * option 'SO_KEEPALIVE'" on every connection to a Unix socket. A command's stderr is its
+   * error line and progress; transport trouble reaches the user as the call's error. Held in a
+   * field: java.util.logging forgets the level of a logger nobody references.
+   */
+  private static final java.util.logging.Logger NETTY_LOG =
+      java.util.logging.Logger.getLogger("io.grpc.netty.shaded.io.netty");
 
   @Spec CommandSpec spec;
 
@@ -107,6 +127,7 @@ public final class CryoCli implements Runnable {
 
   /** Runs {@code cryo} with {@code args} and exits with its exit code. */
   public static void main(String[] args) {
+    NETTY_LOG.setLevel(java.util.logging.Level.SEVERE);
     System.exit(execute(args, System.out, System.err));
   }
 

@@ -19,6 +19,10 @@ final class ExitCodes {
   static final int PRECONDITION = 5;
   static final int UNAVAILABLE = 6;
   static final int TIMED_OUT = 7;
+  /** PERMISSION_DENIED: the credentials are known but their role may not do this. */
+  static final int PERMISSION_DENIED = 8;
+  /** UNAUTHENTICATED: no credentials, or ones the server does not know (or has revoked). */
+  static final int UNAUTHENTICATED = 9;
 
   private ExitCodes() {}
 
@@ -35,6 +39,8 @@ final class ExitCodes {
       case FAILED_PRECONDITION, ALREADY_EXISTS, ABORTED -> PRECONDITION;
       case UNAVAILABLE -> UNAVAILABLE;
       case DEADLINE_EXCEEDED -> TIMED_OUT;
+      case PERMISSION_DENIED -> PERMISSION_DENIED;
+      case UNAUTHENTICATED -> UNAUTHENTICATED;
       default -> FAILURE;
     };
   }

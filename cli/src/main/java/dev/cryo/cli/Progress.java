@@ -9,8 +9,14 @@ import java.util.function.LongSupplier;
  * in place with a bar, bytes, rate and ETA; otherwise a plain line every few seconds, so logs stay
  * readable. Thread-safe: {@link #advance} may be called from a gRPC thread.
  *
+ * <p>Nothing is printed until the server has {@linkplain #accepted() accepted} the call (its
+ * first answer): a call refused at once (unknown domain, read-only role, bad credentials) shows
+ * only its error, not a "0 B in 0:00" line. The clock starts with the first byte counted or at
+ * acceptance, whichever comes first.
+ *
  * <pre>{@code
  * try (Progress p = Progress.onStderr("saving vm1", totalBytes)) {
+ *   ... on the server's first answer: p.accepted() ...
  *   ... p.advance(chunk.length) ...
  * }
  * }</pre>
@@ -25,8 +31,10 @@ final class Progress implements AutoCloseable {
   private final boolean terminal;
   private final PrintStream err;
   private final LongSupplier nanos;
-  private final long start;
   /** Guarded by {@code this}. */
+  private boolean accepted;
+  /** When the first byte was counted or the call accepted, whichever came first; or -1. */
+  private long start = -1;
   private long done;
   private long lastDraw;
   private boolean closed;
@@ -37,8 +45,6 @@ final class Progress implements AutoCloseable {
     this.terminal = terminal;
     this.err = err;
     this.nanos = nanos;
-    this.start = nanos.getAsLong();
-    this.lastDraw = start;
   }
 
   /**
@@ -51,10 +57,38 @@ final class Progress implements AutoCloseable {
         System::nanoTime);
   }
 
-  /** Counts {@code bytes} more as transferred; redraws when it is time. */
+  /**
+   * The server has answered: from now on lines are drawn, and {@link #close} prints the summary.
+   * Idempotent.
+   */
+  synchronized void accepted() {
+    if (!accepted) {
+      accepted = true;
+      lastDraw = nanos.getAsLong();
+      if (start < 0) {
+        start = lastDraw;
+      }
+    }
+  }
+
+  /** Whether {@link #accepted()} was called. */
+  synchronized boolean isAccepted() {
+    return accepted;
+  }
+
+  /**
+   * Counts {@code bytes} more as transferred; redraws when it is time, once the call was
+   * accepted.
+   */
   synchronized void advance(long bytes) {
     done += bytes;
     long now = nanos.getAsLong();
+    if (start < 0) {
+      start = now;
+    }
+    if (!accepted) {
+      return;
+    }
     if (!closed && now - lastDraw >= (terminal ? REDRAW_NANOS : PLAIN_NANOS)) {
       lastDraw = now;
       if (terminal) {
@@ -71,13 +105,19 @@ final class Progress implements AutoCloseable {
     return done;
   }
 
-  /** Prints the final line: total, time and mean rate. */
+  /**
+   * Prints the final line: total, time and mean rate; nothing for a call the server never
+   * accepted.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
+    if (!accepted) {
+      return;
+    }
     long elapsed = nanos.getAsLong() - start;
     String summary = String.format(Locale.ROOT, "%s: %s in %s (%s/s)", label, bytes(done),
         clock(elapsed), bytes(rate(done, elapsed)));

@@ -22,6 +22,14 @@ import picocli.CommandLine.Parameters;
         "The guest stays paused until the whole image has arrived; Ctrl-C or a broken image "
             + "leaves nothing behind."})
 final class RestoreCommand extends ClientCommand {
+  /**
+   * RestoreDomain answers only at its end, so acceptance is inferred: a refusal (credentials,
+   * role, a bad header, a name taken) ends the call within a round trip or the first chunk, and
+   * the SDK goes on reading only while the call is open and the server takes bytes (flow
+   * control). A stream still being read after this long has been accepted.
+   */
+  private static final long ACCEPTED_AFTER_NANOS = 1_000_000_000L;
+
   @Parameters(arity = "0..1", paramLabel = "FILE|-",
       description = "Local image file, or - for standard input.")
   String file;
@@ -68,15 +76,24 @@ final class RestoreCommand extends ClientCommand {
         try (InputStream in = file.equals("-") ? System.in : Files.newInputStream(Path.of(file));
             Progress progress = Progress.onStderr(label, size)) {
           restored = cryo.images().restore(new FilterInputStream(in) {
+            private long firstRead = -1;
+
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
               int n = super.read(b, off, len);
+              long now = System.nanoTime();
+              if (firstRead < 0) {
+                firstRead = now;
+              } else if (now - firstRead >= ACCEPTED_AFTER_NANOS) {
+                progress.accepted();
+              }
               if (n > 0) {
                 progress.advance(n);
               }
               return n;
             }
           }, null, 0, options);
+          progress.accepted(); // the server's answer
         }
       }
     }

@@ -5,6 +5,9 @@ import dev.cryo.client.CryoClient;
 import dev.cryo.client.ImageCompression;
 import dev.cryo.client.SaveOptions;
 import dev.cryo.client.SaveSummary;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -85,6 +88,7 @@ final class SaveCommand extends DomainArgument {
           .cancellation(exit.cancellation())
           .progress(p -> {
             // Called on this thread, in order, by the SDK's save loop.
+            progress.accepted();
             progress.advance(Math.max(0, p.processedBytes() - seen[0]));
             seen[0] = Math.max(seen[0], p.processedBytes());
           });
@@ -94,10 +98,12 @@ final class SaveCommand extends DomainArgument {
         summary = cryo.images().saveToServer(domain, serverFile, options);
       } else {
         try (OutputTarget target = OutputTarget.open(local, false)) {
-          summary = cryo.images().save(domain, target.stream(), options);
+          summary = cryo.images().save(domain, acceptedOnFirstByte(target.stream(), progress),
+              options);
           target.commit();
         }
       }
+      progress.accepted(); // the summary is an answer too, for a save too quick to report
       progress.advance(Math.max(0, summary.migrationBytes() - seen[0]));
     }
     // With the image on stdout, the report must not mix into it.
@@ -113,6 +119,23 @@ final class SaveCommand extends DomainArgument {
     }
     report.flush();
     return ExitCodes.OK;
+  }
+
+  /** {@code out}, marking the call accepted when the server's first image bytes arrive. */
+  private static OutputStream acceptedOnFirstByte(OutputStream out, Progress progress) {
+    return new FilterOutputStream(out) {
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        progress.accepted();
+        out.write(b, off, len);
+      }
+
+      @Override
+      public void write(int b) throws IOException {
+        progress.accepted();
+        out.write(b);
+      }
+    };
   }
 
   private static PrintStream stderr() {

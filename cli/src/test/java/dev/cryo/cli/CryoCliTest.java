@@ -9,6 +9,10 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import picocli.CommandLine;
@@ -73,8 +77,83 @@ class CryoCliTest {
     assertThat(ExitCodes.of(new CryoException(ErrorCode.UNAVAILABLE, "x", null))).isEqualTo(6);
     assertThat(ExitCodes.of(new CryoException(ErrorCode.DEADLINE_EXCEEDED, "x", null)))
         .isEqualTo(7);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.PERMISSION_DENIED, "x", null)))
+        .isEqualTo(8);
+    assertThat(ExitCodes.of(new CryoException(ErrorCode.UNAUTHENTICATED, "x", null)))
+        .isEqualTo(9);
     assertThat(ExitCodes.of(new CryoException(ErrorCode.DATA_LOSS, "x", null))).isEqualTo(1);
     assertThat(ExitCodes.of(new IllegalStateException("x"))).isEqualTo(1);
+  }
+
+  @Test
+  void exitCodes_everyMappedCodeInTheHelpTable() {
+    Map<Integer, String> codes = new TreeMap<>();
+    for (ErrorCode c : ErrorCode.values()) {
+      int code = ExitCodes.of(new CryoException(c, "x", null));
+      if (code != ExitCodes.FAILURE) {
+        codes.merge(code, c.name(), (a, b) -> a + "," + b);
+      }
+    }
+    assertThat(codes).containsEntry(3, "NOT_FOUND")
+        .containsEntry(8, "PERMISSION_DENIED").containsEntry(9, "UNAUTHENTICATED")
+        .containsEntry(6, "UNAVAILABLE").containsEntry(7, "DEADLINE_EXCEEDED");
+    assertThat(cryo("--help")).isZero();
+    String help = out.toString(StandardCharsets.UTF_8);
+    for (int code = 0; code <= codes.keySet().stream().mapToInt(i -> i).max().orElseThrow();
+        code++) {
+      assertThat(help).as("exit code %d in the help table", code).contains("\n  " + code
+          + "  ".translateEscapes());
+    }
+    assertThat(help).contains("  8  permission denied", "  9  unauthenticated");
+  }
+
+  /** Every command path in the tree, e.g. [save], [help]; nested commands as [a, b]. */
+  private static List<List<String>> commandPaths(CommandLine cli, List<String> prefix) {
+    List<List<String>> paths = new ArrayList<>();
+    for (Map.Entry<String, CommandLine> sub : cli.getSubcommands().entrySet()) {
+      List<String> path = new ArrayList<>(prefix);
+      path.add(sub.getKey());
+      paths.add(path);
+      paths.addAll(commandPaths(sub.getValue(), path));
+    }
+    return paths;
+  }
+
+  @Test
+  void help_everyCommandAnswersHelpFlagsAndHelpCommand() {
+    List<List<String>> paths = commandPaths(new CommandLine(new CryoCli()), List.of());
+    assertThat(paths).as("the tree was walked").hasSizeGreaterThan(25)
+        .contains(List.of("save"), List.of("backup"), List.of("help"));
+    for (List<String> path : paths) {
+      String usage = "Usage: cryo " + String.join(" ", path);
+      List<String[]> asks = new ArrayList<>();
+      for (String flag : List.of("--help", "-h")) {
+        List<String> argv = new ArrayList<>(path);
+        argv.add(flag);
+        asks.add(argv.toArray(String[]::new));
+      }
+      List<String> viaHelp = new ArrayList<>(List.of("help"));
+      viaHelp.addAll(path);
+      if (path.size() == 1) {
+        asks.add(viaHelp.toArray(String[]::new)); // picocli's help takes one command name
+      }
+      for (String[] argv : asks) {
+        out.reset();
+        err.reset();
+        assertThat(cryo(argv)).as("cryo %s: %s", String.join(" ", argv), stderr()).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).as("cryo %s", String.join(" ", argv))
+            .containsPattern("(?m)^" + java.util.regex.Pattern.quote(usage) + " ");
+        assertThat(stderr()).as("cryo %s", String.join(" ", argv)).isEmpty();
+      }
+    }
+  }
+
+  @Test
+  void help_requiredArgumentsMissing_helpStillWins() {
+    assertThat(cryo("save", "--help")).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("DOMAIN", "--compress")
+        .doesNotContain("Missing required");
+    assertThat(stderr()).isEmpty();
   }
 
   @Test

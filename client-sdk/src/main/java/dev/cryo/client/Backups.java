@@ -28,6 +28,18 @@ public interface Backups {
     /** Called once before the first extent with each disk's virtual size in bytes. */
     default void begin(Map<String, Long> diskSizes) throws IOException {}
 
+    /**
+     * Called once before the first extent, instead of {@link #begin(Map)} (which it calls by
+     * default), with each disk's virtual size and the bytes of data the server will send: the
+     * non-zero extents' lengths, what {@link BackupJob#bytesDone()} reports at the end. Zero
+     * extents cover the rest of a full backup without being sent.
+     *
+     * @param dataBytes bytes of data to follow, or -1 when the server did not say
+     */
+    default void begin(Map<String, Long> diskSizes, long dataBytes) throws IOException {
+      begin(diskSizes);
+    }
+
     /** One extent. Its data may be kept; the SDK does not reuse it. */
     void extent(BackupExtent extent) throws IOException;
   }

@@ -127,7 +127,8 @@ final class BackupsImpl implements Backups {
         }
         StreamBackupResponse msg = (StreamBackupResponse) item;
         switch (msg.getItemCase()) {
-          case HEADER -> receiver.begin(msg.getHeader().getDiskSizesMap());
+          case HEADER -> receiver.begin(msg.getHeader().getDiskSizesMap(),
+              msg.getHeader().hasJob() ? msg.getHeader().getJob().getBytesTotal() : -1);
           case EXTENT -> {
             var e = msg.getExtent();
             receiver.extent(new BackupExtent(e.getDisk(), e.getOffset(), e.getLength(),

@@ -146,18 +146,29 @@ class CliSnapshotTest {
   void checkpointsAndBackup_fullThenIncremental_equalsDisk() throws Exception {
     SnapshotInternalTest.write(console, "MARKER-C");
     Path local = temp.resolve("vda.raw");
-    JsonObject full = json("backup", name, "--checkpoint", "c1", "--to", local.toString())
-        .getAsJsonObject();
-    assertThat(full.get("state").getAsString()).isEqualTo("COMPLETED");
-    assertThat(full.get("checkpoint").getAsString()).isEqualTo("c1");
+    CliProcess.Result full = cryo("backup", name, "--checkpoint", "c1", "--to",
+        local.toString());
+    // The summary counts the data sent, as the server does; the disk's zero ranges are not
+    // sent, and the progress line (stderr) counts the same bytes, not the disk's 64 MiB.
+    Matcher sent = java.util.regex.Pattern.compile("Backup of domain '" + name + "' completed "
+        + "\\(full, 64\\.0 MiB of disk, (\\S+ \\S+) of data sent\\); checkpoint c1 created")
+        .matcher(full.stdout());
+    assertThat(sent.find()).as(full.stdout()).isTrue();
+    assertThat(sent.group(1)).as("data sent: the guest's writes, not the whole disk")
+        .isNotIn("0 B", "64.0 MiB");
+    assertThat(full.stderr()).contains("backing up " + name + ": " + sent.group(1) + " in ");
     assertThat(Files.size(local)).isEqualTo(64L << 20);
     assertThat(BackupGuest.sameContent(local, disk)).as("full backup equals the disk").isTrue();
 
     BackupGuest.write(console, "vda", 5L << 20, "I".repeat(512));
     assertThat(BackupGuest.sameContent(local, disk)).isFalse();
-    CliProcess.Result inc = cryo("backup", name, "--incremental", "c1", "--checkpoint", "c2",
-        "--to", local.toString());
-    assertThat(inc.stdout()).contains("incremental since c1").contains("checkpoint c2 created");
+    JsonObject inc = json("backup", name, "--incremental", "c1", "--checkpoint", "c2",
+        "--to", local.toString()).getAsJsonObject();
+    assertThat(inc.get("state").getAsString()).isEqualTo("COMPLETED");
+    assertThat(inc.get("since").getAsString()).isEqualTo("c1");
+    assertThat(inc.get("checkpoint").getAsString()).isEqualTo("c2");
+    assertThat(inc.get("bytesDone").getAsLong()).as("one 64 KiB cluster changed since c1")
+        .isEqualTo(BackupGuest.CLUSTER);
     assertThat(BackupGuest.sameContent(local, disk)).as("full + incremental equals the disk")
         .isTrue();
     try (var left = Files.list(temp)) {

@@ -197,6 +197,66 @@ class CliTest {
     assertThat(missingFile.exitCode()).isEqualTo(4);
   }
 
+  /**
+   * Calls the server refuses at once print their one error line and nothing else: no
+   * "saving x: 0 B in 0:00" progress or summary line, no partial file.
+   */
+  @Test
+  void refusedTransfers_noProgressLine_oneErrorLineAndItsCode() throws Exception {
+    Path dir = java.nio.file.Files.createDirectories(temp.resolve("refused"));
+    CliProcess.Result unknown = cryo("save", "nosuch", "-");
+    assertThat(unknown.exitCode()).as(unknown.stderr()).isEqualTo(3);
+    assertThat(unknown.stdout()).isEmpty();
+    assertThat(unknown.stderrLines()).singleElement().asString()
+        .startsWith("cryo: not found:").contains("nosuch");
+
+    String name = "cli-off-" + System.nanoTime();
+    domains.define(TestGuest.xml(name, 64, 0, null, null));
+    try {
+      // The domain exists (the CLI reads its size first), so the SaveDomain call itself is made
+      // and refused: a shut-off domain has no memory to save.
+      Path image = dir.resolve("off.save");
+      CliProcess.Result save = cryo("save", name, image.toString());
+      assertThat(save.exitCode()).as(save.stderr()).isEqualTo(5);
+      assertThat(save.stderrLines()).singleElement().asString()
+          .startsWith("cryo: failed precondition:").contains("not running");
+      CliProcess.Result toStdout = cryo("save", name, "-");
+      assertThat(toStdout.exitCode()).as(toStdout.stderr()).isEqualTo(5);
+      assertThat(toStdout.stdout()).as("no image bytes").isEmpty();
+      assertThat(toStdout.stderrLines()).hasSize(1);
+
+      CliProcess.Result backup = cryo("backup", name, "--to", dir.resolve("off.raw").toString());
+      assertThat(backup.exitCode()).as(backup.stderr()).isEqualTo(5);
+      assertThat(backup.stderrLines()).singleElement().asString().contains("not running");
+
+      // Not a save image: the server refuses it on its first chunk.
+      Path garbage = java.nio.file.Files.write(dir.resolve("garbage.save"),
+          new byte[3 << 20]);
+      CliProcess.Result restore = cryo("restore", garbage.toString());
+      assertThat(restore.exitCode()).as(restore.stderr()).isEqualTo(4);
+      assertThat(restore.stderrLines()).singleElement().asString()
+          .startsWith("cryo: invalid argument:");
+      try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(dir)) {
+        assertThat(left.map(p -> p.getFileName().toString()).toList())
+            .as("no image, no backup, no partial file").containsExactly("garbage.save");
+      }
+    } finally {
+      cleanup(name);
+    }
+  }
+
+  @Test
+  void help_everyCommand_exit0WithItsUsage() throws Exception {
+    CliProcess.Result save = cryo("save", "--help");
+    assertThat(save.exitCode()).as(save.stderr()).isZero();
+    assertThat(save.stdout()).startsWith("Usage: cryo save ").contains("DOMAIN")
+        .contains("  8  permission denied", "  9  unauthenticated");
+    assertThat(save.stderr()).isEmpty();
+    CliProcess.Result help = cryo("help", "backup");
+    assertThat(help.exitCode()).as(help.stderr()).isZero();
+    assertThat(help.stdout()).startsWith("Usage: cryo backup ");
+  }
+
   @Test
   void list_unreachableServer_exit6() throws Exception {
     CliProcess.Result r = CliProcess.run("127.0.0.1:1", null, "list");
