@@ -44,8 +44,7 @@ public record ServerConfig(
   /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
   public static final Duration DEFAULT_ACCESS_RELOAD = Duration.ofSeconds(2);
 
-  /** A server without an audit log, checking the access file every {@link
-   * #DEFAULT_ACCESS_RELOAD}. */
+  /** A server without an audit log, checking its access file every 2 s. */
   public ServerConfig(InetSocketAddress listen, Path unixSocket, Path stateDir, Path qemuBinary,
       AcceleratorPolicy accelerator, Tls tls, Path accessFile, Limits limits,
       List<Path> imageRoots) {
