@@ -113,6 +113,11 @@ final class ServerProcess implements AutoCloseable {
     return process.toHandle();
   }
 
+  /** The server's log (its stderr), kept under target/server-logs. */
+  Path log() {
+    return log;
+  }
+
   /** Kills the server as {@code kill -9} would: no shutdown hook runs. */
   void kill9() throws InterruptedException {
     process.destroyForcibly();

@@ -1,6 +1,7 @@
 package dev.cryo.server;
 
-import dev.cryo.server.auth.AccessFile;
+import dev.cryo.server.auth.AuditLog;
+import dev.cryo.server.auth.ReloadingAccessFile;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Checkpoints;
@@ -19,14 +20,10 @@ import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import io.grpc.util.AdvancedTlsX509KeyManager;
-import io.grpc.util.AdvancedTlsX509TrustManager;
-import java.io.Closeable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.GeneralSecurityException;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,14 +48,24 @@ public final class CryoServer implements AutoCloseable {
   private final Domains domains;
   /** Closed in reverse order by {@link #close()}. */
   private final List<AutoCloseable> resources;
+  /** What {@link #reload()} re-reads; the reloader thread runs it. */
+  private final Reloadables reloadables;
 
   private CryoServer(List<Server> servers, Server tcp, Domains domains,
-      List<AutoCloseable> resources) {
+      List<AutoCloseable> resources, Reloadables reloadables) {
     this.servers = servers;
     this.tcp = tcp;
     this.domains = domains;
     this.resources = resources;
+    this.reloadables = reloadables;
   }
+
+  /**
+   * The files the server re-reads without a restart, and the single thread that does it: the
+   * periodic checks and {@link #reload()} never run at once.
+   */
+  private record Reloadables(ScheduledExecutorService reloader, ReloadingAccessFile access,
+      TlsFiles tls, AuditLog audit) {}
 
   /**
    * Probes the host, loads the state folder, re-attaches to running guests and starts serving.
@@ -74,43 +81,99 @@ public final class CryoServer implements AutoCloseable {
           + "Pass --tls-cert and --tls-key (and --tls-client-ca or --access-file to say who may "
           + "call), or listen on 127.0.0.1 or a --unix-socket");
     }
-    AccessFile access = config.accessFile() == null ? null : AccessFile.read(config.accessFile());
+    ReloadingAccessFile access = config.accessFile() == null ? null
+        : ReloadingAccessFile.open(config.accessFile());
     HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
+    ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "cryo-reload");
+      t.setDaemon(true);
+      return t;
+    });
+    resources.add(reloader::shutdownNow);
+    AuditLog audit = null;
+    if (config.auditLog() != null) {
+      try {
+        audit = AuditLog.open(config.auditLog());
+      } catch (IOException e) {
+        reloader.shutdownNow();
+        throw e;
+      }
+      resources.add(audit);
+    }
     ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
-    Domains domains = Domains.open(config.stateDir(), host, config.accelerator(),
-        config.limits().jobs(), roots);
+    Domains domains;
+    try {
+      domains = Domains.open(config.stateDir(), host, config.accelerator(),
+          config.limits().jobs(), roots);
+    } catch (IOException | RuntimeException e) {
+      new CryoServer(servers, null, null, resources, null).close();
+      throw e;
+    }
     resources.add(domains);
     Server tcp = null;
+    TlsFiles tls = null;
     try {
+      if (access != null) {
+        long period = config.accessReloadPeriod().toMillis();
+        reloader.scheduleWithFixedDelay(access::poll, period, period, TimeUnit.MILLISECONDS);
+      }
       ExecutorService executor = daemonPool("cryo-grpc-");
       resources.add(executor::shutdownNow);
       CoreServices core = core(config, domains, resources);
       if (config.listen() != null) {
-        NettyServerBuilder builder = config.tls() == null
+        if (config.tls() != null) {
+          tls = new TlsFiles(config.tls());
+          long period = config.tls().reloadPeriod().toMillis();
+          reloader.scheduleWithFixedDelay(tls::reload, period, period, TimeUnit.MILLISECONDS);
+        }
+        NettyServerBuilder builder = tls == null
             ? NettyServerBuilder.forAddress(config.listen())
-            : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(config.tls(),
-                resources));
+            : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(tls));
         builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes())
             .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
-        GrpcServices.register(builder, core, access);
+        GrpcServices.register(builder, core, access, audit);
         tcp = builder.build().start();
         servers.add(tcp);
         log.info("Cryo listening on {}{}", tcp.getListenSockets(),
             config.tls() == null ? " (plaintext, loopback)" : " (TLS)");
       }
       if (config.unixSocket() != null) {
-        servers.add(startUnix(config, core, access, executor, resources));
+        servers.add(startUnix(config, core, access, audit, executor, resources));
       }
     } catch (IOException | RuntimeException e) {
-      CryoServer partial = new CryoServer(servers, tcp, domains, resources);
+      CryoServer partial = new CryoServer(servers, tcp, domains, resources, null);
       partial.close();
       throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
     }
-    log.info("state in {}; access control {}", config.stateDir().toAbsolutePath(),
-        access == null ? "off" : "from " + config.accessFile());
-    return new CryoServer(servers, tcp, domains, resources);
+    log.info("state in {}; access control {}; audit log {}", config.stateDir().toAbsolutePath(),
+        access == null ? "off" : "from " + config.accessFile() + " (re-read every "
+            + config.accessReloadPeriod().toMillis() + " ms and on SIGHUP)",
+        audit == null ? "off" : "in " + config.auditLog());
+    return new CryoServer(servers, tcp, domains, resources,
+        new Reloadables(reloader, access, tls, audit));
+  }
+
+  /**
+   * Re-reads the access file and the TLS files now, and reopens the audit log (after logrotate
+   * moved it): what SIGHUP does. Returns at once; the work runs on the reload thread. A file
+   * that does not parse is logged and the previous one kept.
+   */
+  public void reload() {
+    Reloadables r = reloadables;
+    r.reloader().execute(() -> {
+      log.info("reloading on request");
+      if (r.access() != null) {
+        r.access().reloadNow();
+      }
+      if (r.tls() != null) {
+        r.tls().reload();
+      }
+      if (r.audit() != null) {
+        r.audit().reopen();
+      }
+    });
   }
 
   /** Builds the core services once; their executors join {@code resources}. */
@@ -140,40 +203,19 @@ public final class CryoServer implements AutoCloseable {
     });
   }
 
-  private static ServerCredentials tlsCredentials(ServerConfig.Tls tls,
-      List<AutoCloseable> resources) throws IOException {
-    ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "cryo-tls-reload");
-      t.setDaemon(true);
-      return t;
-    });
-    resources.add(reloader::shutdownNow);
-    try {
-      AdvancedTlsX509KeyManager keys = new AdvancedTlsX509KeyManager();
-      Closeable keyReload = keys.updateIdentityCredentialsFromFile(tls.privateKey().toFile(),
-          tls.certChain().toFile(), tls.reloadPeriod().toMillis(), TimeUnit.MILLISECONDS, reloader);
-      resources.add(keyReload::close);
-      TlsServerCredentials.Builder creds = TlsServerCredentials.newBuilder().keyManager(keys);
-      if (tls.clientCa() != null) {
-        AdvancedTlsX509TrustManager trust = AdvancedTlsX509TrustManager.newBuilder()
-            .setVerification(AdvancedTlsX509TrustManager.Verification
-                .CERTIFICATE_ONLY_VERIFICATION)
-            .build();
-        Closeable trustReload = trust.updateTrustCredentialsFromFile(tls.clientCa().toFile(),
-            tls.reloadPeriod().toMillis(), TimeUnit.MILLISECONDS, reloader);
-        resources.add(trustReload::close);
-        creds.trustManager(trust).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
-      }
-      return creds.build();
-    } catch (GeneralSecurityException e) {
-      throw new IOException("cannot use the TLS files " + tls.certChain() + " / "
-          + tls.privateKey() + ": " + e.getMessage(), e);
+  private static ServerCredentials tlsCredentials(TlsFiles tls) {
+    TlsServerCredentials.Builder creds = TlsServerCredentials.newBuilder()
+        .keyManager(tls.keyManager());
+    if (tls.trustManager() != null) {
+      creds.trustManager(tls.trustManager()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
     }
+    return creds.build();
   }
 
   /** A listener on a Unix socket, readable and writable by the owner and group only (0660). */
-  private static Server startUnix(ServerConfig config, CoreServices core, AccessFile access,
-      ExecutorService executor, List<AutoCloseable> resources) throws IOException {
+  private static Server startUnix(ServerConfig config, CoreServices core,
+      ReloadingAccessFile access, AuditLog audit, ExecutorService executor,
+      List<AutoCloseable> resources) throws IOException {
     Files.deleteIfExists(config.unixSocket());
     Files.createDirectories(config.unixSocket().toAbsolutePath().getParent());
     EventLoopGroup boss = new EpollEventLoopGroup(1);
@@ -188,7 +230,7 @@ public final class CryoServer implements AutoCloseable {
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
         .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
-    GrpcServices.register(builder, core, access);
+    GrpcServices.register(builder, core, access, audit);
     Server server = builder.build().start();
     Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));
     log.info("Cryo listening on unix:{}", config.unixSocket());

@@ -74,6 +74,18 @@ public final class CryoServerMain implements Callable<Integer> {
           + "admin.")
   Path accessFile;
 
+  @Option(names = "--access-reload-seconds", paramLabel = "N",
+      description = "How often the access file is checked for changes (default: "
+          + "${DEFAULT-VALUE}); a change applies once two checks in a row read the same content, "
+          + "and at once on SIGHUP. A file that does not parse is logged and the old one kept.")
+  long accessReloadSeconds = ServerConfig.DEFAULT_ACCESS_RELOAD.toSeconds();
+
+  @Option(names = "--audit-log", paramLabel = "FILE",
+      description = "Append one JSON line per call that changes state or reads guest bytes "
+          + "(time, principal, RPC, domain, outcome) to FILE, created mode 0600; reopened on "
+          + "SIGHUP for log rotation.")
+  Path auditLog;
+
   @Option(names = "--state", paramLabel = "DIR",
       description = "State folder: definitions, metadata, saves (default: ${DEFAULT-VALUE}).")
   Path state = Path.of("var", "cryo");
@@ -104,6 +116,10 @@ public final class CryoServerMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--tls-client-ca needs --tls-cert and --tls-key");
     }
+    if (tlsReloadSeconds <= 0 || accessReloadSeconds <= 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--tls-reload-seconds and --access-reload-seconds must be at least 1");
+    }
     ServerConfig.Tls tls = tlsCert == null ? null
         : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa,
             java.time.Duration.ofSeconds(tlsReloadSeconds));
@@ -112,14 +128,31 @@ public final class CryoServerMain implements Callable<Integer> {
         new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), maxImageBytes));
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
-        accessFile, limits, imageRoots));
+        accessFile, limits, imageRoots, auditLog,
+        java.time.Duration.ofSeconds(accessReloadSeconds)));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
+    reloadOnHangup(server);
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
     System.out.println("CRYO_LISTENING port=" + server.port()
         + (unixSocket == null ? "" : " unix=" + unixSocket));
     System.out.flush();
     server.awaitTermination();
     return 0;
+  }
+
+  /**
+   * SIGHUP re-reads the access file and TLS files and reopens the audit log, as for sshd or
+   * nginx. Without this handler the JVM treats SIGHUP as a reason to exit.
+   */
+  @SuppressWarnings("restriction")
+  private static void reloadOnHangup(CryoServer server) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> server.reload());
+    } catch (IllegalArgumentException e) {
+      // -Xrs, or a JVM that keeps SIGHUP for itself: changes are still seen by polling.
+      System.err.println("SIGHUP cannot be handled here (" + e.getMessage() + "); the access "
+          + "file and TLS files are still re-read periodically");
+    }
   }
 
   static InetSocketAddress parseAddress(String hostPort) {

@@ -22,6 +22,10 @@ import java.util.Objects;
  * @param limits concurrency and size limits
  * @param imageRoots the folders in which callers may name files (save images, disk images,
  *     snapshot overlays, backup targets), besides {@code STATE/images} which always is one
+ * @param auditLog where to append one JSON line per call that changes state or reads guest
+ *     bytes, or null for no audit log
+ * @param accessReloadPeriod how often the access file is checked for changes (null: 2 s); a
+ *     change applies once two checks in a row read the same content
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -32,9 +36,21 @@ public record ServerConfig(
     Tls tls,
     Path accessFile,
     Limits limits,
-    List<Path> imageRoots) {
+    List<Path> imageRoots,
+    Path auditLog,
+    Duration accessReloadPeriod) {
 
   public static final int DEFAULT_PORT = 7600;
+  /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
+  public static final Duration DEFAULT_ACCESS_RELOAD = Duration.ofSeconds(2);
+
+  /** A server without an audit log, checking its access file every 2 s. */
+  public ServerConfig(InetSocketAddress listen, Path unixSocket, Path stateDir, Path qemuBinary,
+      AcceleratorPolicy accelerator, Tls tls, Path accessFile, Limits limits,
+      List<Path> imageRoots) {
+    this(listen, unixSocket, stateDir, qemuBinary, accelerator, tls, accessFile, limits,
+        imageRoots, null, null);
+  }
 
   /** The image folders to use: {@code STATE/images}, then the configured ones. */
   public List<Path> effectiveImageRoots() {
@@ -50,6 +66,13 @@ public record ServerConfig(
     Objects.requireNonNull(accelerator, "accelerator");
     Objects.requireNonNull(limits, "limits");
     imageRoots = List.copyOf(imageRoots);
+    if (accessReloadPeriod == null) {
+      accessReloadPeriod = DEFAULT_ACCESS_RELOAD;
+    }
+    if (accessReloadPeriod.isNegative() || accessReloadPeriod.isZero()) {
+      throw new IllegalArgumentException("accessReloadPeriod must be positive, got "
+          + accessReloadPeriod);
+    }
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -97,6 +120,10 @@ public record ServerConfig(
       Objects.requireNonNull(privateKey, "privateKey");
       if (reloadPeriod == null) {
         reloadPeriod = Duration.ofMinutes(1);
+      }
+      if (reloadPeriod.isNegative() || reloadPeriod.isZero()) {
+        throw new IllegalArgumentException("TLS reloadPeriod must be positive, got "
+            + reloadPeriod);
       }
     }
   }

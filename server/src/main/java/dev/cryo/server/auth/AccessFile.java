@@ -47,15 +47,32 @@ public final class AccessFile {
    * @throws IOException naming the line of the first bad entry
    */
   public static AccessFile read(Path file) throws IOException {
+    return parse(file.toString(), Files.readAllBytes(file));
+  }
+
+  /**
+   * Checks and parses the content of an access file, as {@link #read} does.
+   *
+   * @param source where the content came from, for messages ("/etc/cryo/access")
+   * @throws IOException naming the line of the first bad entry
+   */
+  public static AccessFile parse(String source, byte[] content) throws IOException {
     Map<String, Principal> tokens = new TreeMap<>();
     Map<String, Principal> certs = new TreeMap<>();
-    List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    String text;
+    try {
+      text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(content))
+          .toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new IOException(source + ": not UTF-8 text", e);
+    }
+    List<String> lines = text.lines().toList();
     for (int i = 0; i < lines.size(); i++) {
       String line = lines.get(i).replaceFirst("#.*", "").strip();
       if (line.isEmpty()) {
         continue;
       }
-      String where = file + " line " + (i + 1);
+      String where = source + " line " + (i + 1);
       String[] f = line.split("\\s+");
       if (f.length < 4 || f.length > 5) {
         throw new IOException(where + ": expected 'token|cert CREDENTIAL PRINCIPAL ROLE "

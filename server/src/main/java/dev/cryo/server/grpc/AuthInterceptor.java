@@ -3,6 +3,7 @@ package dev.cryo.server.grpc;
 import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.auth.Caller;
 import dev.cryo.server.auth.Principal;
+import dev.cryo.server.auth.ReloadingAccessFile;
 import dev.cryo.server.auth.Role;
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -34,9 +35,10 @@ final class AuthInterceptor implements ServerInterceptor {
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final String BEARER = "Bearer ";
 
-  private final AccessFile access;
+  /** Read at each call, so a reload of the file applies from the next call on. */
+  private final ReloadingAccessFile access;
 
-  AuthInterceptor(AccessFile access) {
+  AuthInterceptor(ReloadingAccessFile access) {
     this.access = access;
   }
 
@@ -80,7 +82,7 @@ final class AuthInterceptor implements ServerInterceptor {
     try {
       Certificate[] chain = session.getPeerCertificates();
       if (chain.length > 0 && chain[0] instanceof X509Certificate cert) {
-        return access.byCertificateSubject(cert.getSubjectX500Principal().getName());
+        return access.current().byCertificateSubject(cert.getSubjectX500Principal().getName());
       }
     } catch (SSLPeerUnverifiedException e) {
       // No client certificate: fall back to a token.
@@ -93,6 +95,6 @@ final class AuthInterceptor implements ServerInterceptor {
     if (value == null || !value.startsWith(BEARER)) {
       return Optional.empty();
     }
-    return access.byToken(value.substring(BEARER.length()).strip());
+    return access.current().byToken(value.substring(BEARER.length()).strip());
   }
 }

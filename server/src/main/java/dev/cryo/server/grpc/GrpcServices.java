@@ -1,6 +1,7 @@
 package dev.cryo.server.grpc;
 
-import dev.cryo.server.auth.AccessFile;
+import dev.cryo.server.auth.AuditLog;
+import dev.cryo.server.auth.ReloadingAccessFile;
 import io.grpc.BindableService;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptor;
@@ -8,13 +9,14 @@ import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Wires Cryo's services into a gRPC server builder: the cryo.v1 services behind one interceptor
- * chain (authentication, then exception mapping), plus the standard health and reflection
- * services so stock tools (grpcurl, grpc_health_probe) work.
+ * chain (audit, revocation of running streams, authentication, then exception mapping), plus
+ * the standard health and reflection services so stock tools (grpcurl, grpc_health_probe) work.
  */
 public final class GrpcServices {
   /**
@@ -29,14 +31,11 @@ public final class GrpcServices {
    * Registers every service.
    *
    * @param access who may call; null turns authentication off (loopback and Unix socket only)
+   * @param audit where to record calls that change state or read guest bytes; null for nowhere
    */
-  public static void register(ServerBuilder<?> builder, CoreServices core, AccessFile access) {
-    // Interceptors run last-added first: authentication, then exception mapping.
-    List<ServerInterceptor> chain = new ArrayList<>();
-    chain.add(new ExceptionInterceptor());
-    if (access != null) {
-      chain.add(new AuthInterceptor(access));
-    }
+  public static void register(ServerBuilder<?> builder, CoreServices core,
+      ReloadingAccessFile access, AuditLog audit) {
+    List<ServerInterceptor> chain = chain(access, audit);
     ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
         core.streamLimits());
     List<BindableService> services = List.of(
@@ -56,6 +55,22 @@ public final class GrpcServices {
           ServingStatus.SERVING);
     }
     builder.addService(health.getHealthService());
+  }
+
+  /** The interceptors every cryo.v1 service sits behind, in {@code ServerInterceptors} order. */
+  static List<ServerInterceptor> chain(ReloadingAccessFile access, AuditLog audit) {
+    // Interceptors run last-added first: audit (outermost, so it records refused calls too),
+    // revocation, authentication, then exception mapping.
+    List<ServerInterceptor> chain = new ArrayList<>();
+    chain.add(new ExceptionInterceptor());
+    if (access != null) {
+      chain.add(new AuthInterceptor(access));
+      chain.add(new RevocationInterceptor(access));
+    }
+    if (audit != null) {
+      chain.add(new AuditInterceptor(audit, access, Clock.systemUTC()));
+    }
+    return chain;
   }
 
   @SuppressWarnings("deprecation")
