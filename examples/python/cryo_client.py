@@ -38,15 +38,18 @@ def generate_stubs(build_dir, proto_root=PROTO_ROOT):
     """Generates cryo/v1/*_pb2.py and *_pb2_grpc.py into build_dir; returns build_dir."""
     build_dir = pathlib.Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    files = sorted(str(p.relative_to(proto_root)) for p in (proto_root / "cryo" / "v1").glob("*.proto"))
+    files = sorted(str(p.relative_to(proto_root))
+                   for p in (proto_root / "cryo" / "v1").glob("*.proto"))
     if not files:
         raise RuntimeError(f"no .proto files in {proto_root}/cryo/v1")
     protoc = shutil.which("protoc")
     plugin = shutil.which("grpc_python_plugin")
     if protoc and plugin:
-        includes = [d for d in WELL_KNOWN_INCLUDES if (d / "google/protobuf/timestamp.proto").exists()]
+        includes = [d for d in WELL_KNOWN_INCLUDES
+                    if (d / "google/protobuf/timestamp.proto").exists()]
         if not includes:
-            raise RuntimeError("protoc cannot find google/protobuf/*.proto: install libprotobuf-dev")
+            raise RuntimeError("protoc cannot find google/protobuf/*.proto: "
+                               "install libprotobuf-dev")
         argv = [protoc, f"-I{proto_root}", *(f"-I{d}" for d in includes),
                 f"--python_out={build_dir}", f"--grpc_out={build_dir}",
                 f"--plugin=protoc-gen-grpc={plugin}", *files]
@@ -67,7 +70,8 @@ def generate_stubs(build_dir, proto_root=PROTO_ROOT):
 
 
 def load_api(build_dir):
-    """Imports the generated modules: api.domain is cryo/v1/domain_pb2, api.domain_grpc its stubs."""
+    """Imports the generated modules: api.domain is cryo/v1/domain_pb2, api.domain_grpc its
+    stubs."""
     build_dir = str(pathlib.Path(build_dir).resolve())
     if build_dir not in sys.path:
         sys.path.insert(0, build_dir)
@@ -80,7 +84,7 @@ def load_api(build_dir):
 
 
 class Cryo:
-    """One channel to a Cryo server and a stub per service (plaintext, like the Java SDK's default)."""
+    """One channel to a Cryo server, a stub per service; plaintext, as the Java SDK's default."""
 
     def __init__(self, target, api):
         self.api = api

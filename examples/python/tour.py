@@ -20,7 +20,8 @@ from xml.sax.saxutils import escape
 
 import grpc
 
-from cryo_client import CryoError, await_console_line, connect, list_all, restore_from_file, save_to_file
+from cryo_client import (CryoError, await_console_line, connect, list_all, restore_from_file,
+                         save_to_file)
 
 COUNTER = r"COUNTER (\d+) boot=(\S+)"
 PAGE_SIZE = 2
@@ -78,8 +79,8 @@ def tour(cryo, opts, image):
     defined = []
     try:
         listed = call(cryo.domains.ListDomains, dom.ListDomainsRequest()).domains
-        print(f"domains on {opts.target}: "
-              + (", ".join(f"{d.name} ({dom.DomainState.Name(d.state)})" for d in listed) or "none"))
+        shown = ", ".join(f"{d.name} ({dom.DomainState.Name(d.state)})" for d in listed)
+        print(f"domains on {opts.target}: {shown or 'none'}")
 
         for extra in extras:
             call(cryo.domains.DefineDomain, dom.DefineDomainRequest(
@@ -145,8 +146,9 @@ def tour(cryo, opts, image):
     finally:
         # Leave nothing behind after a failure.
         for each in defined:
-            for method, request in ((cryo.domains.DestroyDomain, dom.DestroyDomainRequest(name=each)),
-                                    (cryo.domains.UndefineDomain, dom.UndefineDomainRequest(name=each))):
+            for method, request in (
+                    (cryo.domains.DestroyDomain, dom.DestroyDomainRequest(name=each)),
+                    (cryo.domains.UndefineDomain, dom.UndefineDomainRequest(name=each))):
                 try:
                     method(request, timeout=60)
                 except Exception:
