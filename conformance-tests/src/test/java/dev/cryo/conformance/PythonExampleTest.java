@@ -74,6 +74,7 @@ class PythonExampleTest {
           "--initrd", guest.resolve("initramfs.img").toString(),
           "--file", image.toString(), "--build-dir", stubs.toString()), 480);
     }
+    System.out.println(out); // the example's own account, for whoever reads the CI log
     String last = out.strip().lines().reduce((a, b) -> b).orElseThrow();
     JsonObject summary = JsonParser.parseString(last).getAsJsonObject();
     String name = summary.get("domain").getAsString();
