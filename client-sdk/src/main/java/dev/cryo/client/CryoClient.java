@@ -11,6 +11,7 @@ import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.nio.file.Path;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
@@ -194,7 +195,11 @@ public final class CryoClient implements AutoCloseable {
       EventLoopGroup unixLoop = null;
       if (target.startsWith("unix:")) {
         unixLoop = new EpollEventLoopGroup(1);
-        builder.channelType(EpollDomainSocketChannel.class).eventLoopGroup(unixLoop);
+        builder.channelType(EpollDomainSocketChannel.class).eventLoopGroup(unixLoop)
+            // grpc-netty sets SO_KEEPALIVE on every client socket; a Unix socket has no such
+            // option, and Netty warns "Unknown channel option" on each connect. A null value
+            // removes the option from the bootstrap, so it is never applied.
+            .withOption(ChannelOption.SO_KEEPALIVE, null);
       }
       ManagedChannel channel = builder.build();
       Channel calls = channel;
