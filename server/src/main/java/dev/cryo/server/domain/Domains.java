@@ -544,8 +544,14 @@ public final class Domains implements AutoCloseable {
    * {@code caller} sees if null), on the thread that caused it: it must not block. Close the
    * result to stop. A name need not be defined yet; events of a domain {@code caller} does not
    * see are never delivered.
+   *
+   * @throws NotFoundException if {@code name} is one {@code caller} may not see, defined or not
+   *     (so the answer says nothing about other tenants' domains)
    */
   public AutoCloseable watch(Principal caller, String name, Consumer<DomainEvent> listener) {
+    if (name != null && !caller.sees(name)) {
+      throw new NotFoundException("no domain named '" + name + "'");
+    }
     Listener l = new Listener(name, event -> {
       if (caller.sees(event.name())) {
         listener.accept(event);
