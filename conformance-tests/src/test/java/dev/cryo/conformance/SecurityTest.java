@@ -213,12 +213,15 @@ class SecurityTest {
   /**
    * Per-principal job limits hold for work on executors: a tenant limited to one job saves one
    * running domain to a stream and, while that save holds its job (its first chunk has arrived
-   * and the client holds the stream), a save of its other running domain is refused.
+   * and the client holds the stream), a save of its other running domain is refused, while
+   * another principal's save at the same time goes through. (Before issue 12 both saves ran as
+   * the local admin on the executor, so one principal's job blocked the other's.)
    */
   @Test
   void tenant_secondConcurrentSave_pastItsJobLimit_isResourceExhausted() throws Exception {
     Path access = Files.writeString(temp.resolve("access-limited"), """
         cert    CN=tenant-a tenant-a   admin      a1,a2
+        cert    CN=ops      ops        admin
         """);
     try (ServerProcess limited = ServerProcess.start(temp.resolve("state-limited"), List.of(
         "--listen", "127.0.0.1:0",
@@ -228,11 +231,20 @@ class SecurityTest {
         "--access-file", access.toString(),
         "--max-jobs-per-principal", "1"));
         CryoClient tenant = CryoClient.builder().target(limited.target()).tls(certs.cert("ca"))
-            .clientCertificate(certs.cert("tenant-a"), certs.key("tenant-a")).build()) {
-      for (String name : List.of("a1", "a2")) {
-        tenant.domains().define(TestGuest.xml(name, 64, 0, null, null));
-        tenant.domains().start(name);
+            .clientCertificate(certs.cert("tenant-a"), certs.key("tenant-a")).build();
+        CryoClient ops = CryoClient.builder().target(limited.target()).tls(certs.cert("ca"))
+            .clientCertificate(certs.cert("ops"), certs.key("ops")).build()) {
+      // 48 MiB of random guest memory: more than the transport and the client's few chunks
+      // can buffer, so the first save cannot finish (and free its job) while its reader waits.
+      tenant.domains().define(TestGuest.xml("a1", 160, 48, null, null));
+      tenant.domains().start("a1");
+      try (dev.cryo.client.Console console = tenant.domains().console("a1")) {
+        console.awaitLine(DomainLifecycleTest.COUNTER, DomainLifecycleTest.BOOT);
       }
+      tenant.domains().define(TestGuest.xml("a2", 64, 0, null, null));
+      tenant.domains().start("a2");
+      ops.domains().define(TestGuest.xml("b1", 64, 0, null, null));
+      ops.domains().start("b1");
       java.util.concurrent.CountDownLatch firstChunk = new java.util.concurrent.CountDownLatch(1);
       java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
       OutputStream held = new OutputStream() {
@@ -260,6 +272,10 @@ class SecurityTest {
         assertCode(c -> c.images().save("a2", OutputStream.nullOutputStream(),
             SaveOptions.defaults()), tenant, ErrorCode.RESOURCE_EXHAUSTED);
         assertThat(tenant.domains().get("a2").state()).isEqualTo(DomainState.RUNNING);
+        // Another principal's job is its own: it runs while the tenant's is held.
+        assertThat(ops.images().save("b1", OutputStream.nullOutputStream(),
+            SaveOptions.defaults()).payloadBytes()).isPositive();
+        assertThat(tenant.domains().job("a1")).as("the tenant's save still holds a1").isPresent();
       } finally {
         release.countDown();
       }
