@@ -30,7 +30,8 @@ public final class GrpcServices {
   /**
    * Registers every service.
    *
-   * @param access who may call; null turns authentication off (loopback and Unix socket only)
+   * @param access who may call; null turns authentication off (loopback and Unix socket only):
+   *     every caller is then {@link dev.cryo.server.auth.Principal#LOCAL}
    * @param audit where to record calls that change state or read guest bytes; null for nowhere
    */
   public static void register(ServerBuilder<?> builder, CoreServices core,
@@ -63,9 +64,12 @@ public final class GrpcServices {
     // revocation, authentication, then exception mapping.
     List<ServerInterceptor> chain = new ArrayList<>();
     chain.add(new ExceptionInterceptor());
+    // Either way the call then carries a principal; an adapter refuses a call without one.
     if (access != null) {
       chain.add(new AuthInterceptor(access));
       chain.add(new RevocationInterceptor(access));
+    } else {
+      chain.add(CallPrincipal.localInterceptor());
     }
     if (audit != null) {
       chain.add(new AuditInterceptor(audit, access, Clock.systemUTC()));
