@@ -6,6 +6,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -39,6 +40,10 @@ final class ServerProcess implements AutoCloseable {
    */
   static ServerProcess start(Path stateDir, List<String> options) throws IOException {
     Files.createDirectories(stateDir);
+    // An image folder, like /var/lib/libvirt/images (0711): QEMU's unprivileged user must pass
+    // through it to the disks and the state folder's run folders; @TempDir makes it 0700.
+    Files.setPosixFilePermissions(stateDir.toAbsolutePath().getParent(),
+        PosixFilePermissions.fromString("rwx--x--x"));
     // Outside the state folder, which tests delete: the log must survive a failing test.
     Path logs = Path.of("target", "server-logs").toAbsolutePath();
     Files.createDirectories(logs);

@@ -11,6 +11,8 @@ import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.snapshot.Snapshots;
 import dev.cryo.server.qemu.HostCapabilities;
+import dev.cryo.server.qemu.QemuCgroups;
+import dev.cryo.server.qemu.QemuConfinement;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;
@@ -79,8 +81,15 @@ public final class CryoServer implements AutoCloseable {
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
     ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
+    QemuConfinement confinement = QemuConfinement.create(config.qemuUser(),
+        QemuCgroups.detect());
+    // A guest that escapes QEMU must not learn who may call the server, nor its TLS identity.
+    confinement.requireUnreadable(config.accessFile(), "the access file");
+    if (config.tls() != null) {
+      confinement.requireUnreadable(config.tls().privateKey(), "the TLS key");
+    }
     Domains domains = Domains.open(config.stateDir(), host, config.accelerator(),
-        config.limits().jobs(), roots);
+        config.limits().jobs(), roots, confinement);
     resources.add(domains);
     Server tcp = null;
     try {

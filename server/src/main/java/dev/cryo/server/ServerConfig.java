@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param limits concurrency and size limits
  * @param imageRoots the folders in which callers may name files (save images, disk images,
  *     snapshot overlays, backup targets), besides {@code STATE/images} which always is one
+ * @param qemuUser the user QEMU runs as ({@code QemuConfinement.DEFAULT_USER} by default), or
+ *     {@code "none"} for the server's own user
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -32,7 +34,8 @@ public record ServerConfig(
     Tls tls,
     Path accessFile,
     Limits limits,
-    List<Path> imageRoots) {
+    List<Path> imageRoots,
+    String qemuUser) {
 
   public static final int DEFAULT_PORT = 7600;
 
@@ -50,6 +53,7 @@ public record ServerConfig(
     Objects.requireNonNull(accelerator, "accelerator");
     Objects.requireNonNull(limits, "limits");
     imageRoots = List.copyOf(imageRoots);
+    Objects.requireNonNull(qemuUser, "qemuUser");
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -59,7 +63,8 @@ public record ServerConfig(
   /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
     return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
-        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of());
+        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of(),
+        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER);
   }
 
   /**

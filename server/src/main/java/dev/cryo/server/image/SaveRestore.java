@@ -31,12 +31,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
-import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,6 +51,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -370,33 +370,29 @@ public final class SaveRestore {
   }
 
   /**
-   * QEMU migrates into a Unix socket the server listens on (no {@code exec:}, no shell); the
-   * server compresses and hashes what arrives and writes the image to {@code out}.
+   * QEMU migrates into one end of a socket pair handed over as a descriptor ({@code getfd} +
+   * {@code migrate fd:NAME}, as libvirt does: an unprivileged QEMU opens no path); the server
+   * compresses and hashes what arrives on the other end and writes the image to {@code out}.
    *
    * @param completeMagic true for a stream, which cannot be rewritten later
    */
   private static Written throughCodec(Migration m, OutputStream out, boolean completeMagic,
       SaveOptions options) throws IOException, QmpException {
-    Path socket = m.domain().runDir().path().resolve("save.sock");
-    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-      Files.deleteIfExists(socket);
-      server.bind(UnixDomainSocketAddress.of(socket));
-      m.cancel().closeOnCancel(server);
-      // If QEMU gives up before it connects, stop waiting for it to connect.
-      m.end().thenAccept(e -> {
-        if (!"completed".equals(status(e))) {
-          try {
-            server.close();
-          } catch (IOException ex) {
-            log.debug("closing the save socket", ex);
-          }
-        }
-      });
-      m.start("unix:" + socket);
-      try (SocketChannel in = server.accept();
-          SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
-              options.compression(), options.level(), completeMagic)) {
-        m.cancel().closeOnCancel(in);
+    AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+    try (SocketChannel in = pair.getSocket1()) {
+      // Our copy of QEMU's end closes at once: the stream ends when QEMU closes its own.
+      try (AFUNIXSocketChannel qemuEnd = pair.getSocket2()) {
+        m.qmp().sendFileDescriptor("cryo-save-stream", qemuEnd.getFileDescriptor());
+      }
+      m.cancel().closeOnCancel(in);
+      try {
+        m.start("fd:cryo-save-stream");
+      } catch (QmpException e) {
+        m.qmp().closeFileDescriptor("cryo-save-stream");
+        throw e;
+      }
+      try (SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
+          options.compression(), options.level(), completeMagic)) {
         copy(in, writer, m.progress(), m.total(), m.cancel());
         m.cancel().check();
         m.progress().progress(Phase.FINISH, writer.rawBytes(), m.total(), 0);
@@ -404,8 +400,6 @@ public final class SaveRestore {
         out.flush();
         return new Written(writer.header(), summary);
       }
-    } finally {
-      Files.deleteIfExists(socket);
     }
   }
 
