@@ -77,12 +77,13 @@ public final class CryoServer implements AutoCloseable {
           + "call), or listen on 127.0.0.1 or a --unix-socket");
     }
     AccessFile access = config.accessFile() == null ? null : AccessFile.read(config.accessFile());
-    HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
+    HostCapabilities probed = HostCapabilities.probe(config.qemuBinary());
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
     ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
     QemuConfinement confinement = QemuConfinement.create(config.qemuUser(),
         QemuCgroups.detect());
+    HostCapabilities host = probed.withoutKvm(confinement.kvmUnusableReason());
     // A guest that escapes QEMU must not learn who may call the server, nor its TLS identity.
     confinement.requireUnreadable(config.accessFile(), "the access file");
     if (config.tls() != null) {

@@ -64,9 +64,12 @@ public final class QemuConfinement {
   private final int serverUid;
   private final String serverUser;
   private final QemuCgroups cgroups;
+  /** The group of /dev/kvm QEMU joins (as libvirt's qemu user is in group kvm), or -1. */
+  private final int kvmGid;
 
   private QemuConfinement(String user, int uid, int gid, int serverUid, String serverUser,
       QemuCgroups cgroups) {
+    this.kvmGid = user == null ? -1 : kvmGroup(Path.of("/dev/kvm"));
     this.user = user;
     this.uid = uid;
     this.gid = gid;
@@ -158,8 +161,42 @@ public final class QemuConfinement {
     if (user == null) {
       return List.of();
     }
-    return List.of(SETPRIV.toString(), "--reuid=" + uid, "--regid=" + gid, "--clear-groups",
-        "--");
+    return List.of(SETPRIV.toString(), "--reuid=" + uid, "--regid=" + gid,
+        kvmGid >= 0 ? "--groups=" + kvmGid : "--clear-groups", "--");
+  }
+
+  /**
+   * Why QEMU's user cannot open {@code /dev/kvm} read-write, or null if it can (or QEMU runs as
+   * the server's user, whose access the host probe already checked).
+   */
+  public String kvmUnusableReason() {
+    Path kvm = Path.of("/dev/kvm");
+    if (user == null || !Files.exists(kvm)) {
+      return null;
+    }
+    try {
+      int mode = mode(kvm);
+      int owner = ((Number) Files.getAttribute(kvm, "unix:uid")).intValue();
+      int group = ((Number) Files.getAttribute(kvm, "unix:gid")).intValue();
+      boolean rw = permits(mode, owner, group, uid, kvmGid >= 0 ? kvmGid : gid, 4)
+          && permits(mode, owner, group, uid, kvmGid >= 0 ? kvmGid : gid, 2);
+      return rw ? null : "QEMU's user '" + user + "' cannot open /dev/kvm (mode "
+          + Integer.toOctalString(mode) + ", uid " + owner + ", gid " + group + "); give it a "
+          + "kvm group with mode 0660, as udev does";
+    } catch (IOException e) {
+      return "cannot inspect /dev/kvm: " + e.getMessage();
+    }
+  }
+
+  /** The group of a {@code /dev/kvm} its group may read and write, other than root; or -1. */
+  private static int kvmGroup(Path kvm) {
+    try {
+      int mode = mode(kvm);
+      int group = ((Number) Files.getAttribute(kvm, "unix:gid")).intValue();
+      return group != 0 && (mode & 0060) == 0060 ? group : -1;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /**
