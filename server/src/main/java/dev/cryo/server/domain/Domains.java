@@ -374,8 +374,21 @@ public final class Domains implements AutoCloseable {
       // Before QEMU runs: the server writes nothing in its run folder while QEMU can too.
       AtomicFile.write(run.path().resolve(ACCEL_FILE), spec.accelerator().qemuName());
       QemuSpec confined = confinement.stageBootFiles(run, spec);
-      for (QemuSpec.Disk disk : spec.disks()) {
-        confinement.grantImage(run, disk.source());
+      try {
+        for (QemuSpec.Disk disk : spec.disks()) {
+          for (Path file : QemuConfinement.backingChain(disk.source())) {
+            // A backing name inside a caller's image is a caller's path too.
+            roots.confined(file.toString(), "disk " + disk.target() + " backing file");
+            confinement.grant(run, file);
+          }
+        }
+      } catch (RuntimeException e) {
+        releaseConfinement(domain);
+        throw e;
+      } catch (QemuConfinement.NotReachableException e) {
+        releaseConfinement(domain);
+        throw new FailedPreconditionException("cannot start domain '" + domain.name() + "': "
+            + e.getMessage(), e);
       }
       List<String> argv = new ArrayList<>(confinement.argvPrefix());
       argv.addAll(QemuCommandLine.build(host.qemuBinary(), confined, run, incoming));

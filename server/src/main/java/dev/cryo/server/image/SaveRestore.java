@@ -379,11 +379,18 @@ public final class SaveRestore {
   private static Written throughCodec(Migration m, OutputStream out, boolean completeMagic,
       SaveOptions options) throws IOException, QmpException {
     AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
-    try (SocketChannel in = pair.getSocket1()) {
-      // Our copy of QEMU's end closes at once: the stream ends when QEMU closes its own.
-      try (AFUNIXSocketChannel qemuEnd = pair.getSocket2()) {
-        m.qmp().sendFileDescriptor("cryo-save-stream", qemuEnd.getFileDescriptor());
-      }
+    AFUNIXSocketChannel qemuEnd = pair.getSocket2();
+    try (SocketChannel in = pair.getSocket1(); qemuEnd) {
+      m.qmp().sendFileDescriptor("cryo-save-stream", qemuEnd.getFileDescriptor());
+      // Our copy of QEMU's end closes when the migration has ended, not before: closing it
+      // shuts the socket down for QEMU's copy too. Then what QEMU wrote is read, then EOF.
+      m.end().whenComplete((e, t) -> {
+        try {
+          qemuEnd.close();
+        } catch (IOException ex) {
+          log.debug("closing QEMU's end of the save stream", ex);
+        }
+      });
       m.cancel().closeOnCancel(in);
       try {
         m.start("fd:cryo-save-stream");

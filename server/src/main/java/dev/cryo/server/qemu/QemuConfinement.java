@@ -78,6 +78,15 @@ public final class QemuConfinement {
     this.cgroups = cgroups;
   }
 
+  /** A file QEMU must open lies behind a folder its user cannot traverse. */
+  public static final class NotReachableException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    NotReachableException(String message) {
+      super(message);
+    }
+  }
+
   /** What one QEMU process runs under, for GetDomain. */
   public record Applied(String user, int uid, boolean seccomp, QemuCgroups.Placement cgroup,
       String cgroupUnavailable) {}
@@ -299,22 +308,26 @@ public final class QemuConfinement {
   }
 
   /**
-   * Gives {@code image} and every file of its qcow2 backing chain to QEMU's user until QEMU
-   * exits ({@link #release}).
+   * {@code image} and the files of its qcow2 backing chain, top first, as QEMU will open them.
+   * Callers confine each before {@link #grant}ing it: a backing name inside an image is as much
+   * a caller's path as the disk's.
    */
-  public void grantImage(RunDir run, Path image) throws IOException {
+  public static List<Path> backingChain(Path image) throws IOException {
+    List<Path> chain = new ArrayList<>();
     Path file = image;
     for (int depth = 0; file != null && depth < MAX_BACKING_DEPTH; depth++) {
-      grant(run, file);
-      file = backingFile(file).orElse(null);
+      chain.add(file);
+      file = Files.isRegularFile(file) ? backingFile(file).orElse(null) : null;
     }
+    return chain;
   }
 
   /**
    * Gives one file QEMU will open to QEMU's user until QEMU exits ({@link #release}): read and
    * write by its owner, as libvirt's DAC driver does. No-op when QEMU runs as the server's user.
    *
-   * @throws IOException if the file is missing or QEMU's user cannot reach its folder
+   * @throws NotReachableException if QEMU's user cannot reach the file's folder
+   * @throws IOException if the file is missing
    */
   public void grant(RunDir run, Path file) throws IOException {
     if (user == null) {
@@ -323,7 +336,7 @@ public final class QemuConfinement {
     Path real = file.toRealPath();
     Optional<Path> blocked = firstUnreachable(real.getParent(), false);
     if (blocked.isPresent()) {
-      throw new IOException("QEMU's user '" + user + "' cannot reach " + real + ": "
+      throw new NotReachableException("QEMU's user '" + user + "' cannot reach " + real + ": "
           + blocked.get() + " is not traversable by it (chmod o+x, as for "
           + "/var/lib/libvirt/images)");
     }
