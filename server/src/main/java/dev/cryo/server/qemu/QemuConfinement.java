@@ -210,8 +210,8 @@ public final class QemuConfinement {
 
   /**
    * Opens the way to the run folders and closes the rest of the state folder: {@code STATE} and
-   * {@code STATE/run} become traversable but not listable (0711), every other entry of {@code
-   * STATE} but the image folder loses group and other access. Fails if QEMU's user cannot
+   * {@code STATE/run} become traversable but not listable (0711), so does {@code STATE/images};
+   * every other entry of {@code STATE} loses group and other access. Fails if QEMU's user cannot
    * traverse the folders above {@code STATE}.
    */
   public void secureStateDir(Path stateDir, Path runRoot, Path imagesDir) throws IOException {
@@ -224,11 +224,12 @@ public final class QemuConfinement {
     chmod(runRoot, 0711);
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(state)) {
       for (Path e : entries) {
-        if (e.equals(runRoot.toAbsolutePath()) || e.equals(imagesDir.toAbsolutePath())) {
+        if (e.equals(runRoot.toAbsolutePath())) {
           continue;
         }
-        int mode = mode(e);
-        chmod(e, mode & 0700);
+        // The default image folder stays traversable, to reach disks granted to QEMU, but is
+        // not listable: QEMU's user learns no other guest's file names.
+        chmod(e, mode(e) & (e.equals(imagesDir.toAbsolutePath()) ? 0711 : 0700));
       }
     }
     Optional<Path> blocked = firstUnreachable(runRoot.toAbsolutePath(), false);
