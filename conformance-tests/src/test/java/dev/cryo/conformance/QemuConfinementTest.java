@@ -190,6 +190,25 @@ class QemuConfinementTest {
       img.restoreFromServer(saved.toString(), RestoreOptions.defaults());
       assertCarriesOn(name, boot);
 
+      // A push backup into a new qcow2 (QEMU opens the target after start). Before the external
+      // snapshot: a backup after one copies the frozen base, not the overlay (a Backups bug
+      // outside confinement, reported to the lead).
+      try (Console console = domains.console(name)) {
+        write(console, "MARKER-2");
+      }
+      Path target = images.resolve("backup.qcow2");
+      client.backups().startPush(name, BackupOptions.full(), Map.of("vda", target));
+      BackupJob done = awaitBackup(name);
+      assertThat(done.state()).isEqualTo(BackupJob.State.COMPLETED);
+      // What the guest wrote last, read from the backup (not compared with the live disk, whose
+      // newest qcow2 metadata may still sit in QEMU's cache).
+      Path raw = images.resolve("backup.raw");
+      assertThat(BackupGuest.qemuImg("convert", "-f", "qcow2", "-O", "raw", target.toString(),
+          raw.toString())).isZero();
+      assertThat(new String(TestGuest.readRaw(raw, 4096, 8), StandardCharsets.US_ASCII))
+          .as("the backup holds the guest's last write").isEqualTo("MARKER-2");
+      assertCarriesOn(name, boot);
+
       // Internal snapshot (memory and disk inside the qcow2), then an external disk-only one:
       // QEMU opens that overlay long after it started.
       Snapshot internal = client.snapshots().create(name, SnapshotRequest.builder()
@@ -199,24 +218,12 @@ class QemuConfinementTest {
           .name("e1").diskOnly(true).build());
       assertThat(external.external()).isTrue();
       Path overlay = Path.of(external.disks().get(0).file());
+      assertThat(owner(overlay)).as("the overlay is QEMU's while it runs")
+          .isEqualTo(owner(disk)).isNotZero();
       try (Console console = domains.console(name)) {
-        write(console, "MARKER-2");
-        assertThat(read(console)).as("the guest writes into the overlay").isEqualTo("MARKER-2");
+        write(console, "MARKER-3");
+        assertThat(read(console)).as("the guest writes into the overlay").isEqualTo("MARKER-3");
       }
-      assertCarriesOn(name, boot);
-
-      // A push backup into a new qcow2 (QEMU opens the target after start).
-      Path target = images.resolve("backup.qcow2");
-      client.backups().startPush(name, BackupOptions.full(), Map.of("vda", target));
-      BackupJob done = awaitBackup(name);
-      assertThat(done.state()).isEqualTo(BackupJob.State.COMPLETED);
-      // What the guest wrote last, read from the backup (not compared with the live overlay,
-      // whose newest qcow2 metadata may still sit in QEMU's cache).
-      Path raw = images.resolve("backup.raw");
-      assertThat(BackupGuest.qemuImg("convert", "-f", "qcow2", "-O", "raw", target.toString(),
-          raw.toString())).isZero();
-      assertThat(new String(TestGuest.readRaw(raw, 4096, 8), StandardCharsets.US_ASCII))
-          .as("the backup holds the guest's last write").isEqualTo("MARKER-2");
       assertCarriesOn(name, boot);
 
       domains.destroy(name);
