@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The pure parts of {@link QemuConfinement}: permission checks and qcow2 backing names. */
 @Timeout(10)
-class QemuConfinementTest {
+class QemuConfinementPermissionsTest {
   @TempDir Path temp;
 
   @Test
