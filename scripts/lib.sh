@@ -29,4 +29,18 @@ install_runtime() {
   apt_install qemu-system-x86 qemu-utils
   command -v java >/dev/null 2>&1 || apt_install openjdk-17-jdk-headless
   command -v mvn >/dev/null 2>&1 || apt_install maven
+  command -v setpriv >/dev/null 2>&1 || apt_install util-linux
+  ensure_qemu_user
+}
+
+# The unprivileged user a server running as root starts QEMU as (--qemu-user, default
+# cryo-qemu), like libvirt's qemu user: a system account with its own group, no home, no login.
+# A server that is not root cannot switch users and runs QEMU as itself: nothing to create.
+ensure_qemu_user() {
+  local user=${CRYO_QEMU_USER:-cryo-qemu}
+  [ "$(id -u)" -eq 0 ] || return 0
+  getent passwd "$user" >/dev/null && return 0
+  echo "cryo: creating the system user $user that QEMU runs as" >&2
+  useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$user"
 }

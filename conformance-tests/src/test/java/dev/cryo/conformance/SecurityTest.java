@@ -55,6 +55,9 @@ class SecurityTest {
         cert    CN=ops      ops        admin
         cert    CN=tenant-a tenant-a   admin      a1,a2
         """.formatted(sha256(ADMIN_TOKEN), sha256(READER_TOKEN)));
+    // The server refuses an access file its QEMU user could read.
+    Files.setPosixFilePermissions(access, Set.of(PosixFilePermission.OWNER_READ,
+        PosixFilePermission.OWNER_WRITE));
     socket = temp.resolve("run/cryo.sock");
     server = ServerProcess.start(temp.resolve("state"), List.of(
         "--listen", "127.0.0.1:0",
@@ -316,6 +319,8 @@ class SecurityTest {
   @Test
   void tls_renewedCertificate_isServedWithoutRestart() throws Exception {
     Path dir = Files.createDirectories(temp.resolve("reload"));
+    Files.setPosixFilePermissions(dir, Set.of(PosixFilePermission.OWNER_READ,
+        PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE));
     Path cert = Files.copy(certs.cert("server"), dir.resolve("server.pem"));
     Path key = Files.copy(certs.key("server"), dir.resolve("server.key"));
     try (ServerProcess tlsOnly = ServerProcess.start(temp.resolve("state-reload"), List.of(

@@ -6,8 +6,10 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -39,6 +41,16 @@ final class ServerProcess implements AutoCloseable {
    */
   static ServerProcess start(Path stateDir, List<String> options) throws IOException {
     Files.createDirectories(stateDir);
+    // An image folder, like /var/lib/libvirt/images (0711): QEMU's unprivileged user must pass
+    // through it to the disks and the state folder's run folders; @TempDir makes it 0700. So
+    // must it through the folders above, up to the temporary folder.
+    Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toRealPath();
+    for (Path p = stateDir.toRealPath().getParent(); p != null && p.startsWith(tmp)
+        && !p.equals(tmp); p = p.getParent()) {
+      Set<PosixFilePermission> mode = Files.getPosixFilePermissions(p);
+      mode.add(PosixFilePermission.OTHERS_EXECUTE);
+      Files.setPosixFilePermissions(p, mode);
+    }
     // Outside the state folder, which tests delete: the log must survive a failing test.
     Path logs = Path.of("target", "server-logs").toAbsolutePath();
     Files.createDirectories(logs);

@@ -21,6 +21,9 @@ final class TestCerts {
 
   static TestCerts create(Path dir) throws IOException, InterruptedException {
     Files.createDirectories(dir);
+    // Private keys: the server refuses a TLS key that its QEMU user could read.
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString(
+        "rwx------"));
     TestCerts c = new TestCerts(dir);
     c.ca("ca");
     c.ca("rogue-ca");

@@ -12,6 +12,8 @@ import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.snapshot.Snapshots;
 import dev.cryo.server.qemu.HostCapabilities;
+import dev.cryo.server.qemu.QemuCgroups;
+import dev.cryo.server.qemu.QemuConfinement;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;
@@ -83,7 +85,7 @@ public final class CryoServer implements AutoCloseable {
     }
     ReloadingAccessFile access = config.accessFile() == null ? null
         : ReloadingAccessFile.open(config.accessFile());
-    HostCapabilities host = HostCapabilities.probe(config.qemuBinary());
+    HostCapabilities probed = HostCapabilities.probe(config.qemuBinary());
     List<AutoCloseable> resources = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
     ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -105,8 +107,16 @@ public final class CryoServer implements AutoCloseable {
     ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
     Domains domains;
     try {
+      QemuConfinement confinement = QemuConfinement.create(config.qemuUser(),
+          QemuCgroups.detect());
+      HostCapabilities host = probed.withoutKvm(confinement.kvmUnusableReason());
+      // A guest that escapes QEMU must not learn who may call the server, nor its TLS identity.
+      confinement.requireUnreadable(config.accessFile(), "the access file");
+      if (config.tls() != null) {
+        confinement.requireUnreadable(config.tls().privateKey(), "the TLS key");
+      }
       domains = Domains.open(config.stateDir(), host, config.accelerator(),
-          config.limits().jobs(), roots);
+          config.limits().jobs(), roots, confinement);
     } catch (IOException | RuntimeException e) {
       new CryoServer(servers, null, null, resources, null).close();
       throw e;

@@ -99,6 +99,13 @@ public final class CryoServerMain implements Callable<Integer> {
           + "when /dev/kvm can run a guest, else TCG.")
   String accel = "auto";
 
+  @Option(names = "--qemu-user", paramLabel = "USER|none",
+      description = "Run QEMU as this unprivileged user, under seccomp (default: "
+          + "${DEFAULT-VALUE}, which scripts/serve creates). Needs a server running as root; "
+          + "otherwise QEMU runs as the server's user and the log says so. 'none': the "
+          + "server's user.")
+  String qemuUser = dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER;
+
   @Override
   public Integer call() throws Exception {
     AcceleratorPolicy policy;
@@ -129,7 +136,7 @@ public final class CryoServerMain implements Callable<Integer> {
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
         accessFile, limits, imageRoots, auditLog,
-        java.time.Duration.ofSeconds(accessReloadSeconds)));
+        java.time.Duration.ofSeconds(accessReloadSeconds), qemuUser));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     reloadOnHangup(server);
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.

@@ -26,6 +26,8 @@ import java.util.Objects;
  *     bytes, or null for no audit log
  * @param accessReloadPeriod how often the access file is checked for changes (null: 2 s); a
  *     change applies once two checks in a row read the same content
+ * @param qemuUser the user QEMU runs as ({@code QemuConfinement.DEFAULT_USER} by default), or
+ *     {@code "none"} for the server's own user
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -38,19 +40,12 @@ public record ServerConfig(
     Limits limits,
     List<Path> imageRoots,
     Path auditLog,
-    Duration accessReloadPeriod) {
+    Duration accessReloadPeriod,
+    String qemuUser) {
 
   public static final int DEFAULT_PORT = 7600;
   /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
   public static final Duration DEFAULT_ACCESS_RELOAD = Duration.ofSeconds(2);
-
-  /** A server without an audit log, checking its access file every 2 s. */
-  public ServerConfig(InetSocketAddress listen, Path unixSocket, Path stateDir, Path qemuBinary,
-      AcceleratorPolicy accelerator, Tls tls, Path accessFile, Limits limits,
-      List<Path> imageRoots) {
-    this(listen, unixSocket, stateDir, qemuBinary, accelerator, tls, accessFile, limits,
-        imageRoots, null, null);
-  }
 
   /** The image folders to use: {@code STATE/images}, then the configured ones. */
   public List<Path> effectiveImageRoots() {
@@ -73,6 +68,7 @@ public record ServerConfig(
       throw new IllegalArgumentException("accessReloadPeriod must be positive, got "
           + accessReloadPeriod);
     }
+    Objects.requireNonNull(qemuUser, "qemuUser");
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -82,7 +78,8 @@ public record ServerConfig(
   /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
     return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
-        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of());
+        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of(), null, null,
+        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER);
   }
 
   /**

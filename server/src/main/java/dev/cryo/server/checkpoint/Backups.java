@@ -268,6 +268,8 @@ public final class Backups {
           }
           Checkpoints.qemuImgStep(() -> img.createQcow2(t.getValue(), sizes.get(t.getKey())));
           filesCreated.add(t.getValue());
+          Checkpoints.qemuImgStep(() -> domains.confinement().grant(domain.runDir(),
+              t.getValue()));
           blockdevAdd(t.getKey(), t.getValue());
           nodesAdded.add(NODE_PREFIX + t.getKey());
         }

@@ -1,5 +1,6 @@
 package dev.cryo.server.domain;
 
+import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuSpec.Accelerator;
 import java.time.Instant;
 
@@ -8,6 +9,7 @@ import java.time.Instant;
  *
  * @param pid QEMU's pid, 0 when shut off
  * @param accelerator null when shut off
+ * @param confinement how QEMU is confined (user, seccomp, cgroup); null when shut off
  */
 public record DomainInfo(
     String name,
@@ -19,4 +21,5 @@ public record DomainInfo(
     Accelerator accelerator,
     long memoryBytes,
     int vcpus,
-    boolean hasManagedSave) {}
+    boolean hasManagedSave,
+    QemuConfinement.Applied confinement) {}

@@ -11,6 +11,7 @@ import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCommandLine;
+import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuProcess;
 import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.QmpClient;
@@ -67,14 +68,16 @@ public final class Domains implements AutoCloseable {
   private final AcceleratorPolicy accelPolicy;
   private final JobLimits limits;
   private final ImageRoots roots;
+  private final QemuConfinement confinement;
   /** Guarded by {@code this}: define and undefine check names and UUIDs against it. */
   private final Map<String, Domain> byName = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
 
   private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy,
-      JobLimits limits, ImageRoots roots) {
+      JobLimits limits, ImageRoots roots, QemuConfinement confinement) {
     this.limits = limits;
     this.roots = roots;
+    this.confinement = confinement;
     this.domainsDir = stateDir.resolve("domains");
     this.runRoot = stateDir.resolve("run");
     this.saveDir = stateDir.resolve("save");
@@ -94,14 +97,16 @@ public final class Domains implements AutoCloseable {
 
   /**
    * Loads every definition under {@code stateDir} and re-attaches to the QEMU processes an earlier
-   * server left running.
+   * server left running. With a QEMU user, the state folder is closed to it but for the way to
+   * the run folders ({@link QemuConfinement#secureStateDir}).
    */
   public static Domains open(Path stateDir, HostCapabilities host, AcceleratorPolicy policy,
-      JobLimits limits, ImageRoots roots) throws IOException {
-    Domains domains = new Domains(stateDir, host, policy, limits, roots);
+      JobLimits limits, ImageRoots roots, QemuConfinement confinement) throws IOException {
+    Domains domains = new Domains(stateDir, host, policy, limits, roots, confinement);
     Files.createDirectories(domains.domainsDir);
     Files.createDirectories(domains.runRoot);
     Files.createDirectories(domains.saveDir);
+    confinement.secureStateDir(stateDir, domains.runRoot, stateDir.resolve("images"));
     domains.load();
     return domains;
   }
@@ -136,6 +141,7 @@ public final class Domains implements AutoCloseable {
         log.warn("domain '{}' was running when the server stopped and its QEMU is gone",
             domain.name());
         cleanRunDir(domain.runDir());
+        releaseConfinement(domain);
         domain.setState(DomainState.SHUTOFF, StateReason.CRASHED);
       }
       return;
@@ -147,7 +153,8 @@ public final class Domains implements AutoCloseable {
       String status = qmp.execute("query-status").getAsJsonObject().get("status").getAsString();
       String accel = readAccelFile(domain.runDir()).orElse("");
       RunningQemu running = new RunningQemu(process.get(), qmp, console,
-          accel.contains("kvm") ? QemuSpec.Accelerator.KVM : QemuSpec.Accelerator.TCG);
+          accel.contains("kvm") ? QemuSpec.Accelerator.KVM : QemuSpec.Accelerator.TCG,
+          confinement.observed(domain.uuid(), process.get().pid()));
       attach(domain, running);
       if ("running".equals(status)) {
         setState(domain, DomainState.RUNNING, StateReason.REATTACHED, null);
@@ -327,7 +334,8 @@ public final class Domains implements AutoCloseable {
       return new DomainInfo(d.name(), d.uuid(), d.state(), d.reason(), d.stateTime(),
           running == null ? 0 : running.process().pid(),
           running == null ? null : running.accelerator(),
-          def.memoryBytes(), def.vcpus(), Files.exists(savePath(d.name())));
+          def.memoryBytes(), def.vcpus(), Files.exists(savePath(d.name())),
+          running == null ? null : running.confinement());
     }
   }
 
@@ -375,14 +383,36 @@ public final class Domains implements AutoCloseable {
     QmpClient qmp = null;
     try {
       Files.createDirectories(run.path());
+      confinement.prepareRunDir(run);
       SerialConsole.rotateLog(run);
-      List<String> argv = QemuCommandLine.build(host.qemuBinary(), spec, run, incoming);
+      // Before QEMU runs: the server writes nothing in its run folder while QEMU can too.
+      AtomicFile.write(run.path().resolve(ACCEL_FILE), spec.accelerator().qemuName());
+      QemuSpec confined = confinement.stageBootFiles(run, spec);
+      try {
+        for (QemuSpec.Disk disk : spec.disks()) {
+          for (Path file : QemuConfinement.backingChain(disk.source())) {
+            // A backing name inside a caller's image is a caller's path too.
+            roots.confined(file.toString(), "disk " + disk.target() + " backing file");
+            confinement.grant(run, file);
+          }
+        }
+      } catch (RuntimeException e) {
+        releaseConfinement(domain);
+        throw e;
+      } catch (QemuConfinement.NotReachableException e) {
+        releaseConfinement(domain);
+        throw new FailedPreconditionException("cannot start domain '" + domain.name() + "': "
+            + e.getMessage(), e);
+      }
+      List<String> argv = new ArrayList<>(confinement.argvPrefix());
+      argv.addAll(QemuCommandLine.build(host.qemuBinary(), confined, run, incoming));
       process = QemuProcess.start(argv, run, incoming == QemuCommandLine.Incoming.STDIN);
+      QemuConfinement.Applied applied = confinement.place(run, domain.uuid(), process.pid(),
+          spec.memoryKib() * 1024, spec.vcpus(), spec.accelerator());
       process.awaitQmpSocket(QMP_CONNECT_TIMEOUT);
       qmp = QmpClient.connect(run.qmpSocket(), QMP_CONNECT_TIMEOUT);
       SerialConsole console = SerialConsole.connect(run);
-      RunningQemu running = new RunningQemu(process, qmp, console, spec.accelerator());
-      AtomicFile.write(run.path().resolve(ACCEL_FILE), spec.accelerator().qemuName());
+      RunningQemu running = new RunningQemu(process, qmp, console, spec.accelerator(), applied);
       attach(domain, running);
       setState(domain, DomainState.PAUSED, StateReason.STARTING_UP, null);
       return running;
@@ -397,6 +427,7 @@ public final class Domains implements AutoCloseable {
         process.close();
       }
       cleanRunDir(run);
+      releaseConfinement(domain);
       domain.setState(DomainState.SHUTOFF, StateReason.FAILED);
       throw new InternalException("QEMU failed to start domain '" + domain.name() + "': "
           + detail, e);
@@ -644,6 +675,7 @@ public final class Domains implements AutoCloseable {
     }
     running.close();
     cleanRunDir(domain.runDir());
+    releaseConfinement(domain);
     StateReason why = reason != null ? reason
         : running.destroyRequested ? StateReason.DESTROYED
         : running.shutdownSeen ? StateReason.SHUTDOWN
@@ -696,6 +728,17 @@ public final class Domains implements AutoCloseable {
     };
   }
 
+  /** Gives the files of an exited QEMU back to their owners and removes its cgroup. */
+  private void releaseConfinement(Domain domain) {
+    confinement.release(domain.runDir());
+    confinement.removeCgroup(domain.uuid());
+  }
+
+  /** How QEMU processes are confined; snapshot and backup code grant QEMU their new files. */
+  public QemuConfinement confinement() {
+    return confinement;
+  }
+
   private static Optional<String> readAccelFile(RunDir run) {
     try {
       return Optional.of(Files.readString(run.path().resolve(ACCEL_FILE)));
@@ -710,6 +753,9 @@ public final class Domains implements AutoCloseable {
       Files.deleteIfExists(run.consoleSocket());
       Files.deleteIfExists(run.pidFile());
       Files.deleteIfExists(run.path().resolve(ACCEL_FILE));
+      // Copies of kernel and initrd for an unprivileged QEMU (QemuConfinement.stageBootFiles).
+      Files.deleteIfExists(run.path().resolve("kernel"));
+      Files.deleteIfExists(run.path().resolve("initrd"));
     } catch (IOException e) {
       log.warn("could not clean {}", run.path(), e);
     }

@@ -1,5 +1,6 @@
 package dev.cryo.server.domain;
 
+import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuProcess;
 import dev.cryo.server.qemu.QemuSpec.Accelerator;
 import dev.cryo.server.qemu.QmpClient;
@@ -15,12 +16,15 @@ public final class RunningQemu implements AutoCloseable {
   private final QmpClient qmp;
   private final SerialConsole console;
   private final Accelerator accelerator;
+  private final QemuConfinement.Applied confinement;
   /** Set before the server stops QEMU on purpose, so its exit reads as destroyed. */
   volatile boolean destroyRequested;
   /** Set when QEMU reported a SHUTDOWN event: its exit was a power-off. */
   volatile boolean shutdownSeen;
 
-  RunningQemu(QemuProcess process, QmpClient qmp, SerialConsole console, Accelerator accel) {
+  RunningQemu(QemuProcess process, QmpClient qmp, SerialConsole console, Accelerator accel,
+      QemuConfinement.Applied confinement) {
+    this.confinement = confinement;
     this.process = process;
     this.qmp = qmp;
     this.console = console;
@@ -41,6 +45,11 @@ public final class RunningQemu implements AutoCloseable {
 
   public Accelerator accelerator() {
     return accelerator;
+  }
+
+  /** The user, seccomp filter and cgroup this QEMU runs under. */
+  public QemuConfinement.Applied confinement() {
+    return confinement;
   }
 
   @Override

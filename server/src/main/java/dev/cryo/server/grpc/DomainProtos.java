@@ -12,6 +12,7 @@ import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.JobInfo;
 import dev.cryo.server.domain.DomainInfo;
 import dev.cryo.server.domain.StateReason;
+import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuSpec;
 import java.time.Instant;
 
@@ -20,7 +21,11 @@ final class DomainProtos {
   private DomainProtos() {}
 
   static Domain toProto(DomainInfo info) {
-    return Domain.newBuilder()
+    Domain.Builder b = Domain.newBuilder();
+    if (info.confinement() != null) {
+      b.setConfinement(toProto(info.confinement()));
+    }
+    return b
         .setName(info.name())
         .setUuid(info.uuid())
         .setState(toProto(info.state()))
@@ -32,6 +37,20 @@ final class DomainProtos {
         .setVcpus(info.vcpus())
         .setHasManagedSave(info.hasManagedSave())
         .build();
+  }
+
+  static dev.cryo.api.v1.QemuConfinement toProto(QemuConfinement.Applied c) {
+    dev.cryo.api.v1.QemuConfinement.Builder b = dev.cryo.api.v1.QemuConfinement.newBuilder()
+        .setUser(c.user()).setUid(c.uid()).setSeccomp(c.seccomp());
+    if (c.cgroup() != null) {
+      b.setCgroup(c.cgroup().dir().toString())
+          .setCgroupMemoryMaxBytes(c.cgroup().memoryMaxBytes())
+          .setCgroupCpuWeight(c.cgroup().cpuWeight());
+    }
+    if (c.cgroupUnavailable() != null) {
+      b.setCgroupUnavailableReason(c.cgroupUnavailable());
+    }
+    return b.build();
   }
 
   static WatchDomainEventsResponse toProto(DomainEvent event) {

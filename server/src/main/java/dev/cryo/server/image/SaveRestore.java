@@ -33,12 +33,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.RandomAccessFile;
-import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,6 +53,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import org.newsclub.net.unix.AFUNIXSocketChannel;
+import org.newsclub.net.unix.AFUNIXSocketPair;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -378,33 +378,36 @@ public final class SaveRestore {
   }
 
   /**
-   * QEMU migrates into a Unix socket the server listens on (no {@code exec:}, no shell); the
-   * server compresses and hashes what arrives and writes the image to {@code out}.
+   * QEMU migrates into one end of a socket pair handed over as a descriptor ({@code getfd} +
+   * {@code migrate fd:NAME}, as libvirt does: an unprivileged QEMU opens no path); the server
+   * compresses and hashes what arrives on the other end and writes the image to {@code out}.
    *
    * @param completeMagic true for a stream, which cannot be rewritten later
    */
   private static Written throughCodec(Migration m, OutputStream out, boolean completeMagic,
       SaveOptions options) throws IOException, QmpException {
-    Path socket = m.domain().runDir().path().resolve("save.sock");
-    try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-      Files.deleteIfExists(socket);
-      server.bind(UnixDomainSocketAddress.of(socket));
-      m.cancel().closeOnCancel(server);
-      // If QEMU gives up before it connects, stop waiting for it to connect.
-      m.end().thenAccept(e -> {
-        if (!"completed".equals(status(e))) {
-          try {
-            server.close();
-          } catch (IOException ex) {
-            log.debug("closing the save socket", ex);
-          }
+    AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
+    AFUNIXSocketChannel qemuEnd = pair.getSocket2();
+    try (SocketChannel in = pair.getSocket1(); qemuEnd) {
+      m.qmp().sendFileDescriptor("cryo-save-stream", qemuEnd.getFileDescriptor());
+      // Our copy of QEMU's end closes when the migration has ended, not before: closing it
+      // shuts the socket down for QEMU's copy too. Then what QEMU wrote is read, then EOF.
+      m.end().whenComplete((e, t) -> {
+        try {
+          qemuEnd.close();
+        } catch (IOException ex) {
+          log.debug("closing QEMU's end of the save stream", ex);
         }
       });
-      m.start("unix:" + socket);
-      try (SocketChannel in = server.accept();
-          SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
-              options.compression(), options.level(), completeMagic)) {
-        m.cancel().closeOnCancel(in);
+      m.cancel().closeOnCancel(in);
+      try {
+        m.start("fd:cryo-save-stream");
+      } catch (QmpException e) {
+        m.qmp().closeFileDescriptor("cryo-save-stream");
+        throw e;
+      }
+      try (SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
+          options.compression(), options.level(), completeMagic)) {
         copy(in, writer, m.progress(), m.total(), m.cancel());
         m.cancel().check();
         m.progress().progress(Phase.FINISH, writer.rawBytes(), m.total(), 0);
@@ -412,8 +415,6 @@ public final class SaveRestore {
         out.flush();
         return new Written(writer.header(), summary);
       }
-    } finally {
-      Files.deleteIfExists(socket);
     }
   }
 

@@ -104,6 +104,18 @@ public final class HostCapabilities {
     }
   }
 
+  /**
+   * These capabilities, with KVM unusable for {@code reason} (QEMU's user cannot open {@code
+   * /dev/kvm}, say) if it was usable.
+   */
+  public HostCapabilities withoutKvm(String reason) {
+    if (!kvmUsable || reason == null) {
+      return this;
+    }
+    log.warn("KVM not usable by QEMU: {}", reason);
+    return new HostCapabilities(qemuBinary, reason, machineAliases);
+  }
+
   public Path qemuBinary() {
     return qemuBinary;
   }

@@ -13,7 +13,8 @@ import java.util.List;
  * <p>The shape follows what libvirt 9 builds for the same XML ({@code virsh domxml-to-native}),
  * so that migration streams carry the same devices: {@code -S} so the server sees every event
  * before the CPUs start, {@code -nodefaults}, {@code -blockdev} with stable node names, an
- * {@code isa-serial} console on a socket with a log file.
+ * {@code isa-serial} console on a socket with a log file. And, as libvirt does, a seccomp
+ * filter ({@code -sandbox}) and no monitor but QMP.
  */
 public final class QemuCommandLine {
   private QemuCommandLine() {}
@@ -43,6 +44,9 @@ public final class QemuCommandLine {
     argv.add("-no-user-config");
     argv.add("-nodefaults");
     add(argv, "-display", "none");
+    // libvirt's seccomp policy: no obsolete syscalls, no set*id, no fork/exec, no priority or
+    // affinity changes. QEMU's only monitor is the QMP socket below (-nodefaults drops the rest).
+    add(argv, "-sandbox", QemuConfinement.SANDBOX);
     add(argv, "-pidfile", run.pidFile().toString());
     add(argv, "-qmp", "unix:" + escape(run.qmpSocket().toString()) + ",server=on,wait=off");
     if (spec.kernel() != null) {

@@ -502,6 +502,7 @@ public final class Snapshots {
           qemuImg.createOverlay(overlay, Path.of(dd.getSourceFile()), dd.getFormat());
           created.add(overlay);
         }
+        domains.confinement().grant(domain.runDir(), overlay);
         String top = topNodes(qmp, List.of(sd.name())).get(0);
         String base = "cryo-" + sd.name() + "-" + Integer.toHexString(
             ThreadLocalRandom.current().nextInt(0x100000, 0xFFFFFF));

@@ -39,6 +39,17 @@ class QemuCommandLineTest {
   }
 
   @Test
+  void build_confinement_seccompAndQmpAsOnlyMonitor() {
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null), RUN,
+        QemuCommandLine.Incoming.NONE);
+    assertThat(argv).containsSubsequence("-sandbox",
+        "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    assertThat(argv).contains("-nodefaults")
+        .doesNotContain("-monitor", "-mon", "-runas", "-daemonize", "-chroot");
+    assertThat(argv.stream().filter(a -> a.equals("-qmp"))).hasSize(1);
+  }
+
+  @Test
   void build_disks_useJsonBlockdevsWithStableNodeNames() {
     QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a,b.qcow2"),
         QemuSpec.DiskFormat.QCOW2, false);
