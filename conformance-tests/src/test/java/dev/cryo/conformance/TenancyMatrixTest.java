@@ -385,28 +385,6 @@ class TenancyMatrixTest {
         save.clone().setName("b1").setManagedSave(true).build(),
         save.clone().setName("b2").setManagedSave(true).build(),
         code(Status.Code.FAILED_PRECONDITION), "against shut-off b2"));
-    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b2's managed save", false,
-        restore(RestoreOptions.newBuilder().setManagedSaveName("b2").build()), notFound(),
-        restore(RestoreOptions.newBuilder().setManagedSaveName("b2")
-            .setReplacementXml(b2ImageXml.replaceFirst("<memory[^>]*>[^<]*</memory>",
-                "<memory unit='KiB'>98304</memory>")).build()),
-        o -> {
-          assertThat(o.code()).as("%s", o).isEqualTo(Status.Code.INVALID_ARGUMENT);
-          assertThat(o.status().getDescription()).contains("not compatible");
-        }, "with a replacement XML of another memory size: refused once the image is open"));
-    // The name comes from the image, so restoring is defining that name: PERMISSION_DENIED
-    // answers as for any name tenant-a may not define; NOT_FOUND as for another tenant's
-    // domain. Either hides whether b1 exists. What must not happen: FAILED_PRECONDITION
-    // ("b1 is running"), which is root's answer below, or a restore.
-    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image in a server file",
-        false, restore(RestoreOptions.newBuilder()
-            .setPath(temp.resolve("b1.save").toString()).build()),
-        refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
-        restore(RestoreOptions.newBuilder().setPath(temp.resolve("b1.save").toString())
-            .build()), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
-    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image on the stream",
-        false, restoreStream(), refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
-        restoreStream(), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
     t.add(look(ImageServiceGrpc.getGetImageInfoMethod(),
         GetImageInfoRequest.newBuilder().setManagedSaveName("b2").build(),
         ok(r -> assertThat(((GetImageInfoResponse) r.get(0)).getXml())
@@ -419,8 +397,12 @@ class TenancyMatrixTest {
         ok(r -> assertThat(((GetManagedSaveResponse) r.get(0)).getExists()).isTrue())));
     t.add(act(ImageServiceGrpc.getRemoveManagedSaveMethod(), "b2's",
         RemoveManagedSaveRequest.newBuilder().setName("b2").build(),
-        RemoveManagedSaveRequest.newBuilder().setName("b1").build(), ok(),
-        "against b1, which has none: nothing to delete"));
+        RemoveManagedSaveRequest.newBuilder().setName("b1").build(),
+        o -> {
+          // Found the domain, then its (missing) image: not "no domain named".
+          assertThat(o.code()).as("%s", o).isEqualTo(Status.Code.NOT_FOUND);
+          assertThat(o.status().getDescription()).contains("has no managed save");
+        }, "against b1, which has none: refused after the domain was found"));
 
     // BackupService
     t.add(act(BackupServiceGrpc.getStartBackupMethod(), "push to a server file",
@@ -509,6 +491,32 @@ class TenancyMatrixTest {
             .setMode(SnapshotDeleteMode.SNAPSHOT_DELETE_MODE_CHILDREN_ONLY).build(),
         ok(r -> assertThat(((DeleteSnapshotResponse) r.get(0)).getDeletedList()).isEmpty()),
         "children only: s2 is a leaf, so nothing is deleted"));
+
+    // Last: on a server with the hole the issue reports, the tenant's restore consumes b2's
+    // managed save and starts a third QEMU; repair() puts things back, but later rows would
+    // run on a rebuilt fixture.
+    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b2's managed save", false,
+        restore(RestoreOptions.newBuilder().setManagedSaveName("b2").build()), notFound(),
+        restore(RestoreOptions.newBuilder().setManagedSaveName("b2")
+            .setReplacementXml(b2ImageXml.replaceFirst("<memory[^>]*>[^<]*</memory>",
+                "<memory unit='KiB'>98304</memory>")).build()),
+        o -> {
+          assertThat(o.code()).as("%s", o).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(o.status().getDescription()).contains("not compatible");
+        }, "with a replacement XML of another memory size: refused once the image is open"));
+    // The name comes from the image, so restoring is defining that name: PERMISSION_DENIED
+    // answers as for any name tenant-a may not define; NOT_FOUND as for another tenant's
+    // domain. Either hides whether b1 exists. What must not happen: FAILED_PRECONDITION
+    // ("b1 is running"), which is root's answer below, or a restore.
+    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image in a server file",
+        false, restore(RestoreOptions.newBuilder()
+            .setPath(temp.resolve("b1.save").toString()).build()),
+        refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
+        restore(RestoreOptions.newBuilder().setPath(temp.resolve("b1.save").toString())
+            .build()), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
+    t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image on the stream",
+        false, restoreStream(), refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
+        restoreStream(), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
     return t;
   }
 
@@ -547,7 +555,11 @@ class TenancyMatrixTest {
       if (row.controlCall() != null) {
         tests.add(DynamicTest.dynamicTest("root (control): " + row.why(), () -> {
           Outcome o = RawCalls.run(root, row.controlCall(), CALL_SECONDS);
-          row.controlExpect().accept(o);
+          try {
+            row.controlExpect().accept(o);
+          } catch (AssertionError e) {
+            throw new AssertionError("CONTROL " + row.title() + ": " + e.getMessage(), e);
+          }
         }));
       }
       nodes.add(DynamicContainer.dynamicContainer(row.title(), tests));
@@ -558,28 +570,96 @@ class TenancyMatrixTest {
   private static void principalCase(Row row, Who who) throws Exception {
     tried.incrementAndGet();
     String before = world();
-    Outcome o;
-    switch (who.name()) {
-      case "tenant-a" -> {
-        o = RawCalls.run(who.channel(), row.tenantCall(), CALL_SECONDS);
-        row.tenantExpect().accept(o);
-      }
-      case "reader" -> {
-        if (row.looks()) {
-          o = RawCalls.run(who.channel(), row.controlCall(), CALL_SECONDS);
-          row.controlExpect().accept(o);
-        } else {
+    try {
+      Outcome o;
+      switch (who.name()) {
+        case "tenant-a" -> {
           o = RawCalls.run(who.channel(), row.tenantCall(), CALL_SECONDS);
-          refused(Status.Code.PERMISSION_DENIED).accept(o);
+          row.tenantExpect().accept(o);
+        }
+        case "reader" -> {
+          if (row.looks()) {
+            o = RawCalls.run(who.channel(), row.controlCall(), CALL_SECONDS);
+            row.controlExpect().accept(o);
+          } else {
+            o = RawCalls.run(who.channel(), row.tenantCall(), CALL_SECONDS);
+            refused(Status.Code.PERMISSION_DENIED).accept(o);
+          }
+        }
+        default -> {
+          o = RawCalls.run(who.channel(), row.tenantCall(), CALL_SECONDS);
+          refused(Status.Code.UNAUTHENTICATED).accept(o);
         }
       }
-      default -> {
-        o = RawCalls.run(who.channel(), row.tenantCall(), CALL_SECONDS);
-        refused(Status.Code.UNAUTHENTICATED).accept(o);
+      assertThat(world()).as("what %s's %s may not change", who.name(), row.title())
+          .isEqualTo(before);
+    } catch (AssertionError e) {
+      // Name the case in the message: the report's dynamic-test ids are only numbers.
+      AssertionError named = new AssertionError("HOLE " + row.title() + " as " + who.name()
+          + ": " + e.getMessage(), e);
+      if (!world().equals(before)) {
+        repair();
+      }
+      throw named;
+    }
+  }
+
+  /**
+   * Puts the fixture back after a call that should have been refused changed it, so that one
+   * hole does not fail every later row: b2 shut off with a managed save, b1 and a1 running with
+   * b1's snapshots and checkpoints, no stray files. Best effort; the failing case is reported.
+   */
+  private static void repair() {
+    for (String name : List.of("a1", "b1", "b2")) {
+      try {
+        awaitNoJob(name);
+      } catch (Throwable t) {
+        System.out.println("repair: " + name + " job: " + t);
       }
     }
-    assertThat(world()).as("what %s's %s may not change", who.name(), row.title())
-        .isEqualTo(before);
+    quiet("repair b2", () -> {
+      DomainState b2 = state("b2");
+      if (b2 == DomainState.DOMAIN_STATE_SHUTOFF && !RawCalls.unary(root,
+          ImageServiceGrpc.getGetManagedSaveMethod(),
+          GetManagedSaveRequest.newBuilder().setName("b2").build()).getExists()) {
+        start("b2");
+        b2 = state("b2");
+      }
+      if (b2 != DomainState.DOMAIN_STATE_SHUTOFF) {
+        saveToEnd(SaveDomainRequest.newBuilder().setName("b2").setManagedSave(true)
+            .setCompression(Compression.COMPRESSION_ZSTD).build());
+      }
+      return null;
+    });
+    for (String name : List.of("b1", "a1")) {
+      quiet("repair " + name, () -> {
+        DomainState st = state(name);
+        if (st == DomainState.DOMAIN_STATE_PAUSED) {
+          RawCalls.unary(root, DomainServiceGrpc.getResumeDomainMethod(),
+              ResumeDomainRequest.newBuilder().setName(name).build());
+        } else if (st != DomainState.DOMAIN_STATE_RUNNING) {
+          start(name);
+        }
+        return null;
+      });
+    }
+    for (String f : List.of("tenant.save", "tenant-backup.qcow2")) {
+      quiet("repair " + f, () -> Files.deleteIfExists(temp.resolve(f)));
+    }
+  }
+
+  private static DomainState state(String name) {
+    return RawCalls.unary(root, DomainServiceGrpc.getGetDomainMethod(),
+        GetDomainRequest.newBuilder().setName(name).build()).getDomain().getState();
+  }
+
+  /** What {@code what} returns, or its failure as text: a world that cannot be read differs. */
+  private static String quiet(String label, java.util.concurrent.Callable<?> what) {
+    try {
+      return String.valueOf(what.call());
+    } catch (Exception | AssertionError e) {
+      return label + " failed: " + e.getMessage();
+    }
   }
 
   @Test
@@ -684,50 +764,57 @@ class TenancyMatrixTest {
    * pid and time of the last change), b1's snapshots, checkpoints, domain job and last backup,
    * both images' XML and digest, and the files of the image folder.
    */
-  static String world() throws IOException {
+  static String world() {
     StringBuilder w = new StringBuilder();
-    for (var d : RawCalls.unary(root, DomainServiceGrpc.getListDomainsMethod(),
-        ListDomainsRequest.getDefaultInstance()).getDomainsList()) {
-      w.append(d.getName()).append(' ').append(d.getState()).append(' ').append(d.getReason())
-          .append(" pid=").append(d.getPid()).append(" since=").append(d.getStateTime())
-          .append(" managedSave=").append(d.getHasManagedSave()).append('\n');
-    }
+    w.append(quiet("domains", () -> RawCalls.unary(root, DomainServiceGrpc.getListDomainsMethod(),
+        ListDomainsRequest.getDefaultInstance()).getDomainsList().stream()
+        .map(d -> d.getName() + " " + d.getState() + " " + d.getReason() + " pid=" + d.getPid()
+            + " since=" + d.getStateTime().getSeconds() + "." + d.getStateTime().getNanos()
+            + " managedSave=" + d.getHasManagedSave()).toList())).append('\n');
     for (String name : List.of("a1", "b1", "b2")) {
-      GetDomainJobResponse job = RawCalls.unary(root, DomainServiceGrpc.getGetDomainJobMethod(),
-          GetDomainJobRequest.newBuilder().setName(name).build());
-      w.append(name).append(" job=").append(job.hasJob() ? job.getJob().getOperation() : "none")
-          .append('\n');
+      w.append(name).append(" job=").append(quiet("job of " + name, () -> {
+        GetDomainJobResponse job = RawCalls.unary(root, DomainServiceGrpc.getGetDomainJobMethod(),
+            GetDomainJobRequest.newBuilder().setName(name).build());
+        return job.hasJob() ? job.getJob().getOperation() : "none";
+      })).append('\n');
     }
-    w.append("snapshots ").append(RawCalls.unary(root, SnapshotServiceGrpc.getListSnapshotsMethod(),
+    w.append("snapshots ").append(quiet("snapshots", () -> RawCalls.unary(root,
+        SnapshotServiceGrpc.getListSnapshotsMethod(),
         ListSnapshotsRequest.newBuilder().setDomain("b1").build()).getSnapshotsList().stream()
-        .map(s -> s.getName() + (s.getCurrent() ? "*" : "")).sorted().toList()).append('\n');
-    w.append("checkpoints ").append(RawCalls.unary(root,
+        .map(s -> s.getName() + (s.getCurrent() ? "*" : "")).sorted().toList())).append('\n');
+    w.append("checkpoints ").append(quiet("checkpoints", () -> RawCalls.unary(root,
         CheckpointServiceGrpc.getListCheckpointsMethod(),
         ListCheckpointsRequest.newBuilder().setDomain("b1").build()).getCheckpointsList()
-        .stream().map(c -> c.getName() + (c.getCurrent() ? "*" : "")).sorted().toList())
+        .stream().map(c -> c.getName() + (c.getCurrent() ? "*" : "")).sorted().toList()))
         .append('\n');
-    var backup = RawCalls.unary(root, BackupServiceGrpc.getGetBackupJobMethod(),
-        GetBackupJobRequest.newBuilder().setDomain("b1").build()).getJob();
-    w.append("backup ").append(backup.getKind()).append(' ').append(backup.getState())
-        .append(' ').append(backup.getBytesDone()).append('\n');
+    w.append("backup ").append(quiet("backup", () -> {
+      var backup = RawCalls.unary(root, BackupServiceGrpc.getGetBackupJobMethod(),
+          GetBackupJobRequest.newBuilder().setDomain("b1").build()).getJob();
+      return backup.getKind() + " " + backup.getState() + " " + backup.getBytesDone();
+    })).append('\n');
     for (GetImageInfoRequest image : List.of(
         GetImageInfoRequest.newBuilder().setManagedSaveName("b2").build(),
         GetImageInfoRequest.newBuilder().setPath(temp.resolve("b1.save").toString()).build())) {
-      GetImageInfoResponse info = RawCalls.unary(root, ImageServiceGrpc.getGetImageInfoMethod(),
-          image);
-      w.append("image ").append(info.getSha256()).append(' ').append(info.getPayloadBytes())
-          .append(' ').append(sha256(info.getXml())).append('\n');
+      w.append("image ").append(quiet("image info", () -> {
+        GetImageInfoResponse info = RawCalls.unary(root,
+            ImageServiceGrpc.getGetImageInfoMethod(), image);
+        return info.getSha256() + " " + info.getPayloadBytes() + " " + sha256(info.getXml());
+      })).append('\n');
     }
-    try (Stream<Path> files = Files.walk(temp)) {
-      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
-        String rel = temp.relativize(f).toString();
-        // QEMU's run folders and logs change on their own.
-        if (rel.contains("/run/") || rel.startsWith("run/") || rel.endsWith(".log")) {
-          continue;
+    w.append(quiet("files", () -> {
+      StringBuilder files = new StringBuilder();
+      try (Stream<Path> all = Files.walk(temp)) {
+        for (Path f : all.filter(Files::isRegularFile).sorted().toList()) {
+          String rel = temp.relativize(f).toString();
+          // QEMU's run folders and logs change on their own.
+          if (rel.contains("/run/") || rel.startsWith("run/") || rel.endsWith(".log")) {
+            continue;
+          }
+          files.append(rel).append(' ').append(Files.size(f)).append('\n');
         }
-        w.append(rel).append(' ').append(Files.size(f)).append('\n');
       }
-    }
+      return files;
+    }));
     return w.toString();
   }
 
