@@ -3,10 +3,17 @@ package dev.cryo.conformance;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cryo.client.BackupOptions;
 import dev.cryo.client.CryoClient;
 import dev.cryo.client.CryoException;
 import dev.cryo.client.CryoException.ErrorCode;
 import dev.cryo.client.Domain;
+import dev.cryo.client.DomainEvent;
+import dev.cryo.client.DomainState;
+import dev.cryo.client.RestoreOptions;
+import dev.cryo.client.SaveOptions;
+import dev.cryo.client.SaveSummary;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -57,9 +64,10 @@ class SecurityTest {
         "--tls-client-ca", certs.cert("ca").toString(),
         "--access-file", access.toString()));
     try (CryoClient ops = mtls("ops")) {
-      for (String name : List.of("a1", "b1")) {
-        ops.domains().define(TestGuest.xml(name, 64, 0, null, null));
-      }
+      ops.domains().define(TestGuest.xml("a1", 64, 0, null, null));
+      // An administrator's domain with a qcow2 disk: what another tenant must not reach.
+      ops.domains().define(TestGuest.xml("b1", 64, 0,
+          TestGuest.createQcow2(temp.resolve("b1.qcow2"), "64M"), "qcow2"));
     }
   }
 
@@ -129,6 +137,151 @@ class SecurityTest {
     try (CryoClient ops = mtls("ops")) {
       assertThat(ops.domains().get("b1").name()).isEqualTo("b1");
       assertCode(c -> c.domains().get("b2"), ops, ErrorCode.NOT_FOUND);
+    }
+  }
+
+  /**
+   * The two calls issue 12 found served to the wrong tenant, because they ran on executors that
+   * lost the caller: a streamed backup of another tenant's running domain, and a restore of its
+   * managed save. Also every other way to that image: its server file, the same bytes streamed,
+   * under the tenant's own name, its facts, its XML. All NOT_FOUND, and b1 is as it was.
+   */
+  @Test
+  void tenant_anotherTenantsBackupAndSaveImage_areNotFoundAndUntouched() throws Exception {
+    Path managedSave = temp.resolve("state/save/b1.save");
+    try (CryoClient ops = mtls("ops"); CryoClient tenant = mtls("tenant-a")) {
+      List<DomainEvent> tenantEvents = new java.util.concurrent.CopyOnWriteArrayList<>();
+      java.util.concurrent.CountDownLatch a1Redefined = new java.util.concurrent.CountDownLatch(1);
+      try (AutoCloseable watch = tenant.domains().watch(null, e -> {
+        tenantEvents.add(e);
+        if (e.name().equals("a1")) {
+          a1Redefined.countDown();
+        }
+      })) {
+        ops.domains().start("b1");
+        assertCode(c -> c.backups().stream("b1", BackupOptions.full(), extent -> { }), tenant,
+            ErrorCode.NOT_FOUND);
+        assertCode(c -> c.backups().job("b1"), tenant, ErrorCode.NOT_FOUND);
+        // No backup ran at all: the server has none to report for b1.
+        assertCode(c -> c.backups().job("b1"), ops, ErrorCode.NOT_FOUND);
+        assertThat(ops.domains().get("b1").state()).isEqualTo(DomainState.RUNNING);
+
+        ops.images().saveManaged("b1", SaveOptions.defaults());
+        assertThat(managedSave).isRegularFile();
+        long saveBytes = Files.size(managedSave);
+        String a1Xml = ops.domains().xml("a1");
+
+        assertCode(c -> c.images().restoreManaged("b1", RestoreOptions.defaults()), tenant,
+            ErrorCode.NOT_FOUND);
+        assertCode(c -> c.domains().start("b1"), tenant, ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().restoreFromServer(managedSave.toString(),
+            RestoreOptions.defaults()), tenant, ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().restore(managedSave, RestoreOptions.defaults()), tenant,
+            ErrorCode.NOT_FOUND);
+        // b1's memory under the tenant's own name: the image's own XML decides, not this one.
+        assertCode(c -> c.images().restore(managedSave,
+            RestoreOptions.defaults().replacementXml(a1Xml.replace("<name>a1</name>",
+                "<name>a2</name>"))), tenant, ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().info(managedSave.toString()), tenant, ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().updateXml(managedSave.toString(), a1Xml), tenant,
+            ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().hasManagedSave("b1"), tenant, ErrorCode.NOT_FOUND);
+        assertCode(c -> c.images().removeManagedSave("b1"), tenant, ErrorCode.NOT_FOUND);
+
+        Domain b1 = ops.domains().get("b1");
+        assertThat(b1.state()).isEqualTo(DomainState.SHUTOFF);
+        assertThat(ops.images().hasManagedSave("b1")).isTrue();
+        assertThat(managedSave).isRegularFile().hasSize(saveBytes);
+        assertThat(ops.images().info(managedSave.toString()).xml()).contains("<name>b1</name>");
+        assertThat(tenant.domains().list(Set.of())).extracting(Domain::name)
+            .containsExactly("a1");
+        assertThat(tenant.domains().get("a1").state()).isEqualTo(DomainState.SHUTOFF);
+
+        // Events come in order: once a1's arrives, any of b1's (started, stopped) would have.
+        ops.domains().define(a1Xml);
+        assertThat(a1Redefined.await(60, TimeUnit.SECONDS)).as("the tenant hears of a1").isTrue();
+        assertThat(tenantEvents).extracting(DomainEvent::name).containsOnly("a1");
+      } finally {
+        DomainLifecycleTest.destroyQuietly(ops.domains(), "b1");
+        if (ops.images().hasManagedSave("b1")) {
+          ops.images().removeManagedSave("b1");
+        }
+      }
+    }
+  }
+
+  /**
+   * Per-principal job limits hold for work on executors: a tenant limited to one job saves one
+   * running domain to a stream and, while that save holds its job (its first chunk has arrived
+   * and the client holds the stream), a save of its other running domain is refused, while
+   * another principal's save at the same time goes through. (Before issue 12 both saves ran as
+   * the local admin on the executor, so one principal's job blocked the other's.)
+   */
+  @Test
+  void tenant_secondConcurrentSave_pastItsJobLimit_isResourceExhausted() throws Exception {
+    Path access = Files.writeString(temp.resolve("access-limited"), """
+        cert    CN=tenant-a tenant-a   admin      a1,a2
+        cert    CN=ops      ops        admin
+        """);
+    try (ServerProcess limited = ServerProcess.start(temp.resolve("state-limited"), List.of(
+        "--listen", "127.0.0.1:0",
+        "--tls-cert", certs.cert("server").toString(),
+        "--tls-key", certs.key("server").toString(),
+        "--tls-client-ca", certs.cert("ca").toString(),
+        "--access-file", access.toString(),
+        "--max-jobs-per-principal", "1"));
+        CryoClient tenant = CryoClient.builder().target(limited.target()).tls(certs.cert("ca"))
+            .clientCertificate(certs.cert("tenant-a"), certs.key("tenant-a")).build();
+        CryoClient ops = CryoClient.builder().target(limited.target()).tls(certs.cert("ca"))
+            .clientCertificate(certs.cert("ops"), certs.key("ops")).build()) {
+      // 48 MiB of random guest memory: more than the transport and the client's few chunks
+      // can buffer, so the first save cannot finish (and free its job) while its reader waits.
+      tenant.domains().define(TestGuest.xml("a1", 160, 48, null, null));
+      tenant.domains().start("a1");
+      try (dev.cryo.client.Console console = tenant.domains().console("a1")) {
+        console.awaitLine(DomainLifecycleTest.COUNTER, DomainLifecycleTest.BOOT);
+      }
+      tenant.domains().define(TestGuest.xml("a2", 64, 0, null, null));
+      tenant.domains().start("a2");
+      ops.domains().define(TestGuest.xml("b1", 64, 0, null, null));
+      ops.domains().start("b1");
+      java.util.concurrent.CountDownLatch firstChunk = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      OutputStream held = new OutputStream() {
+        @Override
+        public void write(int b) throws java.io.IOException {
+          write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws java.io.IOException {
+          firstChunk.countDown();
+          try {
+            release.await();
+          } catch (InterruptedException e) {
+            throw new java.io.InterruptedIOException();
+          }
+        }
+      };
+      java.util.concurrent.CompletableFuture<SaveSummary> first =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> tenant.images().save("a1", held, SaveOptions.defaults()));
+      try {
+        assertThat(firstChunk.await(120, TimeUnit.SECONDS)).as("the first save streams").isTrue();
+        assertThat(tenant.domains().job("a1")).isPresent();
+        assertCode(c -> c.images().save("a2", OutputStream.nullOutputStream(),
+            SaveOptions.defaults()), tenant, ErrorCode.RESOURCE_EXHAUSTED);
+        assertThat(tenant.domains().get("a2").state()).isEqualTo(DomainState.RUNNING);
+        // Another principal's job is its own: it runs while the tenant's is held.
+        assertThat(ops.images().save("b1", OutputStream.nullOutputStream(),
+            SaveOptions.defaults()).payloadBytes()).isPositive();
+        assertThat(tenant.domains().job("a1")).as("the tenant's save still holds a1").isPresent();
+      } finally {
+        release.countDown();
+      }
+      assertThat(first.get(120, TimeUnit.SECONDS).payloadBytes()).isPositive();
+      assertThat(tenant.domains().get("a1").state()).isEqualTo(DomainState.SHUTOFF);
+      DomainLifecycleTest.destroyQuietly(tenant.domains(), "a2");
     }
   }
 

@@ -14,8 +14,18 @@ import java.util.Set;
  */
 public record Principal(String name, Role role, Set<String> domains) {
 
-  /** The caller when authentication is off: the server listens on loopback or a Unix socket. */
+  /**
+   * The caller when authentication is off: the server listens on loopback or a Unix socket. Only
+   * the gRPC edge attaches it, and only when the server runs without an access file.
+   */
   public static final Principal LOCAL = new Principal("local", Role.ADMIN, Set.of());
+
+  /**
+   * The server acting on its own behalf, not for any caller: re-attaching to QEMUs at start,
+   * recording crashes and stops, cleaning up after undefine, closing at shutdown. Named so that
+   * such work is visible where it is done, never a default for an unknown caller.
+   */
+  public static final Principal INTERNAL = new Principal("cryo-internal", Role.ADMIN, Set.of());
 
   public Principal {
     Objects.requireNonNull(name, "name");

@@ -3,6 +3,7 @@ package dev.cryo.server.checkpoint;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
@@ -103,8 +104,8 @@ public final class Backups {
    * @throws AbortedException if the domain is busy (e.g. with another backup)
    * @throws AlreadyExistsException if a target file exists
    */
-  public BackupJobInfo startPush(String domainName, BackupRequest request) {
-    Domain domain = domains.get(domainName);
+  public BackupJobInfo startPush(Principal caller, String domainName, BackupRequest request) {
+    Domain domain = domains.get(caller, domainName);
     for (BackupRequest.DiskTarget t : request.disks()) {
       if (t.target() == null || !t.target().isAbsolute()) {
         throw new InvalidArgumentException("disk '" + t.disk() + "' needs an absolute target "
@@ -120,7 +121,7 @@ public final class Backups {
     }
     CompletableFuture<BackupJobInfo> started = new CompletableFuture<>();
     executor.execute(() -> {
-      try (Domain.Job job = domain.beginJob("backup")) {
+      try (Domain.Job job = domain.beginJob(caller, "backup")) {
         Run run = new Run(domain, BackupJobInfo.Kind.PUSH, request);
         job.onAbort(run::requestCancel);
         run.execute(started);
@@ -145,15 +146,16 @@ public final class Backups {
    *
    * @return the final state
    */
-  public BackupJobInfo stream(String domainName, BackupRequest request, ExtentSink sink) {
-    Domain domain = domains.get(domainName);
+  public BackupJobInfo stream(Principal caller, String domainName, BackupRequest request,
+      ExtentSink sink) {
+    Domain domain = domains.get(caller, domainName);
     for (BackupRequest.DiskTarget t : request.disks()) {
       if (t.target() != null) {
         throw new InvalidArgumentException("a streamed backup takes no target path (disk '"
             + t.disk() + "')");
       }
     }
-    try (Domain.Job job = domain.beginJob("backup")) {
+    try (Domain.Job job = domain.beginJob(caller, "backup")) {
       Run run = new Run(domain, BackupJobInfo.Kind.STREAM, request);
       job.onAbort(run::requestCancel);
       run.sink = sink;
@@ -171,8 +173,8 @@ public final class Backups {
   }
 
   /** The running or last backup of the domain. */
-  public BackupJobInfo job(String domainName) {
-    domains.get(domainName);
+  public BackupJobInfo job(Principal caller, String domainName) {
+    domains.get(caller, domainName);
     Run run;
     synchronized (this) {
       run = runs.get(domainName);
@@ -189,8 +191,8 @@ public final class Backups {
    *
    * @throws FailedPreconditionException if no backup is running
    */
-  public BackupJobInfo cancel(String domainName) {
-    domains.get(domainName);
+  public BackupJobInfo cancel(Principal caller, String domainName) {
+    domains.get(caller, domainName);
     Run run;
     synchronized (this) {
       run = runs.get(domainName);

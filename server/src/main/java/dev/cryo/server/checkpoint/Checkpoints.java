@@ -2,6 +2,7 @@ package dev.cryo.server.checkpoint;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
@@ -50,7 +51,8 @@ public final class Checkpoints {
     this.domains = domains;
     this.clock = clock;
     this.img = QemuImg.besides(domains.qemuBinary());
-    domains.watch(null, event -> {
+    // The server's own bookkeeping, for no caller: it must hear of every domain's undefine.
+    domains.watch(Principal.INTERNAL, null, event -> {
       if (event.type() == DomainEvent.Type.UNDEFINED) {
         forget(event.name());
       }
@@ -105,10 +107,10 @@ public final class Checkpoints {
    * @throws AlreadyExistsException if the name is taken
    * @throws FailedPreconditionException if a disk already has a bitmap of that name
    */
-  public CheckpointDef create(String domainName, String xml) {
-    Domain domain = domains.get(domainName);
+  public CheckpointDef create(Principal caller, String domainName, String xml) {
+    Domain domain = domains.get(caller, domainName);
     CheckpointDef def = CheckpointXml.parse(xml, CheckpointXml.Mode.CREATE);
-    try (Domain.Job job = domain.beginJob("checkpoint create")) {
+    try (Domain.Job job = domain.beginJob(caller, "checkpoint create")) {
       Prepared prepared = prepare(domain, def);
       RunningQemu qemu = domain.running();
       if (qemu != null) {
@@ -245,10 +247,10 @@ public final class Checkpoints {
    * @throws FailedPreconditionException if a bitmap is missing
    * @throws NotFoundException if the parent checkpoint is unknown
    */
-  public CheckpointDef redefine(String domainName, String xml) {
-    Domain domain = domains.get(domainName);
+  public CheckpointDef redefine(Principal caller, String domainName, String xml) {
+    Domain domain = domains.get(caller, domainName);
     CheckpointDef def = CheckpointXml.parse(xml, CheckpointXml.Mode.REDEFINE);
-    try (Domain.Job job = domain.beginJob("checkpoint redefine")) {
+    try (Domain.Job job = domain.beginJob(caller, "checkpoint redefine")) {
       DomainDef current = domain.def();
       CheckpointXml.align(def, def.getDomain() != null ? def.getDomain() : current);
       RunningQemu qemu = domain.running();
@@ -304,8 +306,8 @@ public final class Checkpoints {
    * One checkpoint; with {@code withSize}, each bitmap disk's {@code size} is the bytes written
    * since the checkpoint (cluster granularity), which needs a running domain.
    */
-  public Listed get(String domainName, String name, boolean withSize) {
-    Domain domain = domains.get(domainName);
+  public Listed get(Principal caller, String domainName, String name, boolean withSize) {
+    Domain domain = domains.get(caller, domainName);
     Listed listed;
     synchronized (this) {
       CheckpointTree tree = tree(domainName);
@@ -338,22 +340,24 @@ public final class Checkpoints {
   }
 
   /** The checkpoints passing {@code filter}, topologically ordered. */
-  public synchronized List<Listed> list(String domainName, CheckpointTree.Filter filter) {
-    domains.get(domainName);
+  public synchronized List<Listed> list(Principal caller, String domainName,
+      CheckpointTree.Filter filter) {
+    domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     return wrap(tree, tree.list(filter));
   }
 
   /** Children (or all descendants) of {@code name}. */
-  public synchronized List<Listed> children(String domainName, String name, boolean all) {
-    domains.get(domainName);
+  public synchronized List<Listed> children(Principal caller, String domainName, String name,
+      boolean all) {
+    domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     return wrap(tree, all ? tree.descendants(name) : tree.children(name));
   }
 
   /** @throws NotFoundException if {@code name} is a root */
-  public synchronized Listed parent(String domainName, String name) {
-    domains.get(domainName);
+  public synchronized Listed parent(Principal caller, String domainName, String name) {
+    domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     String parent = tree.get(name).getParent();
     if (parent == null) {
@@ -364,8 +368,8 @@ public final class Checkpoints {
   }
 
   /** @throws NotFoundException if the domain has no checkpoint */
-  public synchronized Listed current(String domainName) {
-    domains.get(domainName);
+  public synchronized Listed current(Principal caller, String domainName) {
+    domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     if (tree.current() == null) {
       throw new NotFoundException("domain '" + domainName + "' has no current checkpoint");
@@ -395,7 +399,8 @@ public final class Checkpoints {
   }
 
   /** Whether the domain has any checkpoint. */
-  public synchronized boolean hasCheckpoints(String domainName) {
+  public synchronized boolean hasCheckpoints(Principal caller, String domainName) {
+    domains.get(caller, domainName);
     return !tree(domainName).isEmpty();
   }
 
@@ -406,7 +411,9 @@ public final class Checkpoints {
    *
    * @throws FailedPreconditionException naming the checkpoints to delete first
    */
-  public synchronized void requireNoCheckpointsForRevert(String domainName, String snapshot) {
+  public synchronized void requireNoCheckpointsForRevert(Principal caller, String domainName,
+      String snapshot) {
+    domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     if (!tree.isEmpty()) {
       List<String> names = tree.list(CheckpointTree.Filter.ALL).stream()
@@ -426,10 +433,10 @@ public final class Checkpoints {
    *
    * @return the names deleted, deepest first
    */
-  public List<String> delete(String domainName, String name, DeleteMode mode,
+  public List<String> delete(Principal caller, String domainName, String name, DeleteMode mode,
       boolean metadataOnly) {
-    Domain domain = domains.get(domainName);
-    try (Domain.Job job = domain.beginJob("checkpoint delete")) {
+    Domain domain = domains.get(caller, domainName);
+    try (Domain.Job job = domain.beginJob(caller, "checkpoint delete")) {
       List<CheckpointDef> victims;
       synchronized (this) {
         CheckpointTree tree = tree(domainName);

@@ -1,5 +1,6 @@
 package dev.cryo.server.domain;
 
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.AbortedException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.qemu.RunDir;
@@ -99,9 +100,12 @@ public final class Domain {
    * holds the job gets a nested handle: the job stays the outer one (its name, progress and abort
    * hook), so an operation built from others (a snapshot that saves memory) reports as one.
    *
+   * @param caller on whose behalf: the job counts against its limit ({@link JobLimits})
    * @throws AbortedException if another job still holds the domain
+   * @throws dev.cryo.server.error.ResourceExhaustedException if {@code caller} or the server
+   *     already runs as many jobs as it may
    */
-  public Job beginJob(String what) {
+  public Job beginJob(Principal caller, String what) {
     if (job.isHeldByCurrentThread()) {
       job.lock();
       return new Job(null, current);
@@ -119,7 +123,7 @@ public final class Domain {
     }
     Runnable release;
     try {
-      release = limits.acquire(what + " of domain '" + name + "'");
+      release = limits.acquire(caller, what + " of domain '" + name + "'");
     } catch (RuntimeException e) {
       job.unlock();
       throw e;

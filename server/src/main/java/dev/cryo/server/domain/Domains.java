@@ -2,7 +2,6 @@ package dev.cryo.server.domain;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import dev.cryo.server.auth.Caller;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.DeadlineExceededException;
@@ -49,6 +48,10 @@ import org.slf4j.LoggerFactory;
  * <p>State on disk: {@code STATE/domains/NAME.xml} for each definition (written atomically) and
  * {@code STATE/run/UUID/} for each QEMU process (sockets, pid file, logs, last known state). QEMU
  * processes outlive the server; {@link #open} re-attaches to the ones still running.
+ *
+ * <p>Every operation that names or touches a domain takes the caller's {@link Principal}: a
+ * domain the caller does not see does not exist for it (NOT_FOUND), and its jobs count against
+ * the caller's limit. Work the server does on its own behalf passes {@link Principal#INTERNAL}.
  */
 public final class Domains implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Domains.class);
@@ -171,16 +174,15 @@ public final class Domains implements AutoCloseable {
    * Defines a domain from XML, or updates the definition of the domain with the same name and
    * UUID (a running domain uses the new definition from its next start).
    */
-  public Defined define(String xml) {
+  public Defined define(Principal caller, String xml) {
     DomainXml.Parsed parsed = DomainXml.parse(xml);
-    return new Defined(define(parsed.def()), parsed.warnings());
+    return new Defined(define(caller, parsed.def()), parsed.warnings());
   }
 
   /** Defines a domain from an already validated definition. */
-  public DomainInfo define(DomainDef def) {
+  public DomainInfo define(Principal caller, DomainDef def) {
     Domain domain;
     boolean created;
-    Principal caller = Caller.current();
     if (!caller.sees(def.getName())) {
       throw new PermissionDeniedException("principal '" + caller.name()
           + "' may only define the domains " + new TreeSet<>(caller.domains()));
@@ -219,14 +221,14 @@ public final class Domains implements AutoCloseable {
   }
 
   /** Removes a shut-off domain's definition, and its managed save if asked to. */
-  public void undefine(String name, boolean removeManagedSave) {
-    Domain domain = get(name);
-    try (Domain.Job job = domain.beginJob("undefine")) {
+  public void undefine(Principal caller, String name, boolean removeManagedSave) {
+    Domain domain = get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "undefine")) {
       if (domain.state().isActive()) {
         throw new FailedPreconditionException("domain '" + name
             + "' is active; destroy or shut it down before undefining it");
       }
-      Path save = managedSavePath(name);
+      Path save = savePath(name);
       if (Files.exists(save) && !removeManagedSave) {
         throw new FailedPreconditionException("domain '" + name
             + "' has a managed save image; pass remove_managed_save to delete it too");
@@ -247,28 +249,31 @@ public final class Domains implements AutoCloseable {
 
   // ---- lookups -----------------------------------------------------------------------------
 
-  /** The domain called {@code name}. */
-  public synchronized Domain get(String name) {
+  /**
+   * The domain called {@code name}, as {@code caller} sees it.
+   *
+   * @throws NotFoundException if there is none, or {@code caller} does not see it: another
+   *     tenant's domain does not exist for this caller, so names do not leak
+   */
+  public synchronized Domain get(Principal caller, String name) {
     Domain domain = byName.get(name);
-    // Another tenant's domain does not exist for this caller: NOT_FOUND, so names do not leak.
-    if (domain == null || !Caller.current().sees(name)) {
+    if (domain == null || !caller.sees(name)) {
       throw new NotFoundException("no domain named '" + name + "'");
     }
     return domain;
   }
 
-  public DomainInfo info(String name) {
-    return info(get(name));
+  public DomainInfo info(Principal caller, String name) {
+    return info(get(caller, name));
   }
 
   /** Domains in one of {@code states} (all when empty), sorted by name. */
-  public List<DomainInfo> list(Set<DomainState> states) {
+  public List<DomainInfo> list(Principal caller, Set<DomainState> states) {
     List<Domain> all;
     synchronized (this) {
       all = new ArrayList<>(byName.values());
     }
     List<DomainInfo> out = new ArrayList<>();
-    Principal caller = Caller.current();
     for (Domain d : all) {
       if (caller.sees(d.name()) && (states.isEmpty() || states.contains(d.state()))) {
         out.add(info(d));
@@ -283,8 +288,8 @@ public final class Domains implements AutoCloseable {
    *
    * @throws NotFoundException if there is no such domain
    */
-  public JobInfo job(String name) {
-    return get(name).jobInfo();
+  public JobInfo job(Principal caller, String name) {
+    return get(caller, name).jobInfo();
   }
 
   /**
@@ -292,37 +297,46 @@ public final class Domains implements AutoCloseable {
    *
    * @throws FailedPreconditionException if it has no job or the job cannot be aborted
    */
-  public JobInfo abortJob(String name) {
-    return get(name).abortJob();
+  public JobInfo abortJob(Principal caller, String name) {
+    return get(caller, name).abortJob();
   }
 
   /** The stored definition as XML. */
-  public String xml(String name) {
-    return DomainXml.format(get(name).def());
+  public String xml(Principal caller, String name) {
+    return DomainXml.format(get(caller, name).def());
   }
 
-  /** Where the managed save image of {@code name} lives. */
-  public Path managedSavePath(String name) {
+  /**
+   * Where the managed save image of {@code name} lives (whether or not there is one).
+   *
+   * @throws NotFoundException if {@code caller} does not see the domain
+   */
+  public Path managedSavePath(Principal caller, String name) {
+    return savePath(get(caller, name).name());
+  }
+
+  private Path savePath(String name) {
     return saveDir.resolve(name + ".save");
   }
 
-  DomainInfo info(Domain d) {
+  /** What {@code d}, a domain already looked up for its caller, looks like now. */
+  public DomainInfo info(Domain d) {
     RunningQemu running = d.running();
     DomainDef def = d.def();
     synchronized (d) {
       return new DomainInfo(d.name(), d.uuid(), d.state(), d.reason(), d.stateTime(),
           running == null ? 0 : running.process().pid(),
           running == null ? null : running.accelerator(),
-          def.memoryBytes(), def.vcpus(), Files.exists(managedSavePath(d.name())));
+          def.memoryBytes(), def.vcpus(), Files.exists(savePath(d.name())));
     }
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
   /** Boots a shut-off domain, running or paused. */
-  public DomainInfo start(String name, boolean paused) {
-    Domain domain = get(name);
-    try (Domain.Job job = domain.beginJob("start")) {
+  public DomainInfo start(Principal caller, String name, boolean paused) {
+    Domain domain = get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "start")) {
       requireInactive(domain, "start");
       RunningQemu running = launch(domain, QemuCommandLine.Incoming.NONE);
       try {
@@ -433,9 +447,9 @@ public final class Domains implements AutoCloseable {
   }
 
   /** Pauses the CPUs of a running domain. */
-  public DomainInfo suspend(String name) {
-    Domain domain = get(name);
-    try (Domain.Job job = domain.beginJob("suspend")) {
+  public DomainInfo suspend(Principal caller, String name) {
+    Domain domain = get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "suspend")) {
       RunningQemu running = requireActive(domain, "suspend");
       if (domain.state() == DomainState.PAUSED) {
         throw new FailedPreconditionException("domain '" + name + "' is already paused");
@@ -447,9 +461,9 @@ public final class Domains implements AutoCloseable {
   }
 
   /** Resumes a paused domain. */
-  public DomainInfo resume(String name) {
-    Domain domain = get(name);
-    try (Domain.Job job = domain.beginJob("resume")) {
+  public DomainInfo resume(Principal caller, String name) {
+    Domain domain = get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "resume")) {
       RunningQemu running = requireActive(domain, "resume");
       if (domain.state() != DomainState.PAUSED) {
         throw new FailedPreconditionException("domain '" + name + "' is not paused");
@@ -466,10 +480,10 @@ public final class Domains implements AutoCloseable {
    *
    * @throws DeadlineExceededException if the guest is still running after {@code timeout}
    */
-  public DomainInfo shutdown(String name, Duration timeout) {
-    Domain domain = get(name);
+  public DomainInfo shutdown(Principal caller, String name, Duration timeout) {
+    Domain domain = get(caller, name);
     RunningQemu running;
-    try (Domain.Job job = domain.beginJob("shutdown")) {
+    try (Domain.Job job = domain.beginJob(caller, "shutdown")) {
       running = requireActive(domain, "shut down");
       qmp(domain, running, "system_powerdown");
       if (domain.state() == DomainState.RUNNING) {
@@ -494,8 +508,8 @@ public final class Domains implements AutoCloseable {
   }
 
   /** Stops the domain's QEMU at once (SIGKILL), or after SIGTERM and a grace period. */
-  public DomainInfo destroy(String name, boolean graceful) {
-    Domain domain = get(name);
+  public DomainInfo destroy(Principal caller, String name, boolean graceful) {
+    Domain domain = get(caller, name);
     RunningQemu running = domain.running();
     if (running == null) {
       throw new FailedPreconditionException("domain '" + name + "' is not running");
@@ -526,11 +540,18 @@ public final class Domains implements AutoCloseable {
   // ---- events ------------------------------------------------------------------------------
 
   /**
-   * Calls {@code listener} for every lifecycle event of the domain {@code name} (every domain if
-   * null), on the thread that caused it: it must not block. Close the result to stop.
+   * Calls {@code listener} for every lifecycle event of the domain {@code name} (every domain
+   * {@code caller} sees if null), on the thread that caused it: it must not block. Close the
+   * result to stop. A name need not be defined yet; events of a domain {@code caller} does not
+   * see are never delivered.
+   *
+   * @throws NotFoundException if {@code name} is one {@code caller} may not see, defined or not
+   *     (so the answer says nothing about other tenants' domains)
    */
-  public AutoCloseable watch(String name, Consumer<DomainEvent> listener) {
-    Principal caller = Caller.current();
+  public AutoCloseable watch(Principal caller, String name, Consumer<DomainEvent> listener) {
+    if (name != null && !caller.sees(name)) {
+      throw new NotFoundException("no domain named '" + name + "'");
+    }
     Listener l = new Listener(name, event -> {
       if (caller.sees(event.name())) {
         listener.accept(event);

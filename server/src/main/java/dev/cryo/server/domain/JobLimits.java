@@ -1,6 +1,5 @@
 package dev.cryo.server.domain;
 
-import dev.cryo.server.auth.Caller;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.ResourceExhaustedException;
 import java.util.HashMap;
@@ -30,9 +29,8 @@ public final class JobLimits {
     this.perPrincipal = perPrincipal;
   }
 
-  /** Takes a slot for the current caller; run the result to give it back. */
-  synchronized Runnable acquire(String what) {
-    Principal caller = Caller.current();
+  /** Takes a slot for {@code caller}; run the result to give it back. */
+  synchronized Runnable acquire(Principal caller, String what) {
     int mine = byPrincipal.getOrDefault(caller.name(), 0);
     if (running >= perServer) {
       throw new ResourceExhaustedException("the server already runs " + running

@@ -1,7 +1,6 @@
 package dev.cryo.server.grpc;
 
 import dev.cryo.server.auth.AccessFile;
-import dev.cryo.server.auth.Caller;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.auth.Role;
 import io.grpc.Context;
@@ -25,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * its TLS client certificate or by a bearer token ({@code authorization: Bearer TOKEN}), both
  * looked up in the {@link AccessFile}. No or unknown credentials: UNAUTHENTICATED. Known, but a
  * read-only principal calling anything other than a Get, List or Watch method: PERMISSION_DENIED.
- * The health service stays open, so load balancers can probe. Per-domain restriction is enforced
- * by the core, which reads the principal from {@link Caller}.
+ * The health service stays open, so load balancers can probe. The principal goes on the call's
+ * context under {@link CallPrincipal#KEY}; the adapters hand it to the core, which enforces
+ * per-domain restriction.
  */
 final class AuthInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(AuthInterceptor.class);
@@ -62,7 +62,7 @@ final class AuthInterceptor implements ServerInterceptor {
           + " changes or reads guest state; use an admin credential"), new Metadata());
       return new ServerCall.Listener<>() {};
     }
-    Context context = Context.current().withValue(Caller.KEY, p);
+    Context context = Context.current().withValue(CallPrincipal.KEY, p);
     return Contexts.interceptCall(context, call, headers, next);
   }
 

@@ -16,6 +16,7 @@ import dev.cryo.api.v1.StartBackupRequest;
 import dev.cryo.api.v1.StartBackupResponse;
 import dev.cryo.api.v1.StreamBackupRequest;
 import dev.cryo.api.v1.StreamBackupResponse;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.checkpoint.BackupJobInfo;
 import dev.cryo.server.checkpoint.BackupRequest;
 import dev.cryo.server.checkpoint.Backups;
@@ -54,7 +55,8 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
 
   @Override
   public void startBackup(StartBackupRequest req, StreamObserver<StartBackupResponse> out) {
-    BackupJobInfo info = backups.startPush(req.getDomain(), new BackupRequest(
+    Principal caller = CallPrincipal.require();
+    BackupJobInfo info = backups.startPush(caller, req.getDomain(), new BackupRequest(
         emptyToNull(req.getSinceCheckpoint()), emptyToNull(req.getCheckpointXml()),
         targets(req.getDisksList(), true), req.getMaxBytesPerSecond()));
     out.onNext(StartBackupResponse.newBuilder().setJob(toProto(info)).build());
@@ -63,20 +65,23 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
 
   @Override
   public void getBackupJob(GetBackupJobRequest req, StreamObserver<GetBackupJobResponse> out) {
+    Principal caller = CallPrincipal.require();
     out.onNext(GetBackupJobResponse.newBuilder()
-        .setJob(toProto(backups.job(req.getDomain()))).build());
+        .setJob(toProto(backups.job(caller, req.getDomain()))).build());
     out.onCompleted();
   }
 
   @Override
   public void cancelBackup(CancelBackupRequest req, StreamObserver<CancelBackupResponse> out) {
+    Principal caller = CallPrincipal.require();
     out.onNext(CancelBackupResponse.newBuilder()
-        .setJob(toProto(backups.cancel(req.getDomain()))).build());
+        .setJob(toProto(backups.cancel(caller, req.getDomain()))).build());
     out.onCompleted();
   }
 
   @Override
   public void streamBackup(StreamBackupRequest req, StreamObserver<StreamBackupResponse> out) {
+    Principal caller = CallPrincipal.require();
     ServerCallStreamObserver<StreamBackupResponse> call =
         (ServerCallStreamObserver<StreamBackupResponse>) out;
     BackupRequest request = new BackupRequest(emptyToNull(req.getSinceCheckpoint()),
@@ -87,7 +92,7 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
     call.setOnCancelHandler(sink::cancel);
     executor.execute(() -> {
       try {
-        BackupJobInfo info = backups.stream(req.getDomain(), request, sink);
+        BackupJobInfo info = backups.stream(caller, req.getDomain(), request, sink);
         sink.send(StreamBackupResponse.newBuilder().setFinished(toProto(info)).build());
         call.onCompleted();
       } catch (InterruptedException e) {

@@ -18,6 +18,7 @@ import dev.cryo.api.v1.ListCheckpointsRequest;
 import dev.cryo.api.v1.ListCheckpointsResponse;
 import dev.cryo.api.v1.RedefineCheckpointRequest;
 import dev.cryo.api.v1.RedefineCheckpointResponse;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.checkpoint.CheckpointDef;
 import dev.cryo.server.checkpoint.CheckpointTree;
 import dev.cryo.server.checkpoint.CheckpointXml;
@@ -37,22 +38,25 @@ final class CheckpointGrpcService extends CheckpointServiceGrpc.CheckpointServic
   @Override
   public void createCheckpoint(CreateCheckpointRequest req,
       StreamObserver<CreateCheckpointResponse> out) {
-    CheckpointDef def = checkpoints.create(req.getDomain(), req.getXml());
-    Checkpoints.Listed listed = checkpoints.get(req.getDomain(), def.getName(), false);
+    Principal caller = CallPrincipal.require();
+    CheckpointDef def = checkpoints.create(caller, req.getDomain(), req.getXml());
+    Checkpoints.Listed listed = checkpoints.get(caller, req.getDomain(), def.getName(), false);
     respond(out, CreateCheckpointResponse.newBuilder().setCheckpoint(toProto(listed)).build());
   }
 
   @Override
   public void redefineCheckpoint(RedefineCheckpointRequest req,
       StreamObserver<RedefineCheckpointResponse> out) {
-    CheckpointDef def = checkpoints.redefine(req.getDomain(), req.getXml());
-    Checkpoints.Listed listed = checkpoints.get(req.getDomain(), def.getName(), false);
+    Principal caller = CallPrincipal.require();
+    CheckpointDef def = checkpoints.redefine(caller, req.getDomain(), req.getXml());
+    Checkpoints.Listed listed = checkpoints.get(caller, req.getDomain(), def.getName(), false);
     respond(out, RedefineCheckpointResponse.newBuilder().setCheckpoint(toProto(listed)).build());
   }
 
   @Override
   public void getCheckpoint(GetCheckpointRequest req, StreamObserver<GetCheckpointResponse> out) {
-    Checkpoints.Listed listed = checkpoints.get(req.getDomain(), req.getName(),
+    Principal caller = CallPrincipal.require();
+    Checkpoints.Listed listed = checkpoints.get(caller, req.getDomain(), req.getName(),
         req.getIncludeSize());
     respond(out, GetCheckpointResponse.newBuilder().setCheckpoint(toProto(listed))
         .setXml(CheckpointXml.format(listed.def(), !req.getExcludeDomain())).build());
@@ -61,15 +65,16 @@ final class CheckpointGrpcService extends CheckpointServiceGrpc.CheckpointServic
   @Override
   public void listCheckpoints(ListCheckpointsRequest req,
       StreamObserver<ListCheckpointsResponse> out) {
+    Principal caller = CallPrincipal.require();
     if (req.getLeavesOnly() && req.getNoLeaves()) {
       throw new InvalidArgumentException("leaves_only and no_leaves exclude each other");
     }
     List<Checkpoints.Listed> listed;
     if (req.getParent().isEmpty()) {
-      listed = checkpoints.list(req.getDomain(), new CheckpointTree.Filter(req.getRootsOnly(),
-          req.getLeavesOnly(), req.getNoLeaves()));
+      listed = checkpoints.list(caller, req.getDomain(), new CheckpointTree.Filter(
+          req.getRootsOnly(), req.getLeavesOnly(), req.getNoLeaves()));
     } else {
-      listed = checkpoints.children(req.getDomain(), req.getParent(), !req.getRootsOnly())
+      listed = checkpoints.children(caller, req.getDomain(), req.getParent(), !req.getRootsOnly())
           .stream()
           .filter(l -> !(req.getLeavesOnly() && !l.leaf()) && !(req.getNoLeaves() && l.leaf()))
           .toList();
@@ -82,26 +87,30 @@ final class CheckpointGrpcService extends CheckpointServiceGrpc.CheckpointServic
   @Override
   public void getCheckpointParent(GetCheckpointParentRequest req,
       StreamObserver<GetCheckpointParentResponse> out) {
+    Principal caller = CallPrincipal.require();
     respond(out, GetCheckpointParentResponse.newBuilder()
-        .setCheckpoint(toProto(checkpoints.parent(req.getDomain(), req.getName()))).build());
+        .setCheckpoint(toProto(checkpoints.parent(caller, req.getDomain(), req.getName())))
+        .build());
   }
 
   @Override
   public void getCurrentCheckpoint(GetCurrentCheckpointRequest req,
       StreamObserver<GetCurrentCheckpointResponse> out) {
+    Principal caller = CallPrincipal.require();
     respond(out, GetCurrentCheckpointResponse.newBuilder()
-        .setCheckpoint(toProto(checkpoints.current(req.getDomain()))).build());
+        .setCheckpoint(toProto(checkpoints.current(caller, req.getDomain()))).build());
   }
 
   @Override
   public void deleteCheckpoint(DeleteCheckpointRequest req,
       StreamObserver<DeleteCheckpointResponse> out) {
+    Principal caller = CallPrincipal.require();
     Checkpoints.DeleteMode mode = switch (req.getMode()) {
       case CHECKPOINT_DELETE_MODE_WITH_CHILDREN -> Checkpoints.DeleteMode.WITH_CHILDREN;
       case CHECKPOINT_DELETE_MODE_CHILDREN_ONLY -> Checkpoints.DeleteMode.CHILDREN_ONLY;
       default -> Checkpoints.DeleteMode.ONE;
     };
-    List<String> deleted = checkpoints.delete(req.getDomain(), req.getName(), mode,
+    List<String> deleted = checkpoints.delete(caller, req.getDomain(), req.getName(), mode,
         req.getMetadataOnly());
     respond(out, DeleteCheckpointResponse.newBuilder().addAllDeleted(deleted).build());
   }

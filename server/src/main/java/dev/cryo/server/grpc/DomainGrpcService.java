@@ -30,6 +30,7 @@ import dev.cryo.api.v1.UndefineDomainRequest;
 import dev.cryo.api.v1.UndefineDomainResponse;
 import dev.cryo.api.v1.WatchDomainEventsRequest;
 import dev.cryo.api.v1.WatchDomainEventsResponse;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DomainInfo;
 import dev.cryo.server.domain.DomainState;
 import dev.cryo.server.domain.Domains;
@@ -66,19 +67,20 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
    * libvirt's does.
    */
   interface DomainStarter {
-    DomainInfo start(String name, boolean paused, boolean forceBoot);
+    DomainInfo start(Principal caller, String name, boolean paused, boolean forceBoot);
   }
 
   @Override
   public void defineDomain(DefineDomainRequest req, StreamObserver<DefineDomainResponse> out) {
+    Principal caller = CallPrincipal.require();
     DefineDomainResponse.Builder resp = DefineDomainResponse.newBuilder();
     switch (req.getDefinitionCase()) {
       case XML -> {
-        Domains.Defined defined = domains.define(req.getXml());
+        Domains.Defined defined = domains.define(caller, req.getXml());
         resp.setDomain(DomainProtos.toProto(defined.domain())).addAllWarnings(defined.warnings());
       }
       case CONFIG -> resp.setDomain(DomainProtos.toProto(
-          domains.define(DomainConfigs.toDef(req.getConfig()))));
+          domains.define(caller, DomainConfigs.toDef(req.getConfig()))));
       default -> throw new InvalidArgumentException("DefineDomainRequest needs xml or config");
     }
     respond(out, resp.build());
@@ -87,47 +89,54 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
   @Override
   public void undefineDomain(UndefineDomainRequest req,
       StreamObserver<UndefineDomainResponse> out) {
-    domains.undefine(req.getName(), req.getRemoveManagedSave());
+    Principal caller = CallPrincipal.require();
+    domains.undefine(caller, req.getName(), req.getRemoveManagedSave());
     respond(out, UndefineDomainResponse.getDefaultInstance());
   }
 
   @Override
   public void startDomain(StartDomainRequest req, StreamObserver<StartDomainResponse> out) {
-    DomainInfo info = starter.start(req.getName(), req.getPaused(), req.getForceBoot());
+    Principal caller = CallPrincipal.require();
+    DomainInfo info = starter.start(caller, req.getName(), req.getPaused(), req.getForceBoot());
     respond(out, StartDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
   }
 
   @Override
   public void suspendDomain(SuspendDomainRequest req, StreamObserver<SuspendDomainResponse> out) {
-    DomainInfo info = domains.suspend(req.getName());
+    Principal caller = CallPrincipal.require();
+    DomainInfo info = domains.suspend(caller, req.getName());
     respond(out, SuspendDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
   }
 
   @Override
   public void resumeDomain(ResumeDomainRequest req, StreamObserver<ResumeDomainResponse> out) {
-    DomainInfo info = domains.resume(req.getName());
+    Principal caller = CallPrincipal.require();
+    DomainInfo info = domains.resume(caller, req.getName());
     respond(out, ResumeDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
   }
 
   @Override
   public void shutdownDomain(ShutdownDomainRequest req,
       StreamObserver<ShutdownDomainResponse> out) {
+    Principal caller = CallPrincipal.require();
     Duration timeout = Duration.ofSeconds(req.getTimeout().getSeconds(),
         req.getTimeout().getNanos());
-    DomainInfo info = domains.shutdown(req.getName(), timeout);
+    DomainInfo info = domains.shutdown(caller, req.getName(), timeout);
     respond(out, ShutdownDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info))
         .build());
   }
 
   @Override
   public void destroyDomain(DestroyDomainRequest req, StreamObserver<DestroyDomainResponse> out) {
-    DomainInfo info = domains.destroy(req.getName(), req.getGraceful());
+    Principal caller = CallPrincipal.require();
+    DomainInfo info = domains.destroy(caller, req.getName(), req.getGraceful());
     respond(out, DestroyDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
   }
 
   @Override
   public void getDomainJob(GetDomainJobRequest req, StreamObserver<GetDomainJobResponse> out) {
-    JobInfo job = domains.job(req.getName());
+    Principal caller = CallPrincipal.require();
+    JobInfo job = domains.job(caller, req.getName());
     GetDomainJobResponse.Builder resp = GetDomainJobResponse.newBuilder();
     if (job != null) {
       resp.setJob(DomainProtos.toProto(job));
@@ -138,41 +147,47 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
   @Override
   public void abortDomainJob(AbortDomainJobRequest req,
       StreamObserver<AbortDomainJobResponse> out) {
+    Principal caller = CallPrincipal.require();
     respond(out, AbortDomainJobResponse.newBuilder()
-        .setJob(DomainProtos.toProto(domains.abortJob(req.getName()))).build());
+        .setJob(DomainProtos.toProto(domains.abortJob(caller, req.getName()))).build());
   }
 
   @Override
   public void getDomain(GetDomainRequest req, StreamObserver<GetDomainResponse> out) {
+    Principal caller = CallPrincipal.require();
     respond(out, GetDomainResponse.newBuilder()
-        .setDomain(DomainProtos.toProto(domains.info(req.getName()))).build());
+        .setDomain(DomainProtos.toProto(domains.info(caller, req.getName()))).build());
   }
 
   @Override
   public void listDomains(ListDomainsRequest req, StreamObserver<ListDomainsResponse> out) {
+    Principal caller = CallPrincipal.require();
     Set<DomainState> states = req.getStatesList().isEmpty() ? EnumSet.noneOf(DomainState.class)
         : req.getStatesList().stream().map(DomainProtos::fromProto)
             .collect(Collectors.toCollection(() -> EnumSet.noneOf(DomainState.class)));
     ListDomainsResponse.Builder resp = ListDomainsResponse.newBuilder();
-    domains.list(states).forEach(d -> resp.addDomains(DomainProtos.toProto(d)));
+    domains.list(caller, states).forEach(d -> resp.addDomains(DomainProtos.toProto(d)));
     respond(out, resp.build());
   }
 
   @Override
   public void getDomainXml(GetDomainXmlRequest req, StreamObserver<GetDomainXmlResponse> out) {
-    respond(out, GetDomainXmlResponse.newBuilder().setXml(domains.xml(req.getName())).build());
+    Principal caller = CallPrincipal.require();
+    respond(out, GetDomainXmlResponse.newBuilder().setXml(domains.xml(caller, req.getName()))
+        .build());
   }
 
   @Override
   public void watchDomainEvents(WatchDomainEventsRequest req,
       StreamObserver<WatchDomainEventsResponse> out) {
+    Principal caller = CallPrincipal.require();
     // A name need not be defined yet: watching, then defining, must report the definition.
     String name = req.getName().isEmpty() ? null : req.getName();
     ServerCallStreamObserver<WatchDomainEventsResponse> call =
         (ServerCallStreamObserver<WatchDomainEventsResponse>) out;
     OutboundQueue<WatchDomainEventsResponse> queue = new OutboundQueue<>(call,
         WatchDomainEventsResponse::getSerializedSize, STREAM_BUFFER_BYTES, "events");
-    AutoCloseable subscription = domains.watch(name,
+    AutoCloseable subscription = domains.watch(caller, name,
         event -> queue.offer(DomainProtos.toProto(event)));
     call.setOnCancelHandler(() -> {
       queue.cancelled();
@@ -183,6 +198,7 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
 
   @Override
   public StreamObserver<OpenConsoleRequest> openConsole(StreamObserver<OpenConsoleResponse> out) {
+    Principal caller = CallPrincipal.require();
     ServerCallStreamObserver<OpenConsoleResponse> call =
         (ServerCallStreamObserver<OpenConsoleResponse>) out;
     OutboundQueue<OpenConsoleResponse> queue = new OutboundQueue<>(call,
@@ -212,7 +228,7 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
       }
 
       private void attach(OpenConsoleRequest req) {
-        RunningQemu running = Domains.requireActive(domains.get(req.getName()),
+        RunningQemu running = Domains.requireActive(domains.get(caller, req.getName()),
             "open the console of");
         console = running.console();
         int history = req.getHistoryBytes() == 0 ? DEFAULT_HISTORY_BYTES : req.getHistoryBytes();

@@ -28,15 +28,15 @@ public final class GrpcServices {
   /**
    * Registers every service.
    *
-   * @param access who may call; null turns authentication off (loopback and Unix socket only)
+   * @param access who may call; null turns authentication off (loopback and Unix socket only):
+   *     every caller is then {@link dev.cryo.server.auth.Principal#LOCAL}
    */
   public static void register(ServerBuilder<?> builder, CoreServices core, AccessFile access) {
     // Interceptors run last-added first: authentication, then exception mapping.
     List<ServerInterceptor> chain = new ArrayList<>();
     chain.add(new ExceptionInterceptor());
-    if (access != null) {
-      chain.add(new AuthInterceptor(access));
-    }
+    // Either way the call then carries a principal; an adapter refuses a call without one.
+    chain.add(access != null ? new AuthInterceptor(access) : CallPrincipal.localInterceptor());
     ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
         core.streamLimits());
     List<BindableService> services = List.of(

@@ -20,7 +20,7 @@ import dev.cryo.api.v1.SaveProgress;
 import dev.cryo.api.v1.SaveSummary;
 import dev.cryo.api.v1.UpdateImageXmlRequest;
 import dev.cryo.api.v1.UpdateImageXmlResponse;
-import dev.cryo.server.domain.DomainInfo;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.image.Compression;
@@ -70,19 +70,18 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
 
   /** {@code StartDomain}: restores a managed save if there is one, as libvirt does. */
   DomainGrpcService.DomainStarter starter() {
-    return (name, paused, forceBoot) -> {
-      Path managed = images.domains().managedSavePath(name);
-      images.domains().get(name);
+    return (caller, name, paused, forceBoot) -> {
+      Path managed = images.domains().managedSavePath(caller, name);
       if (Files.exists(managed)) {
         if (forceBoot) {
-          images.removeManagedSave(name);
+          images.removeManagedSave(caller, name);
         } else {
-          return images.restoreManaged(name, new SaveRestore.RestoreOptions(
+          return images.restoreManaged(caller, name, new SaveRestore.RestoreOptions(
               paused ? SaveRestore.Start.PAUSED : SaveRestore.Start.RUNNING, null),
               new SaveRestore.Cancel()).domain();
         }
       }
-      return images.domains().start(name, paused);
+      return images.domains().start(caller, name, paused);
     };
   }
 
@@ -90,6 +89,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
 
   @Override
   public void saveDomain(SaveDomainRequest req, StreamObserver<SaveDomainResponse> out) {
+    Principal caller = CallPrincipal.require();
     ServerCallStreamObserver<SaveDomainResponse> call =
         (ServerCallStreamObserver<SaveDomainResponse>) out;
     // A few 1 MiB chunks may queue in the transport before the saving thread waits.
@@ -107,7 +107,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       default -> throw new InvalidArgumentException(
           "SaveDomainRequest needs a destination: path, managed_save or stream");
     };
-    images.domains().get(req.getName());
+    // NOT_FOUND now, on the call, rather than after the stream has begun.
+    images.domains().get(caller, req.getName());
     SaveRestore.ProgressListener progress = (phase, done, total, rate) ->
         sender.offer(SaveDomainResponse.newBuilder().setProgress(SaveProgress.newBuilder()
             .setPhase(SavePhase.forNumber(phase.ordinal() + 1))
@@ -116,11 +117,11 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     executor.execute(() -> {
       try {
         SaveRestore.SaveResult result = switch (req.getDestinationCase()) {
-          case PATH -> images.saveToFile(req.getName(), path, options, progress, cancel);
-          case MANAGED_SAVE -> images.saveManaged(req.getName(), options, progress, cancel);
+          case PATH -> images.saveToFile(caller, req.getName(), path, options, progress, cancel);
+          case MANAGED_SAVE -> images.saveManaged(caller, req.getName(), options, progress, cancel);
           default -> {
             try (ChunkingOutputStream chunks = new ChunkingOutputStream(sender)) {
-              SaveRestore.SaveResult r = images.saveToStream(req.getName(), chunks, options,
+              SaveRestore.SaveResult r = images.saveToStream(caller, req.getName(), chunks, options,
                   progress, cancel);
               chunks.flush();
               yield r;
@@ -245,6 +246,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   @Override
   public StreamObserver<RestoreDomainRequest> restoreDomain(
       StreamObserver<RestoreDomainResponse> out) {
+    Principal caller = CallPrincipal.require();
     ServerCallStreamObserver<RestoreDomainResponse> call =
         (ServerCallStreamObserver<RestoreDomainResponse>) out;
     call.disableAutoRequest();
@@ -339,15 +341,19 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           case STREAM -> {
             streamSource = true;
             call.request(RESTORE_WINDOW);
-            yield () -> finish(images.restoreFromStream(chunks,
+            yield () -> finish(images.restoreFromStream(caller, chunks,
                 () -> Optional.ofNullable(trailer.get()), options, cancel));
           }
           case PATH -> {
             Path path = images.roots().existing(o.getPath());
-            yield () -> finish(images.restoreFromFile(path, options, cancel));
+            yield () -> finish(images.restoreFromFile(caller, path, options, cancel));
           }
-          case MANAGED_SAVE_NAME -> () -> finish(images.restoreManaged(o.getManagedSaveName(),
-              options, cancel));
+          case MANAGED_SAVE_NAME -> {
+            // NOT_FOUND now for a domain the caller does not see, before any work is queued.
+            images.domains().managedSavePath(caller, o.getManagedSaveName());
+            yield () -> finish(images.restoreManaged(caller, o.getManagedSaveName(), options,
+                cancel));
+          }
           default -> throw new InvalidArgumentException(
               "RestoreOptions needs a source: stream, path or managed_save_name");
         };
@@ -399,10 +405,12 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
 
   @Override
   public void getImageInfo(GetImageInfoRequest req, StreamObserver<GetImageInfoResponse> out) {
+    Principal caller = CallPrincipal.require();
     SaveImageFile.Info info = switch (req.getSourceCase()) {
-      case PATH -> images.info(images.roots().existing(req.getPath()));
+      case PATH -> images.info(caller, images.roots().existing(req.getPath()));
+      // The caller's own bytes: nothing of anyone else's to reveal.
       case HEAD -> images.info(req.getHead().toByteArray());
-      case MANAGED_SAVE_NAME -> images.info(managed(req.getManagedSaveName()));
+      case MANAGED_SAVE_NAME -> images.info(caller, managed(caller, req.getManagedSaveName()));
       default -> throw new InvalidArgumentException(
           "GetImageInfoRequest needs a source: path, head or managed_save_name");
     };
@@ -421,20 +429,20 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   @Override
   public void updateImageXml(UpdateImageXmlRequest req,
       StreamObserver<UpdateImageXmlResponse> out) {
+    Principal caller = CallPrincipal.require();
     Path path = switch (req.getTargetCase()) {
       case PATH -> images.roots().existing(req.getPath());
-      case MANAGED_SAVE_NAME -> managed(req.getManagedSaveName());
+      case MANAGED_SAVE_NAME -> managed(caller, req.getManagedSaveName());
       default -> throw new InvalidArgumentException(
           "UpdateImageXmlRequest needs a target: path or managed_save_name");
     };
-    out.onNext(UpdateImageXmlResponse.newBuilder().setXml(images.updateXml(path, req.getXml()))
-        .build());
+    out.onNext(UpdateImageXmlResponse.newBuilder()
+        .setXml(images.updateXml(caller, path, req.getXml())).build());
     out.onCompleted();
   }
 
-  private Path managed(String name) {
-    images.domains().get(name);
-    Path p = images.domains().managedSavePath(name);
+  private Path managed(Principal caller, String name) {
+    Path p = images.domains().managedSavePath(caller, name);
     if (!Files.isRegularFile(p)) {
       throw new dev.cryo.server.error.NotFoundException("domain '" + name
           + "' has no managed save image");
@@ -444,8 +452,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
 
   @Override
   public void getManagedSave(GetManagedSaveRequest req, StreamObserver<GetManagedSaveResponse> out) {
-    images.domains().get(req.getName());
-    Path p = images.domains().managedSavePath(req.getName());
+    Principal caller = CallPrincipal.require();
+    Path p = images.domains().managedSavePath(caller, req.getName());
     long size;
     try {
       size = Files.isRegularFile(p) ? Files.size(p) : 0;
@@ -460,7 +468,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   @Override
   public void removeManagedSave(RemoveManagedSaveRequest req,
       StreamObserver<RemoveManagedSaveResponse> out) {
-    if (!images.removeManagedSave(req.getName())) {
+    Principal caller = CallPrincipal.require();
+    if (!images.removeManagedSave(caller, req.getName())) {
       throw new dev.cryo.server.error.NotFoundException("domain '" + req.getName()
           + "' has no managed save image");
     }

@@ -23,6 +23,7 @@ import dev.cryo.api.v1.SnapshotLocation;
 import dev.cryo.api.v1.SnapshotServiceGrpc;
 import dev.cryo.api.v1.SnapshotSpec;
 import dev.cryo.api.v1.SnapshotState;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DomainNames;
 import dev.cryo.server.error.InvalidArgumentException;
@@ -48,6 +49,7 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   @Override
   public void createSnapshot(CreateSnapshotRequest req,
       StreamObserver<CreateSnapshotResponse> out) {
+    Principal caller = CallPrincipal.require();
     String xml = switch (req.getDefinitionCase()) {
       case XML -> req.getXml();
       case SPEC -> specXml(req.getSpec());
@@ -56,7 +58,7 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     Snapshots.CreateFlags flags = new Snapshots.CreateFlags(req.getDiskOnly(), req.getHalt(),
         req.getRedefine(), req.getCurrent(), req.getNoMetadata(), req.getReuseExternal(),
         req.getAtomic(), req.getLive(), req.getValidate());
-    SnapshotDef def = abortOnCancel(abort -> snapshots.create(req.getDomain(), xml, flags,
+    SnapshotDef def = abortOnCancel(abort -> snapshots.create(caller, req.getDomain(), xml, flags,
         abort));
     respond(out, CreateSnapshotResponse.newBuilder()
         .setSnapshot(toProto(req.getDomain(), def, !req.getNoMetadata() && (!req.getRedefine()
@@ -65,26 +67,30 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
 
   @Override
   public void listSnapshots(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> out) {
+    Principal caller = CallPrincipal.require();
     SnapshotFilter filter = new SnapshotFilter(req.getRoots(),
         req.getDescendantsOf().isEmpty() ? null : req.getDescendantsOf(),
         req.getDirectChildrenOnly(), req.getLeaves(), req.getNoLeaves(), req.getInactive(),
         req.getActive(), req.getDiskOnly(), req.getInternal(), req.getExternal());
     respond(out, ListSnapshotsResponse.newBuilder()
-        .addAllSnapshots(toProtos(req.getDomain(), snapshots.list(req.getDomain(), filter)))
+        .addAllSnapshots(toProtos(caller, req.getDomain(),
+            snapshots.list(caller, req.getDomain(), filter)))
         .build());
   }
 
   @Override
   public void getSnapshot(GetSnapshotRequest req, StreamObserver<GetSnapshotResponse> out) {
-    SnapshotDef def = snapshots.get(req.getDomain(), req.getName());
+    Principal caller = CallPrincipal.require();
+    SnapshotDef def = snapshots.get(caller, req.getDomain(), req.getName());
     respond(out, GetSnapshotResponse.newBuilder().setSnapshot(toProto(req.getDomain(), def,
-        snapshots.isCurrent(req.getDomain(), def.name()))).build());
+        snapshots.isCurrent(caller, req.getDomain(), def.name()))).build());
   }
 
   @Override
   public void getCurrentSnapshot(GetCurrentSnapshotRequest req,
       StreamObserver<GetCurrentSnapshotResponse> out) {
-    SnapshotDef def = snapshots.current(req.getDomain());
+    Principal caller = CallPrincipal.require();
+    SnapshotDef def = snapshots.current(caller, req.getDomain());
     if (def == null) {
       throw new NotFoundException("domain '" + req.getDomain() + "' has no current snapshot");
     }
@@ -95,29 +101,32 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   @Override
   public void getSnapshotParent(GetSnapshotParentRequest req,
       StreamObserver<GetSnapshotParentResponse> out) {
-    SnapshotDef def = snapshots.get(req.getDomain(), req.getName());
+    Principal caller = CallPrincipal.require();
+    SnapshotDef def = snapshots.get(caller, req.getDomain(), req.getName());
     if (def.parentName() == null) {
       throw new NotFoundException("snapshot '" + req.getName() + "' is a root: it has no parent");
     }
-    SnapshotDef parent = snapshots.get(req.getDomain(), def.parentName());
+    SnapshotDef parent = snapshots.get(caller, req.getDomain(), def.parentName());
     respond(out, GetSnapshotParentResponse.newBuilder().setParent(toProto(req.getDomain(),
-        parent, snapshots.isCurrent(req.getDomain(), parent.name()))).build());
+        parent, snapshots.isCurrent(caller, req.getDomain(), parent.name()))).build());
   }
 
   @Override
   public void listSnapshotChildren(ListSnapshotChildrenRequest req,
       StreamObserver<ListSnapshotChildrenResponse> out) {
-    respond(out, ListSnapshotChildrenResponse.newBuilder().addAllSnapshots(toProtos(
-        req.getDomain(), snapshots.children(req.getDomain(), req.getName()))).build());
+    Principal caller = CallPrincipal.require();
+    respond(out, ListSnapshotChildrenResponse.newBuilder().addAllSnapshots(toProtos(caller,
+        req.getDomain(), snapshots.children(caller, req.getDomain(), req.getName()))).build());
   }
 
   @Override
   public void revertToSnapshot(RevertToSnapshotRequest req,
       StreamObserver<RevertToSnapshotResponse> out) {
+    Principal caller = CallPrincipal.require();
     Snapshots.RevertFlags flags = new Snapshots.RevertFlags(req.getRunning(), req.getPaused(),
         req.getForce());
-    SnapshotDef def = abortOnCancel(abort -> snapshots.revert(req.getDomain(), req.getName(),
-        flags, abort));
+    SnapshotDef def = abortOnCancel(abort -> snapshots.revert(caller, req.getDomain(),
+        req.getName(), flags, abort));
     respond(out, RevertToSnapshotResponse.newBuilder()
         .setSnapshot(toProto(req.getDomain(), def, true)).build());
   }
@@ -125,13 +134,14 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   @Override
   public void deleteSnapshot(DeleteSnapshotRequest req,
       StreamObserver<DeleteSnapshotResponse> out) {
+    Principal caller = CallPrincipal.require();
     Snapshots.DeleteMode mode = switch (req.getMode()) {
       case SNAPSHOT_DELETE_MODE_CHILDREN -> Snapshots.DeleteMode.WITH_CHILDREN;
       case SNAPSHOT_DELETE_MODE_CHILDREN_ONLY -> Snapshots.DeleteMode.CHILDREN_ONLY;
       case SNAPSHOT_DELETE_MODE_UNSPECIFIED -> Snapshots.DeleteMode.ONE;
       default -> throw new InvalidArgumentException("unknown delete mode " + req.getModeValue());
     };
-    List<String> deleted = snapshots.delete(req.getDomain(), req.getName(), mode,
+    List<String> deleted = snapshots.delete(caller, req.getDomain(), req.getName(), mode,
         req.getMetadataOnly());
     respond(out, DeleteSnapshotResponse.newBuilder().addAllDeleted(deleted).build());
   }
@@ -188,10 +198,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     };
   }
 
-  private List<Snapshot> toProtos(String domain, List<SnapshotDef> defs) {
+  private List<Snapshot> toProtos(Principal caller, String domain, List<SnapshotDef> defs) {
     List<Snapshot> out = new ArrayList<>();
     for (SnapshotDef d : defs) {
-      out.add(toProto(domain, d, snapshots.isCurrent(domain, d.name())));
+      out.add(toProto(domain, d, snapshots.isCurrent(caller, domain, d.name())));
     }
     return out;
   }

@@ -1,9 +1,9 @@
 package dev.cryo.server.image;
 
-import dev.cryo.server.store.ImageRoots;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
 import dev.cryo.server.domain.DomainEvent;
@@ -25,6 +25,8 @@ import dev.cryo.server.qemu.QmpClient;
 import dev.cryo.server.qemu.QmpEvent;
 import dev.cryo.server.qemu.QmpException;
 import dev.cryo.server.store.AtomicFile;
+import dev.cryo.server.store.ImageRoots;
+import dev.cryo.server.xml.SecureXml;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -66,7 +68,10 @@ import org.slf4j.LoggerFactory;
  * The guest stays paused until the whole image has arrived and its digest matched.
  *
  * <p>Every method blocks the calling thread, which must be one the caller owns (the gRPC adapter
- * runs them on its own executor), and holds the domain's job while it works.
+ * runs them on its own executor), and holds the domain's job while it works. Every method takes
+ * the caller's {@link Principal}, since the thread it runs on knows nothing of the call: a
+ * domain the caller does not see, and an image holding such a domain, do not exist for it
+ * (NOT_FOUND); its jobs count against the caller's limit.
  */
 public final class SaveRestore {
   private static final Logger log = LoggerFactory.getLogger(SaveRestore.class);
@@ -219,7 +224,7 @@ public final class SaveRestore {
    * <p>A raw image is written by QEMU itself into the file's descriptor, as libvirt does, while
    * the server hashes behind it; a compressed one goes through the server's codec.
    */
-  public SaveResult saveToFile(String name, Path path, SaveOptions options,
+  public SaveResult saveToFile(Principal caller, String name, Path path, SaveOptions options,
       ProgressListener progress, Cancel cancel) {
     Path temp = path.resolveSibling("." + path.getFileName() + ".cryo-"
         + UUID.randomUUID().toString().substring(0, 8) + AtomicFile.TEMP_SUFFIX);
@@ -229,12 +234,14 @@ public final class SaveRestore {
           ? m -> qemuWritesFile(m, file)
           : m -> throughCodec(m, new BufferedOutputStream(
               Channels.newOutputStream(file.getChannel()), IO_BUFFER), false, options);
-      SaveResult result = save(name, options, progress, cancel, transfer, (imageXml, written) -> {
+      Completion completion = (imageXml, written) -> {
         SaveImageFile.complete(file.getChannel(), written.header(), imageXml);
         Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         AtomicFile.syncDirectory(path.getParent());
-      }, path);
+      };
+      SaveResult result = save(caller, name, options, progress, cancel, transfer, completion,
+          path);
       done = true;
       return result;
     } catch (IOException e) {
@@ -257,17 +264,17 @@ public final class SaveRestore {
   }
 
   /** Saves {@code name} as an image written to {@code out} (the caller's stream). */
-  public SaveResult saveToStream(String name, OutputStream out, SaveOptions options,
-      ProgressListener progress, Cancel cancel) {
-    return save(name, options, progress, cancel, m -> throughCodec(m, out, true, options),
+  public SaveResult saveToStream(Principal caller, String name, OutputStream out,
+      SaveOptions options, ProgressListener progress, Cancel cancel) {
+    return save(caller, name, options, progress, cancel, m -> throughCodec(m, out, true, options),
         (imageXml, written) -> { }, null);
   }
 
   /** The domain's managed save: {@code STATE/save/NAME.save}. */
-  public SaveResult saveManaged(String name, SaveOptions options, ProgressListener progress,
-      Cancel cancel) {
-    domains.get(name);
-    return saveToFile(name, domains.managedSavePath(name), options, progress, cancel);
+  public SaveResult saveManaged(Principal caller, String name, SaveOptions options,
+      ProgressListener progress, Cancel cancel) {
+    return saveToFile(caller, name, domains.managedSavePath(caller, name), options, progress,
+        cancel);
   }
 
   /** An image's header as written and its payload's digest and sizes. */
@@ -295,11 +302,12 @@ public final class SaveRestore {
     }
   }
 
-  private SaveResult save(String name, SaveOptions options, ProgressListener progress,
-      Cancel cancel, Transfer transfer, Completion completion, Path path) {
+  private SaveResult save(Principal caller, String name, SaveOptions options,
+      ProgressListener progress, Cancel cancel, Transfer transfer, Completion completion,
+      Path path) {
     PhaseClock clock = new PhaseClock();
-    Domain domain = domains.get(name);
-    try (Domain.Job job = domain.beginJob("save")) {
+    Domain domain = domains.get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "save")) {
       cancel.check();
       job.onAbort(cancel::cancel);
       RunningQemu running = Domains.requireActive(domain, "save");
@@ -528,7 +536,7 @@ public final class SaveRestore {
           DomainEvent.Type.SUSPENDED);
       default -> throw new AssertionError(after);
     }
-    return domains.info(domain.name());
+    return domains.info(domain);
   }
 
   /** After a failed or cancelled save: stop QEMU's migration and let the guest go on as before. */
@@ -650,15 +658,20 @@ public final class SaveRestore {
    *
    * @param trailer the digest the client sent after the image, read once {@code image} ended
    */
-  public RestoreResult restoreFromStream(ChunkedImageStream image,
+  public RestoreResult restoreFromStream(Principal caller, ChunkedImageStream image,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel) {
-    return restore(image, trailer, options, cancel, null, null);
+    return restore(caller, image, trailer, options, cancel, null, null);
   }
 
-  /** Restores from an image file on the server (already checked against the image folders). */
-  public RestoreResult restoreFromFile(Path path, RestoreOptions options, Cancel cancel) {
+  /**
+   * Restores from an image file on the server (already checked against the image folders).
+   *
+   * @throws NotFoundException if the image holds a domain {@code caller} does not see
+   */
+  public RestoreResult restoreFromFile(Principal caller, Path path, RestoreOptions options,
+      Cancel cancel) {
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
-      return restore(in, Optional::empty, options, cancel, null, path);
+      return restore(caller, in, Optional::empty, options, cancel, null, path);
     } catch (IOException e) {
       throw new InternalException("could not read " + path + ": " + e.getMessage(), e);
     }
@@ -667,31 +680,30 @@ public final class SaveRestore {
   /**
    * Restores the managed save of {@code name}, then deletes it (as libvirt does).
    *
-   * @throws NotFoundException if the domain has none
+   * @throws NotFoundException if the domain has none, or {@code caller} does not see it
    */
-  public RestoreResult restoreManaged(String name, RestoreOptions options, Cancel cancel) {
-    domains.get(name);
-    Path path = domains.managedSavePath(name);
+  public RestoreResult restoreManaged(Principal caller, String name, RestoreOptions options,
+      Cancel cancel) {
+    Path path = domains.managedSavePath(caller, name);
     if (!Files.isRegularFile(path)) {
       throw new NotFoundException("domain '" + name + "' has no managed save image");
     }
     RestoreResult result;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
-      result = restore(in, Optional::empty, options, cancel, name, path);
+      result = restore(caller, in, Optional::empty, options, cancel, name, path);
     } catch (IOException e) {
       throw new InternalException("could not read the managed save of '" + name + "': "
           + e.getMessage(), e);
     }
-    removeManagedSave(name);
-    return new RestoreResult(domains.info(name), result.warnings(), result.verified(),
+    removeManagedSave(caller, name);
+    return new RestoreResult(domains.info(caller, name), result.warnings(), result.verified(),
         result.payloadBytes(), result.duration());
   }
 
   /** Deletes the managed save of {@code name}; false if there was none. */
-  public boolean removeManagedSave(String name) {
-    domains.get(name);
+  public boolean removeManagedSave(Principal caller, String name) {
+    Path path = domains.managedSavePath(caller, name);
     try {
-      Path path = domains.managedSavePath(name);
       boolean existed = Files.exists(path);
       AtomicFile.delete(path);
       return existed;
@@ -704,8 +716,9 @@ public final class SaveRestore {
    * @param file the image file {@code image} reads, or null for a stream: a raw image file is
    *     handed to QEMU itself (its descriptor, positioned at the payload), with no copy loop
    */
-  private RestoreResult restore(InputStream image, Supplier<Optional<ImageXml.Digest>> trailer,
-      RestoreOptions options, Cancel cancel, String expectedName, Path file) {
+  private RestoreResult restore(Principal caller, InputStream image,
+      Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
+      String expectedName, Path file) {
     PhaseClock clock = new PhaseClock();
     SaveImageReader reader;
     try {
@@ -714,13 +727,16 @@ public final class SaveRestore {
       throw translate(e, cancel, "read the save image");
     }
     try (reader) {
-      return restore(image, reader, trailer, options, cancel, expectedName, file, clock);
+      return restore(caller, image, reader, trailer, options, cancel, expectedName, file, clock);
     }
   }
 
-  private RestoreResult restore(InputStream image, SaveImageReader reader,
+  private RestoreResult restore(Principal caller, InputStream image, SaveImageReader reader,
       Supplier<Optional<ImageXml.Digest>> trailer, RestoreOptions options, Cancel cancel,
       String expectedName, Path file, PhaseClock clock) {
+    // The image's own domain decides, before any replacement XML: a caller must not load
+    // another tenant's memory, not even under a name of its own.
+    requireSees(caller, imageDomainName(reader));
     List<String> warnings = new ArrayList<>();
     DomainDef def;
     boolean replaced = options.replacementXml() != null && !options.replacementXml().isBlank();
@@ -747,7 +763,7 @@ public final class SaveRestore {
     Domain domain;
     boolean created = false;
     try {
-      domain = domains.get(name);
+      domain = domains.get(caller, name);
       if (!domain.uuid().equalsIgnoreCase(def.getUuid())) {
         throw new FailedPreconditionException("domain '" + name + "' here has UUID "
             + domain.uuid() + " but the image holds UUID " + def.getUuid()
@@ -761,16 +777,17 @@ public final class SaveRestore {
           + domain.state().name().toLowerCase() + "; destroy it before restoring onto it");
     }
     if (domain == null) {
-      domains.define(def);
-      domain = domains.get(name);
+      // Defines a new domain: the same rule as DefineDomain for this caller.
+      domains.define(caller, def);
+      domain = domains.get(caller, name);
       created = true;
     } else if (!DomainXml.format(domain.def()).equals(DomainXml.format(def))) {
-      domains.define(def);
+      domains.define(caller, def);
       warnings.add("the definition of '" + name + "' was replaced by the one in the image");
     }
     RunningQemu running = null;
     boolean ok = false;
-    try (Domain.Job job = domain.beginJob("restore")) {
+    try (Domain.Job job = domain.beginJob(caller, "restore")) {
       job.onAbort(cancel::cancel);
       if (domain.state().isActive()) {
         throw new FailedPreconditionException("domain '" + name + "' is already running");
@@ -795,7 +812,7 @@ public final class SaveRestore {
         }
         if (created) {
           try {
-            domains.undefine(name, false);
+            domains.undefine(caller, name, false);
           } catch (RuntimeException e) {
             log.error("could not undefine '{}' after its failed restore", name, e);
           }
@@ -1005,7 +1022,7 @@ public final class SaveRestore {
     l.clock().mark("start");
     log.info("restored '{}' ({} {} bytes) in {}", domain.name(),
         l.reader().header().compression().label(), summary.storedBytes(), l.clock());
-    return new RestoreResult(domains.info(domain.name()), l.warnings(), verified,
+    return new RestoreResult(domains.info(domain), l.warnings(), verified,
         summary.storedBytes(), l.clock().elapsed());
   }
 
@@ -1041,8 +1058,13 @@ public final class SaveRestore {
 
   // ---- facts -------------------------------------------------------------------------------
 
-  /** The facts of an image file. */
-  public SaveImageFile.Info info(Path path) {
+  /**
+   * The facts of an image file.
+   *
+   * @throws NotFoundException if the image holds a domain {@code caller} does not see
+   */
+  public SaveImageFile.Info info(Principal caller, Path path) {
+    requireSeesImageAt(caller, path);
     try {
       return SaveImageFile.info(path);
     } catch (IOException e) {
@@ -1061,12 +1083,58 @@ public final class SaveRestore {
     }
   }
 
-  /** Replaces the XML of the image file at {@code path}; returns the XML as stored. */
-  public String updateXml(Path path, String xml) {
+  /**
+   * Replaces the XML of the image file at {@code path}; returns the XML as stored.
+   *
+   * @throws NotFoundException if the image holds a domain {@code caller} does not see
+   */
+  public String updateXml(Principal caller, Path path, String xml) {
+    requireSeesImageAt(caller, path);
     try {
       return SaveImageFile.updateXml(path, xml);
     } catch (IOException e) {
       throw new InternalException("could not update " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  // ---- whose image -------------------------------------------------------------------------
+
+  /**
+   * The name of the domain in an image's own XML, even where Cryo cannot run that XML (a libvirt
+   * device it does not model); null if the XML names none.
+   */
+  private static String imageDomainName(SaveImageReader reader) {
+    try {
+      return reader.parsed().def().getName();
+    } catch (InvalidArgumentException e) {
+      try {
+        return SecureXml.unmarshal(reader.xml(), DomainDef.class, "domain").getName();
+      } catch (InvalidArgumentException unreadable) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Refuses an image whose domain {@code caller} does not see, as NOT_FOUND: for this caller the
+   * image does not exist, whether or not its domain does here. An image that names no domain
+   * is refused to every caller restricted to some domains.
+   */
+  private static void requireSees(Principal caller, String imageDomain) {
+    if (imageDomain == null ? !caller.domains().isEmpty() : !caller.sees(imageDomain)) {
+      throw new NotFoundException("no save image of a domain you may use there");
+    }
+  }
+
+  private static void requireSeesImageAt(Principal caller, Path path) {
+    if (caller.domains().isEmpty()) {
+      return;
+    }
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(path), 128 * 1024);
+        SaveImageReader reader = SaveImageReader.open(in)) {
+      requireSees(caller, imageDomainName(reader));
+    } catch (IOException e) {
+      throw new InternalException("could not read " + path + ": " + e.getMessage(), e);
     }
   }
 }

@@ -4,6 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
@@ -85,7 +86,7 @@ public final class Snapshots {
   private final SaveRestore saves;
 
   public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves) {
-    this(domains, qemuImg, saves, (domain, snapshot) -> { });
+    this(domains, qemuImg, saves, (caller, domain, snapshot) -> { });
   }
 
   /**
@@ -104,7 +105,7 @@ public final class Snapshots {
   /** Vetoes a revert by throwing a CryoException that says what to do first. */
   @FunctionalInterface
   public interface RevertGuard {
-    void check(String domainName, String snapshotName);
+    void check(Principal caller, String domainName, String snapshotName);
   }
 
   /** libvirt's virDomainSnapshotCreateXML flags that Cryo honours. */
@@ -131,27 +132,28 @@ public final class Snapshots {
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  public synchronized List<SnapshotDef> list(String domainName, SnapshotFilter filter) {
-    return tree(domains.get(domainName)).list(filter);
+  public synchronized List<SnapshotDef> list(Principal caller, String domainName,
+      SnapshotFilter filter) {
+    return tree(domains.get(caller, domainName)).list(filter);
   }
 
-  public synchronized SnapshotDef get(String domainName, String name) {
-    return tree(domains.get(domainName)).get(name);
+  public synchronized SnapshotDef get(Principal caller, String domainName, String name) {
+    return tree(domains.get(caller, domainName)).get(name);
   }
 
   /** The current snapshot, or null if there is none. */
-  public synchronized SnapshotDef current(String domainName) {
-    SnapshotTree tree = tree(domains.get(domainName));
+  public synchronized SnapshotDef current(Principal caller, String domainName) {
+    SnapshotTree tree = tree(domains.get(caller, domainName));
     return tree.current() == null ? null : tree.get(tree.current());
   }
 
-  public synchronized boolean isCurrent(String domainName, String name) {
-    return name.equals(tree(domains.get(domainName)).current());
+  public synchronized boolean isCurrent(Principal caller, String domainName, String name) {
+    return name.equals(tree(domains.get(caller, domainName)).current());
   }
 
   /** Direct children of a snapshot. */
-  public synchronized List<SnapshotDef> children(String domainName, String name) {
-    SnapshotTree tree = tree(domains.get(domainName));
+  public synchronized List<SnapshotDef> children(Principal caller, String domainName, String name) {
+    SnapshotTree tree = tree(domains.get(caller, domainName));
     tree.get(name);
     return tree.children(name);
   }
@@ -167,22 +169,22 @@ public final class Snapshots {
    * @throws AlreadyExistsException for a name in use
    * @throws PermissionDeniedException for an external file outside the allowed folders
    */
-  public SnapshotDef create(String domainName, String xml, CreateFlags flags) {
-    return create(domainName, xml, flags, new AbortSignal());
+  public SnapshotDef create(Principal caller, String domainName, String xml, CreateFlags flags) {
+    return create(caller, domainName, xml, flags, new AbortSignal());
   }
 
   /**
-   * As {@link #create(String, String, CreateFlags)}; {@code abort} (or AbortDomainJob) stops a
-   * create in progress: it then fails with CANCELLED, lists nothing, leaves no file and the guest
-   * goes on as it was.
+   * As {@link #create(Principal, String, String, CreateFlags)}; {@code abort} (or
+   * AbortDomainJob) stops a create in progress: it then fails with CANCELLED, lists nothing,
+   * leaves no file and the guest goes on as it was.
    *
    * @throws CancelledException if aborted
    */
-  public SnapshotDef create(String domainName, String xml, CreateFlags flags,
+  public SnapshotDef create(Principal caller, String domainName, String xml, CreateFlags flags,
       AbortSignal abort) {
-    Domain domain = domains.get(domainName);
+    Domain domain = domains.get(caller, domainName);
     SnapshotDef def = SnapshotXml.parse(xml, flags.redefine());
-    try (Domain.Job job = domain.beginJob("snapshot create")) {
+    try (Domain.Job job = domain.beginJob(caller, "snapshot create")) {
       abort.attach(job);
       SnapshotTree tree;
       synchronized (this) {
@@ -241,11 +243,11 @@ public final class Snapshots {
       job.progress(d.method() == SnapshotPlan.Method.SAVEVM ? "memory+disks" : "disks", 0, 0);
       try {
         switch (d.method()) {
-          case QEMU_IMG -> createOffline(domain, def, flags);
+          case QEMU_IMG -> createOffline(caller, domain, def, flags);
           case SAVEVM -> createInternalOnline(domain, running, def);
-          case TRANSACTION -> createExternalOnline(domain, running, def, flags);
+          case TRANSACTION -> createExternalOnline(caller, domain, running, def, flags);
           case MIGRATE, MIGRATE_TRANSACTION ->
-              createExternalWithMemory(domain, job, running, def, flags);
+              createExternalWithMemory(caller, domain, job, running, def, flags);
           default -> throw new FailedPreconditionException("method " + d.method()
               + " is not available");
         }
@@ -265,7 +267,7 @@ public final class Snapshots {
         }
       }
       if (flags.halt() && domain.running() != null) {
-        domains.destroy(domainName, false);
+        domains.destroy(caller, domainName, false);
       }
       return def.copy();
     }
@@ -304,7 +306,7 @@ public final class Snapshots {
     return def.copy();
   }
 
-  private void createOffline(Domain domain, SnapshotDef def, CreateFlags flags) {
+  private void createOffline(Principal caller, Domain domain, SnapshotDef def, CreateFlags flags) {
     List<Path> done = new ArrayList<>();
     DomainDef newDef = domain.def().copy();
     boolean external = false;
@@ -327,7 +329,7 @@ public final class Snapshots {
         }
       }
       if (external) {
-        domains.define(newDef);
+        domains.define(caller, newDef);
       }
     } catch (IOException | RuntimeException e) {
       for (SnapshotDef.Disk sd : def.disks()) {
@@ -367,8 +369,8 @@ public final class Snapshots {
     }
   }
 
-  private void createExternalOnline(Domain domain, RunningQemu running, SnapshotDef def,
-      CreateFlags flags) {
+  private void createExternalOnline(Principal caller, Domain domain, RunningQemu running,
+      SnapshotDef def, CreateFlags flags) {
     OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
     try {
       overlays.prepare(flags.reuseExternal());
@@ -379,7 +381,7 @@ public final class Snapshots {
           + domain.name() + "'", e);
     }
     // QEMU now writes to the overlays: the definition must say so before anything else.
-    domains.define(overlays.newDef);
+    domains.define(caller, overlays.newDef);
   }
 
   /**
@@ -390,8 +392,8 @@ public final class Snapshots {
    * stopped, for halt). Aborted or failed before the switch, everything is undone and the guest
    * goes on as it was.
    */
-  private void createExternalWithMemory(Domain domain, Domain.Job job, RunningQemu running,
-      SnapshotDef def, CreateFlags flags) {
+  private void createExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
+      RunningQemu running, SnapshotDef def, CreateFlags flags) {
     boolean wasRunning = domain.state() == DomainState.RUNNING;
     Path memory = Path.of(def.memoryFile());
     OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
@@ -406,8 +408,8 @@ public final class Snapshots {
       }
       long total = domain.def().memoryBytes();
       job.progress("memory", 0, total);
-      saves.saveToFile(domain.name(), memory, new SaveRestore.SaveOptions(Compression.RAW, 0,
-          SaveRestore.After.PAUSED, flags.live()),
+      saves.saveToFile(caller, domain.name(), memory, new SaveRestore.SaveOptions(
+          Compression.RAW, 0, SaveRestore.After.PAUSED, flags.live()),
           (phase, done, estimated, rate) -> job.progress("memory", done, estimated), cancel);
       saved = true;
       // Past this point the snapshot is all but taken; an abort still undoes it.
@@ -434,7 +436,7 @@ public final class Snapshots {
       throw failure("could not take external snapshot '" + def.name + "' of domain '"
           + domain.name() + "'", e);
     }
-    domains.define(overlays.newDef);
+    domains.define(caller, overlays.newDef);
     if (!flags.halt()) {
       resumeAfterSave(domain, running, wasRunning, null);
     }
@@ -566,22 +568,22 @@ public final class Snapshots {
    * Reverts the domain to snapshot {@code name}: internal ones in place (memory and disks);
    * external ones on fresh overlays over the snapshot's files, so later snapshots stay intact.
    */
-  public SnapshotDef revert(String domainName, String name, RevertFlags flags) {
-    return revert(domainName, name, flags, new AbortSignal());
+  public SnapshotDef revert(Principal caller, String domainName, String name, RevertFlags flags) {
+    return revert(caller, domainName, name, flags, new AbortSignal());
   }
 
   /**
-   * As {@link #revert(String, String, RevertFlags)}; {@code abort} (or AbortDomainJob) stops the
-   * load of an external memory image, which then fails with CANCELLED and leaves the domain shut
-   * off on its previous definition.
+   * As {@link #revert(Principal, String, String, RevertFlags)}; {@code abort} (or
+   * AbortDomainJob) stops the load of an external memory image, which then fails with
+   * CANCELLED and leaves the domain shut off on its previous definition.
    */
-  public SnapshotDef revert(String domainName, String name, RevertFlags flags,
+  public SnapshotDef revert(Principal caller, String domainName, String name, RevertFlags flags,
       AbortSignal abort) {
     if (flags.running() && flags.paused()) {
       throw new InvalidArgumentException("revert: running and paused conflict; pick one");
     }
-    Domain domain = domains.get(domainName);
-    try (Domain.Job job = domain.beginJob("snapshot revert")) {
+    Domain domain = domains.get(caller, domainName);
+    try (Domain.Job job = domain.beginJob(caller, "snapshot revert")) {
       abort.attach(job);
       SnapshotTree tree;
       SnapshotDef snap;
@@ -589,15 +591,15 @@ public final class Snapshots {
         tree = tree(domain);
         snap = tree.get(name);
       }
-      revertGuard.check(domainName, name);
+      revertGuard.check(caller, domainName, name);
       if (snap.memoryLocation() == Location.EXTERNAL) {
-        revertExternalWithMemory(domain, job, snap, flags);
+        revertExternalWithMemory(caller, domain, job, snap, flags);
       } else if (snap.isExternal()) {
-        revertExternal(domain, snap, flags);
+        revertExternal(caller, domain, snap, flags);
       } else if (snap.hasMemory()) {
         revertInternalWithMemory(domain, snap, flags);
       } else {
-        revertInternalDisks(domain, snap, flags);
+        revertInternalDisks(caller, domain, snap, flags);
       }
       store(domain).setCurrent(name);
       synchronized (this) {
@@ -642,10 +644,11 @@ public final class Snapshots {
     }
   }
 
-  private void revertInternalDisks(Domain domain, SnapshotDef snap, RevertFlags flags) {
+  private void revertInternalDisks(Principal caller, Domain domain, SnapshotDef snap,
+      RevertFlags flags) {
     requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
     if (domain.running() != null) {
-      domains.destroy(domain.name(), false);
+      domains.destroy(caller, domain.name(), false);
     }
     DomainDef def = domain.def();
     try {
@@ -657,23 +660,24 @@ public final class Snapshots {
           + snap.name() + "'", e);
     }
     if (flags.running() || flags.paused()) {
-      domains.start(domain.name(), flags.paused());
+      domains.start(caller, domain.name(), flags.paused());
     }
   }
 
-  private void revertExternal(Domain domain, SnapshotDef snap, RevertFlags flags) {
+  private void revertExternal(Principal caller, Domain domain, SnapshotDef snap,
+      RevertFlags flags) {
     boolean wasActive = domain.running() != null;
     List<Path> created = new ArrayList<>();
     DomainDef newDef = revertOverlays(domain, snap, created);
     if (wasActive) {
-      domains.destroy(domain.name(), false);
+      domains.destroy(caller, domain.name(), false);
     }
-    domains.define(newDef);
+    domains.define(caller, newDef);
     boolean start = flags.running() || flags.paused()
         || (!"shutoff".equals(snap.state()) && wasActive)
         || "disk-snapshot".equals(snap.state());
     if (start) {
-      domains.start(domain.name(), flags.paused());
+      domains.start(caller, domain.name(), flags.paused());
     }
   }
 
@@ -717,8 +721,8 @@ public final class Snapshots {
    * the snapshot's memory image, on fresh overlays over the snapshot's disk files. Ends running
    * or paused as the snapshot was, unless {@code flags} say otherwise.
    */
-  private void revertExternalWithMemory(Domain domain, Domain.Job job, SnapshotDef snap,
-      RevertFlags flags) {
+  private void revertExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
+      SnapshotDef snap, RevertFlags flags) {
     Path image = Path.of(snap.memoryFile());
     if (!Files.isRegularFile(image)) {
       throw new FailedPreconditionException("the memory file " + image + " of snapshot '"
@@ -732,14 +736,14 @@ public final class Snapshots {
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
     try {
       if (domain.running() != null) {
-        domains.destroy(domain.name(), false);
+        domains.destroy(caller, domain.name(), false);
       }
       job.progress("memory", 0, 0);
       job.onAbort(cancel::cancel);
       if (job.abortRequested()) {
         cancel.cancel();
       }
-      saves.restoreFromFile(image, new SaveRestore.RestoreOptions(wantRunning
+      saves.restoreFromFile(caller, image, new SaveRestore.RestoreOptions(wantRunning
           ? SaveRestore.Start.RUNNING : SaveRestore.Start.PAUSED, DomainXml.format(newDef)),
           cancel);
       job.onAbort(null);
@@ -747,7 +751,7 @@ public final class Snapshots {
       job.onAbort(null);
       deleteAll(created, e);
       try {
-        domains.define(oldDef);
+        domains.define(caller, oldDef);
       } catch (RuntimeException cleanup) {
         e.addSuppressed(cleanup);
       }
@@ -787,10 +791,10 @@ public final class Snapshots {
    *     children with it, several children, an internal child, an overlay no longer in the disk's
    *     current chain)
    */
-  public List<String> delete(String domainName, String name, DeleteMode mode,
+  public List<String> delete(Principal caller, String domainName, String name, DeleteMode mode,
       boolean metadataOnly) {
-    Domain domain = domains.get(domainName);
-    try (Domain.Job job = domain.beginJob("snapshot delete")) {
+    Domain domain = domains.get(caller, domainName);
+    try (Domain.Job job = domain.beginJob(caller, "snapshot delete")) {
       SnapshotTree tree;
       SnapshotDef snap;
       List<SnapshotDef> targets = new ArrayList<>();
@@ -826,7 +830,7 @@ public final class Snapshots {
         if (!metadataOnly) {
           if (t.isExternal()) {
             job.progress("merge", 0, 0);
-            mergeExternal(domain, tree, store, t, merges);
+            mergeExternal(caller, domain, tree, store, t, merges);
           } else {
             deleteInternalData(domain, t);
           }
@@ -906,8 +910,8 @@ public final class Snapshots {
    * Merges external snapshot {@code snap} away (see {@link #delete}); the planned {@code merges}
    * were checked under the same job, so the chains have not changed since.
    */
-  private void mergeExternal(Domain domain, SnapshotTree tree, SnapshotStore store,
-      SnapshotDef snap, List<SnapshotChain.Merge> merges) {
+  private void mergeExternal(Principal caller, Domain domain, SnapshotTree tree,
+      SnapshotStore store, SnapshotDef snap, List<SnapshotChain.Merge> merges) {
     RunningQemu running = domain.running();
     DomainDef newDef = domain.def().copy();
     boolean defChanged = false;
@@ -932,13 +936,13 @@ public final class Snapshots {
     } catch (IOException | QmpException | RuntimeException e) {
       if (defChanged) {
         // Some disks already run on their base: the definition must follow them.
-        domains.define(newDef);
+        domains.define(caller, newDef);
       }
       throw failure("could not merge external snapshot '" + snap.name() + "' of domain '"
           + domain.name() + "'", e);
     }
     if (defChanged) {
-      domains.define(newDef);
+      domains.define(caller, newDef);
     }
     // Snapshots taken later recorded the overlay as their disk's file; it is the base now.
     synchronized (this) {
@@ -1143,7 +1147,8 @@ public final class Snapshots {
           disk(newDef, sd.name()).setFormat(DiskDef.QCOW2);
         }
       }
-      domains.define(newDef);
+      // Crash recovery on load, for no caller: the server finishes its own interrupted work.
+      domains.define(Principal.INTERNAL, newDef);
       store.save(pending);
       store.setCurrent(pending.name());
       store.clearPending(pending.name());

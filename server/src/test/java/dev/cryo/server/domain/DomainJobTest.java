@@ -3,6 +3,7 @@ package dev.cryo.server.domain;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.qemu.RunDir;
 import java.nio.file.Path;
@@ -24,7 +25,7 @@ class DomainJobTest {
   void jobInfo_reportsOperationPhaseAndBytes_untilClosed() {
     Domain d = domain();
     assertThat(d.jobInfo()).isNull();
-    try (Domain.Job job = d.beginJob("snapshot create")) {
+    try (Domain.Job job = d.beginJob(Principal.LOCAL, "snapshot create")) {
       job.progress("memory", 10, 100);
       JobInfo info = d.jobInfo();
       assertThat(info.operation()).isEqualTo("snapshot create");
@@ -40,8 +41,8 @@ class DomainJobTest {
   @Test
   void beginJob_nested_keepsTheOuterJob() {
     Domain d = domain();
-    try (Domain.Job outer = d.beginJob("snapshot create")) {
-      try (Domain.Job inner = d.beginJob("save")) {
+    try (Domain.Job outer = d.beginJob(Principal.LOCAL, "snapshot create")) {
+      try (Domain.Job inner = d.beginJob(Principal.LOCAL, "save")) {
         inner.progress("memory", 1, 2);
         assertThat(d.jobInfo().operation()).isEqualTo("snapshot create");
       }
@@ -56,7 +57,7 @@ class DomainJobTest {
     Domain d = domain();
     assertThatThrownBy(d::abortJob).isInstanceOf(FailedPreconditionException.class)
         .hasMessageContaining("no job");
-    try (Domain.Job job = d.beginJob("shutdown")) {
+    try (Domain.Job job = d.beginJob(Principal.LOCAL, "shutdown")) {
       assertThatThrownBy(d::abortJob).isInstanceOf(FailedPreconditionException.class)
           .hasMessageContaining("cannot be aborted");
       assertThat(job.abortRequested()).isFalse();
@@ -67,7 +68,7 @@ class DomainJobTest {
   void abortJob_runsTheHookOnce_andMarksTheJob() {
     Domain d = domain();
     AtomicInteger runs = new AtomicInteger();
-    try (Domain.Job job = d.beginJob("snapshot create")) {
+    try (Domain.Job job = d.beginJob(Principal.LOCAL, "snapshot create")) {
       job.onAbort(runs::incrementAndGet);
       JobInfo info = d.abortJob();
       assertThat(info.abortRequested()).isTrue();
@@ -82,7 +83,7 @@ class DomainJobTest {
     AbortSignal signal = new AbortSignal();
     signal.fire();
     AtomicInteger runs = new AtomicInteger();
-    try (Domain.Job job = d.beginJob("snapshot revert")) {
+    try (Domain.Job job = d.beginJob(Principal.LOCAL, "snapshot revert")) {
       signal.attach(job);
       assertThat(job.abortRequested()).isTrue();
       job.onAbort(runs::incrementAndGet);
