@@ -171,6 +171,7 @@ class TenancyMatrixTest {
   static Channel unknown;
   static String b1Xml;
   static String b2ImageXml;
+  static String b1ImageXml;
   static byte[] b1Image;
   static String b1ImageSha256;
   static long b1ImagePayloadBytes;
@@ -242,6 +243,9 @@ class TenancyMatrixTest {
     b1Image = Files.readAllBytes(temp.resolve("b1.save"));
     b1ImageSha256 = summary.getSummary().getSha256();
     b1ImagePayloadBytes = summary.getSummary().getPayloadBytes();
+    b1ImageXml = RawCalls.unary(root, ImageServiceGrpc.getGetImageInfoMethod(),
+        GetImageInfoRequest.newBuilder().setPath(temp.resolve("b1.save").toString()).build())
+        .getXml();
     for (String s : List.of("s1", "s2")) {
       RawCalls.unary(root, SnapshotServiceGrpc.getCreateSnapshotMethod(),
           CreateSnapshotRequest.newBuilder().setDomain("b1")
@@ -389,6 +393,17 @@ class TenancyMatrixTest {
         GetImageInfoRequest.newBuilder().setManagedSaveName("b2").build(),
         ok(r -> assertThat(((GetImageInfoResponse) r.get(0)).getXml())
             .contains("<name>b2</name>"))));
+    GetImageInfoRequest b1Info = GetImageInfoRequest.newBuilder()
+        .setPath(temp.resolve("b1.save").toString()).build();
+    t.add(new Row(ImageServiceGrpc.getGetImageInfoMethod(), "b1's image in a server file", true,
+        one(ImageServiceGrpc.getGetImageInfoMethod(), b1Info), notFound(),
+        one(ImageServiceGrpc.getGetImageInfoMethod(), b1Info),
+        ok(r -> assertThat(((GetImageInfoResponse) r.get(0)).getXml())
+            .contains("<name>b1</name>")), "same request"));
+    t.add(act(ImageServiceGrpc.getUpdateImageXmlMethod(), "b1's image in a server file",
+        UpdateImageXmlRequest.newBuilder().setPath(temp.resolve("b1.save").toString())
+            .setXml(b1ImageXml).build(),
+        same(), ok(), "same request: writes the XML the image already holds"));
     t.add(act(ImageServiceGrpc.getUpdateImageXmlMethod(), "b2's managed save",
         UpdateImageXmlRequest.newBuilder().setManagedSaveName("b2").setXml(b2ImageXml).build(),
         same(), ok(), "same request: writes the XML the image already holds"));
@@ -504,18 +519,17 @@ class TenancyMatrixTest {
           assertThat(o.code()).as("%s", o).isEqualTo(Status.Code.INVALID_ARGUMENT);
           assertThat(o.status().getDescription()).contains("not compatible");
         }, "with a replacement XML of another memory size: refused once the image is open"));
-    // The name comes from the image, so restoring is defining that name: PERMISSION_DENIED
-    // answers as for any name tenant-a may not define; NOT_FOUND as for another tenant's
-    // domain. Either hides whether b1 exists. What must not happen: FAILED_PRECONDITION
-    // ("b1 is running"), which is root's answer below, or a restore.
+    // The domain comes from the image: for tenant-a an image of b1 does not exist, whether or
+    // not b1 does here. What must not happen: FAILED_PRECONDITION ("b1 is running"), root's
+    // answer below, which tells tenant-a that b1 exists and runs; or a restore.
     t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image in a server file",
         false, restore(RestoreOptions.newBuilder()
             .setPath(temp.resolve("b1.save").toString()).build()),
-        refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
+        notFound(),
         restore(RestoreOptions.newBuilder().setPath(temp.resolve("b1.save").toString())
             .build()), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
     t.add(new Row(ImageServiceGrpc.getRestoreDomainMethod(), "b1's image on the stream",
-        false, restoreStream(), refused(Status.Code.NOT_FOUND, Status.Code.PERMISSION_DENIED),
+        false, restoreStream(), notFound(),
         restoreStream(), code(Status.Code.FAILED_PRECONDITION), "same request: b1 is running"));
     return t;
   }
