@@ -18,6 +18,7 @@ import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -235,6 +236,9 @@ public final class CryoServer implements AutoCloseable {
     NettyServerBuilder builder = NettyServerBuilder
         .forAddress(new DomainSocketAddress(config.unixSocket().toString()))
         .channelType(EpollServerDomainSocketChannel.class)
+        // grpc-netty sets SO_KEEPALIVE on every accepted channel; a Unix socket has no such
+        // option and Netty warns once per connection. A null value removes it.
+        .withChildOption(ChannelOption.SO_KEEPALIVE, null)
         .bossEventLoopGroup(boss)
         .workerEventLoopGroup(workers)
         .executor(executor)
