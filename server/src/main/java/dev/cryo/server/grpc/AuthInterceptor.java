@@ -6,17 +6,12 @@ import dev.cryo.server.auth.ReloadingAccessFile;
 import dev.cryo.server.auth.Role;
 import io.grpc.Context;
 import io.grpc.Contexts;
-import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
 import java.util.Optional;
-import javax.net.ssl.SSLPeerUnverifiedException;
-import javax.net.ssl.SSLSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,9 +26,6 @@ import org.slf4j.LoggerFactory;
  */
 final class AuthInterceptor implements ServerInterceptor {
   private static final Logger log = LoggerFactory.getLogger(AuthInterceptor.class);
-  private static final Metadata.Key<String> AUTHORIZATION =
-      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-  private static final String BEARER = "Bearer ";
 
   /** Read at each call, so a reload of the file applies from the next call on. */
   private final ReloadingAccessFile access;
@@ -49,7 +41,7 @@ final class AuthInterceptor implements ServerInterceptor {
     if (method.startsWith("grpc.health.v1.Health/")) {
       return next.startCall(call, headers);
     }
-    Optional<Principal> principal = fromCertificate(call).or(() -> fromToken(headers));
+    Optional<Principal> principal = Credential.of(call, headers).resolve(access.current());
     if (principal.isEmpty()) {
       call.close(Status.UNAUTHENTICATED.withDescription("no valid credentials: send "
           + "'authorization: Bearer TOKEN' with a token from the server's access file, or a "
@@ -72,29 +64,5 @@ final class AuthInterceptor implements ServerInterceptor {
   static boolean isReadOnly(String bareMethod) {
     return bareMethod == null || bareMethod.startsWith("Get") || bareMethod.startsWith("List")
         || bareMethod.startsWith("Watch") || bareMethod.equals("ServerReflectionInfo");
-  }
-
-  private Optional<Principal> fromCertificate(ServerCall<?, ?> call) {
-    SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
-    if (session == null) {
-      return Optional.empty();
-    }
-    try {
-      Certificate[] chain = session.getPeerCertificates();
-      if (chain.length > 0 && chain[0] instanceof X509Certificate cert) {
-        return access.current().byCertificateSubject(cert.getSubjectX500Principal().getName());
-      }
-    } catch (SSLPeerUnverifiedException e) {
-      // No client certificate: fall back to a token.
-    }
-    return Optional.empty();
-  }
-
-  private Optional<Principal> fromToken(Metadata headers) {
-    String value = headers.get(AUTHORIZATION);
-    if (value == null || !value.startsWith(BEARER)) {
-      return Optional.empty();
-    }
-    return access.current().byToken(value.substring(BEARER.length()).strip());
   }
 }

@@ -13,7 +13,7 @@ import javax.net.ssl.SSLSession;
 
 /**
  * What a call presented to prove who it is: its TLS client certificate subject, else its bearer
- * token, looked up the way {@link AuthInterceptor} does. Kept for the length of a call so that
+ * token, looked up for {@link AuthInterceptor}, and kept for the length of a call so that
  * the audit log can name the principal and a reload of the access file can be checked against
  * each running call. {@link #toString()} never shows a token.
  */
