@@ -74,7 +74,7 @@ class AccessReloadAuditTest {
 
   @BeforeAll
   static void startServer() throws Exception {
-    access = Files.writeString(temp.resolve("access"), baseline());
+    access = ServerProcess.accessFile(temp.resolve("access"), baseline());
     audit = temp.resolve("audit/cryo-audit.log");
     Files.createDirectories(audit.getParent());
     socket = temp.resolve("run/cryo.sock");
@@ -202,7 +202,7 @@ class AccessReloadAuditTest {
   @Test
   void accessFileChange_isSeenWithoutSignal_whetherRenamedOverOrWrittenInPlace()
       throws Exception {
-    Path file = Files.writeString(temp.resolve("access-polled"), baseline());
+    Path file = ServerProcess.accessFile(temp.resolve("access-polled"), baseline());
     Path sock = temp.resolve("run/polled.sock");
     try (ServerProcess polled = ServerProcess.start(temp.resolve("state-polled"), List.of(
         "--unix-socket", sock.toString(), "--access-file", file.toString(),

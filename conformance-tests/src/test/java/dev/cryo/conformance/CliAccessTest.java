@@ -40,7 +40,7 @@ class CliAccessTest {
   @BeforeAll
   static void startServer() throws Exception {
     CliProcess.launcher();
-    Path access = Files.writeString(temp.resolve("access"), """
+    Path access = ServerProcess.accessFile(temp.resolve("access"), """
         # kind  credential  principal  role
         token   sha256:%s   root       admin
         token   sha256:%s   dashboard  read-only

@@ -222,7 +222,7 @@ class SecurityTest {
    */
   @Test
   void tenant_secondConcurrentSave_pastItsJobLimit_isResourceExhausted() throws Exception {
-    Path access = Files.writeString(temp.resolve("access-limited"), """
+    Path access = ServerProcess.accessFile(temp.resolve("access-limited"), """
         cert    CN=tenant-a tenant-a   admin      a1,a2
         cert    CN=ops      ops        admin
         """);

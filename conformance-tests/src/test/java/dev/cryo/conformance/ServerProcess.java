@@ -29,6 +29,17 @@ final class ServerProcess implements AutoCloseable {
     this.log = log;
   }
 
+  /**
+   * Writes an access file readable by its owner only: the server refuses to start with one that
+   * QEMU's unprivileged user could read.
+   */
+  static Path accessFile(Path file, String entries) throws IOException {
+    Files.writeString(file, entries);
+    Files.setPosixFilePermissions(file,
+        Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
+    return file;
+  }
+
   static ServerProcess start(Path stateDir) throws IOException {
     return start(stateDir, List.of("--listen", "127.0.0.1:0"));
   }

@@ -205,7 +205,7 @@ class TenancyMatrixTest {
 
   @BeforeAll
   static void startServerAndGuests() throws Exception {
-    Path access = Files.writeString(temp.resolve("access"), """
+    Path access = ServerProcess.accessFile(temp.resolve("access"), """
         # kind  credential  principal  role       domains
         token   sha256:%s   root       admin
         token   sha256:%s   ops        admin
