@@ -2,9 +2,11 @@ package dev.cryo.server;
 
 import dev.cryo.server.auth.AuditLog;
 import dev.cryo.server.auth.ReloadingAccessFile;
+import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Checkpoints;
+import dev.cryo.server.grpc.CallsInFlight;
 import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
 import dev.cryo.server.store.ImageRoots;
@@ -30,10 +32,12 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +49,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class CryoServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CryoServer.class);
+  /** How long {@link #close()} lets calls in flight finish before cancelling them. */
+  private static final java.time.Duration GRACE = java.time.Duration.ofSeconds(5);
 
   private final List<Server> servers;
   private final Server tcp;
@@ -53,10 +59,14 @@ public final class CryoServer implements AutoCloseable {
   private final List<AutoCloseable> resources;
   /** What {@link #reload()} re-reads; the reloader thread runs it. */
   private final Reloadables reloadables;
+  /** What {@link #close()} says it waits for. */
+  private final CallsInFlight inFlight;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private CryoServer(List<Server> servers, Server tcp, Domains domains,
-      List<AutoCloseable> resources, Reloadables reloadables) {
+      List<AutoCloseable> resources, Reloadables reloadables, CallsInFlight inFlight) {
     this.servers = servers;
+    this.inFlight = inFlight;
     this.tcp = tcp;
     this.domains = domains;
     this.resources = resources;
@@ -119,12 +129,13 @@ public final class CryoServer implements AutoCloseable {
       domains = Domains.open(config.stateDir(), host, config.accelerator(),
           config.limits().jobs(), roots, confinement);
     } catch (IOException | RuntimeException e) {
-      new CryoServer(servers, null, null, resources, null).close();
+      new CryoServer(servers, null, null, resources, null, new CallsInFlight()).close();
       throw e;
     }
     resources.add(domains);
     Server tcp = null;
     TlsFiles tls = null;
+    CallsInFlight inFlight = new CallsInFlight();
     try {
       if (access != null) {
         long period = config.accessReloadPeriod().toMillis();
@@ -143,7 +154,7 @@ public final class CryoServer implements AutoCloseable {
             ? NettyServerBuilder.forAddress(config.listen())
             : NettyServerBuilder.forAddress(config.listen(), tlsCredentials(tls));
         builder.executor(executor).maxInboundMessageSize(config.limits().maxMessageBytes())
-            .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
+            .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW).intercept(inFlight);
         GrpcServices.register(builder, core, access, audit);
         tcp = builder.build().start();
         servers.add(tcp);
@@ -151,10 +162,10 @@ public final class CryoServer implements AutoCloseable {
             config.tls() == null ? " (plaintext, loopback)" : " (TLS)");
       }
       if (config.unixSocket() != null) {
-        servers.add(startUnix(config, core, access, audit, executor, resources));
+        servers.add(startUnix(config, core, access, audit, executor, resources, inFlight));
       }
     } catch (IOException | RuntimeException e) {
-      CryoServer partial = new CryoServer(servers, tcp, domains, resources, null);
+      CryoServer partial = new CryoServer(servers, tcp, domains, resources, null, inFlight);
       partial.close();
       throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
     }
@@ -163,7 +174,7 @@ public final class CryoServer implements AutoCloseable {
             + config.accessReloadPeriod().toMillis() + " ms and on SIGHUP)",
         audit == null ? "off" : "in " + config.auditLog());
     return new CryoServer(servers, tcp, domains, resources,
-        new Reloadables(reloader, access, tls, audit));
+        new Reloadables(reloader, access, tls, audit), inFlight);
   }
 
   /**
@@ -226,7 +237,7 @@ public final class CryoServer implements AutoCloseable {
   /** A listener on a Unix socket, readable and writable by the owner and group only (0660). */
   private static Server startUnix(ServerConfig config, CoreServices core,
       ReloadingAccessFile access, AuditLog audit, ExecutorService executor,
-      List<AutoCloseable> resources) throws IOException {
+      List<AutoCloseable> resources, CallsInFlight inFlight) throws IOException {
     Files.deleteIfExists(config.unixSocket());
     Files.createDirectories(config.unixSocket().toAbsolutePath().getParent());
     EventLoopGroup boss = new EpollEventLoopGroup(1);
@@ -243,7 +254,8 @@ public final class CryoServer implements AutoCloseable {
         .workerEventLoopGroup(workers)
         .executor(executor)
         .maxInboundMessageSize(config.limits().maxMessageBytes())
-        .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW);
+        .flowControlWindow(GrpcServices.FLOW_CONTROL_WINDOW)
+        .intercept(inFlight);
     GrpcServices.register(builder, core, access, audit);
     Server server = builder.build().start();
     Files.setPosixFilePermissions(config.unixSocket(), PosixFilePermissions.fromString("rw-rw----"));
@@ -262,16 +274,30 @@ public final class CryoServer implements AutoCloseable {
     }
   }
 
-  /** Stops serving; waits a little for calls in flight, then cancels them. Guests keep running. */
+  /**
+   * Stops serving; waits a little for calls in flight, then cancels them. Guests keep running.
+   * Says what it does in the log, since it usually runs on SIGTERM with nobody watching.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    Map<String, Integer> calls = inFlight.now();
+    log.info("stopping: no new calls; {}", calls.isEmpty() ? "no calls in flight"
+        : "waiting up to " + GRACE.toSeconds() + " s for calls in flight " + calls);
+    long started = System.nanoTime();
     servers.forEach(Server::shutdown);
     try {
       // One grace period for all listeners, not one each: long-lived calls (event watches,
       // consoles) would otherwise hold a TCP plus Unix-socket server for twice as long.
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      long deadline = started + GRACE.toNanos();
       for (Server s : servers) {
         s.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      Map<String, Integer> left = inFlight.now();
+      if (!left.isEmpty()) {
+        log.info("cancelling calls still in flight after {} s: {}", GRACE.toSeconds(), left);
       }
       servers.forEach(Server::shutdownNow);
       for (Server s : servers) {
@@ -281,12 +307,22 @@ public final class CryoServer implements AutoCloseable {
       servers.forEach(Server::shutdownNow);
       Thread.currentThread().interrupt();
     }
+    // Before the domains let go of their QEMU processes.
+    List<String> running = domains == null ? List.of() : domains.all().stream()
+        .filter(d -> d.running() != null).map(Domain::name).sorted().toList();
     for (int i = resources.size() - 1; i >= 0; i--) {
       try {
         resources.get(i).close();
       } catch (Exception e) {
         log.warn("error while stopping", e);
       }
+    }
+    if (domains != null) {
+      log.info("stopped after {} ms; {}", (System.nanoTime() - started) / 1_000_000,
+          running.isEmpty() ? "no guests running" : "guests left running for the next server "
+              + "to re-attach: " + running);
+    } else {
+      log.info("stopped");
     }
   }
 }
