@@ -223,7 +223,9 @@ class TenancyMatrixTest {
     unknown = RawCalls.channel(transport, UNKNOWN);
 
     Path disk = TestGuest.createQcow2(temp.resolve("b1.qcow2"), "16M");
-    define(TestGuest.xml("a1", 128, 0, null, null));
+    // a1 fills 32 MiB with random bytes: its save stream must outgrow what the server and the
+    // transport buffer (a few MiB), or a held save of it could end unread (jobLimitOfOne).
+    define(TestGuest.xml("a1", 128, 32, null, null));
     define(TestGuest.xml("b1", 128, 0, disk, "qcow2"));
     define(TestGuest.xml("b2", 128, 0, null, null));
 
@@ -266,6 +268,7 @@ class TenancyMatrixTest {
         GetDomainXmlRequest.newBuilder().setName("b1").build()).getXml();
 
     start("a1");
+    awaitConsole("a1");
     Files.write(temp.resolve("existing-target.qcow2"), new byte[0]);
   }
 
@@ -568,9 +571,14 @@ class TenancyMatrixTest {
       }
       if (row.controlCall() != null) {
         tests.add(DynamicTest.dynamicTest("root (control): " + row.why(), () -> {
+          String before = domainStates();
           Outcome o = RawCalls.run(root, row.controlCall(), CALL_SECONDS);
           try {
             row.controlExpect().accept(o);
+            // A control must leave the fixture as it found it, or every later row fails for
+            // its sake: name the one that changed it, with what the server said.
+            assertThat(domainStates()).as("domains after root's control; server log:%n%s",
+                ServerProcess.tail(server.log())).isEqualTo(before);
           } catch (AssertionError e) {
             throw new AssertionError("CONTROL " + row.title() + ": " + e.getMessage(), e);
           }
@@ -662,6 +670,13 @@ class TenancyMatrixTest {
     }
   }
 
+  /** Each domain's name and state, as root lists them. */
+  private static String domainStates() {
+    return quiet("domains", () -> RawCalls.unary(root, DomainServiceGrpc.getListDomainsMethod(),
+        ListDomainsRequest.getDefaultInstance()).getDomainsList().stream()
+        .map(d -> d.getName() + " " + d.getState()).toList());
+  }
+
   private static DomainState state(String name) {
     return RawCalls.unary(root, DomainServiceGrpc.getGetDomainMethod(),
         GetDomainRequest.newBuilder().setName(name).build()).getDomain().getState();
@@ -731,8 +746,8 @@ class TenancyMatrixTest {
   @Test
   void jobLimitOfOne_holdsForSavesOnExecutors() throws Exception {
     // A save whose client takes no more than the first message: with a 64 KiB window and an
-    // uncompressed 64 MiB stream, the server stalls on flow control and holds a1's job and
-    // root's one job slot until the call is cancelled.
+    // uncompressed stream of a1's 32 MiB of random bytes, the server stalls on flow control
+    // and holds a1's job and root's one job slot until the call is cancelled.
     ManagedChannel narrow = NettyChannelBuilder.forTarget(server.target()).usePlaintext()
         .flowControlWindow(64 << 10).maxInboundMessageSize(64 << 20).build();
     Collector held = RawCalls.start(RawCalls.channel(narrow, ROOT), RawCalls.call(
@@ -748,7 +763,9 @@ class TenancyMatrixTest {
 
       String before = world();
       Outcome second = RawCalls.run(root, RawCalls.call(ImageServiceGrpc.getSaveDomainMethod(),
+          // If it were let through, b1 must still run for the other rows.
           SaveDomainRequest.newBuilder().setName("b1").setStream(true)
+              .setAfter(AfterSave.AFTER_SAVE_CONTINUE)
               .setCompression(Compression.COMPRESSION_ZSTD).build()), CALL_SECONDS);
       refused(Status.Code.RESOURCE_EXHAUSTED).accept(second);
       assertThat(second.status().getDescription()).contains("root");
