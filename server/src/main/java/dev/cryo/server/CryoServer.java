@@ -115,7 +115,9 @@ public final class CryoServer implements AutoCloseable {
       }
       resources.add(audit);
     }
-    ImageRoots roots = new ImageRoots(config.effectiveImageRoots());
+    // The state folder may lie inside an image folder (tests put it there; so might an operator):
+    // its files are the server's, never a caller's to name.
+    ImageRoots roots = new ImageRoots(config.effectiveImageRoots(), List.of(config.stateDir()));
     Domains domains;
     try {
       QemuConfinement confinement = QemuConfinement.create(config.qemuUser(),

@@ -78,6 +78,11 @@ public final class AccessFile {
         throw new IOException(where + ": expected 'token|cert CREDENTIAL PRINCIPAL ROLE "
             + "[DOMAINS]', got " + f.length + " fields");
       }
+      if (f[2].equals(Principal.LOCAL.name()) || f[2].equals(Principal.INTERNAL.name())) {
+        // Audit lines and job limits would mix the caller up with the server's own names.
+        throw new IOException(where + ": principal '" + f[2] + "' is a name the server keeps "
+            + "for itself (local callers without an access file, its own work); choose another");
+      }
       Principal p = new Principal(f[2], role(f[3], where),
           f.length == 5 ? Set.of(f[4].split(",")) : Set.of());
       switch (f[0]) {

@@ -17,9 +17,22 @@ import java.util.List;
  */
 public final class ImageRoots {
   private final List<Path> roots;
+  /** Folders no caller may name a file in, even inside an image folder: the server's state. */
+  private final List<Path> excluded;
 
   /** Creates the folders if needed. */
   public ImageRoots(List<Path> roots) throws IOException {
+    this(roots, List.of());
+  }
+
+  /**
+   * Creates the folders if needed.
+   *
+   * @param excluded folders whose files callers may never name (the state folder: domain
+   *     definitions, managed saves, snapshot metadata, QEMU's sockets), even when an image folder
+   *     holds them; an image folder inside one of them (STATE/images) stays usable
+   */
+  public ImageRoots(List<Path> roots, List<Path> excluded) throws IOException {
     if (roots.isEmpty()) {
       throw new IllegalArgumentException("at least one image folder is needed");
     }
@@ -29,6 +42,12 @@ public final class ImageRoots {
       real.add(root.toRealPath());
     }
     this.roots = List.copyOf(real);
+    List<Path> out = new ArrayList<>();
+    for (Path e : excluded) {
+      Files.createDirectories(e);
+      out.add(e.toRealPath());
+    }
+    this.excluded = List.copyOf(out);
   }
 
   public List<Path> roots() {
@@ -110,7 +129,17 @@ public final class ImageRoots {
 
   private boolean isInside(Path real) {
     for (Path root : roots) {
-      if (real.startsWith(root) && !real.equals(root)) {
+      if (real.startsWith(root) && !real.equals(root) && !shadowed(real, root)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** True if an excluded folder below {@code root} holds {@code real}. */
+  private boolean shadowed(Path real, Path root) {
+    for (Path e : excluded) {
+      if (real.startsWith(e) && e.startsWith(root) && !root.startsWith(e)) {
         return true;
       }
     }
