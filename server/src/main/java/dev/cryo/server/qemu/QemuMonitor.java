@@ -57,10 +57,13 @@ public final class QemuMonitor implements AutoCloseable {
 
   private final QmpConnection qmp;
   private final String guest;
+  private final Duration commandTimeout;
 
-  QemuMonitor(QmpConnection qmp, String guest) {
+  /** For tests, which cannot wait {@link #COMMAND_TIMEOUT} for a command QEMU never answers. */
+  QemuMonitor(QmpConnection qmp, String guest, Duration commandTimeout) {
     this.qmp = Objects.requireNonNull(qmp, "qmp");
     this.guest = Objects.requireNonNull(guest, "guest");
+    this.commandTimeout = Objects.requireNonNull(commandTimeout, "commandTimeout");
   }
 
   /**
@@ -74,7 +77,7 @@ public final class QemuMonitor implements AutoCloseable {
    */
   public static QemuMonitor connect(Path socket, Duration timeout, String guest)
       throws IOException {
-    return new QemuMonitor(QmpConnection.connect(socket, timeout), guest);
+    return new QemuMonitor(QmpConnection.connect(socket, timeout), guest, COMMAND_TIMEOUT);
   }
 
   // ---- results ---------------------------------------------------------------------------------
@@ -439,7 +442,7 @@ public final class QemuMonitor implements AutoCloseable {
 
   private JsonElement call(String command, JsonObject arguments) {
     try {
-      return qmp.execute(command, arguments, COMMAND_TIMEOUT);
+      return qmp.execute(command, arguments, commandTimeout);
     } catch (IOException | QmpException e) {
       throw failure(command, e);
     }
