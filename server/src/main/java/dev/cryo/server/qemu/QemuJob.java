@@ -14,7 +14,10 @@ public sealed interface QemuJob {
   /** The QMP command that starts the job. */
   String command();
 
-  /** {@code snapshot-save}: an internal snapshot {@code tag} of {@code devices}, memory in {@code vmstate}. */
+  /**
+   * {@code snapshot-save}: an internal snapshot {@code tag} of {@code devices}, the memory in
+   * {@code vmstate}.
+   */
   record SnapshotSave(String jobId, String tag, String vmstate, List<String> devices)
       implements QemuJob {
     public SnapshotSave {

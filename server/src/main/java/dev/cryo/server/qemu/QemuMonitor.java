@@ -209,12 +209,12 @@ public final class QemuMonitor implements AutoCloseable {
     call("migrate-set-parameters", QmpJson.parameters(parameters));
   }
 
-  /** {@code migrate}: starts an outgoing migration; its end comes as a {@link QemuEvent.Migration}. */
+  /** {@code migrate}: starts an outgoing migration; it ends with a {@link QemuEvent.Migration}. */
   public void migrate(String uri) {
     call("migrate", QmpJson.object("uri", uri));
   }
 
-  /** {@code migrate-incoming}: loads a migration stream into a QEMU started with {@code -incoming defer}. */
+  /** {@code migrate-incoming}: loads a stream into a QEMU started {@code -incoming defer}. */
   public void migrateIncoming(String uri) {
     call("migrate-incoming", QmpJson.object("uri", uri));
   }

@@ -9,7 +9,7 @@ import java.util.Objects;
  */
 public sealed interface TransactionAction {
 
-  /** {@code blockdev-snapshot}: {@code overlay} (opened, with no backing) goes on top of {@code node}. */
+  /** {@code blockdev-snapshot}: {@code overlay} (opened, no backing) goes over {@code node}. */
   record BlockdevSnapshot(String node, String overlay) implements TransactionAction {
     public BlockdevSnapshot {
       Objects.requireNonNull(node, "node");
@@ -33,7 +33,7 @@ public sealed interface TransactionAction {
     }
   }
 
-  /** {@code block-dirty-bitmap-merge}: ORs {@code bitmaps} (on the same node) into {@code target}. */
+  /** {@code block-dirty-bitmap-merge}: ORs {@code bitmaps} (same node) into {@code target}. */
   record BitmapMerge(String node, String target, List<String> bitmaps)
       implements TransactionAction {
     public BitmapMerge {
