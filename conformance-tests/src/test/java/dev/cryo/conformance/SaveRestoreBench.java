@@ -2,8 +2,6 @@ package dev.cryo.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import dev.cryo.client.AfterSave;
 import dev.cryo.client.Domains;
 import dev.cryo.client.ImageCompression;
@@ -14,8 +12,8 @@ import dev.cryo.client.SaveSummary;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuSpec;
-import dev.cryo.server.qemu.QmpClient;
-import dev.cryo.server.qemu.QmpEvent;
+import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.RunDir;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -159,28 +157,26 @@ class SaveRestoreBench {
     Process p = new ProcessBuilder(QemuCommandLine.build(QEMU, spec, run,
         QemuCommandLine.Incoming.NONE)).redirectErrorStream(true)
         .redirectOutput(run.qemuLog().toFile()).start();
-    try (QmpClient qmp = connect(run, p)) {
-      qmp.execute("cont");
+    try (QemuMonitor qmp = connect(run, p)) {
+      qmp.cont();
       awaitSerial(run, "CRYO FILLED", Duration.ofMinutes(60));
-      JsonObject params = new JsonObject();
-      params.addProperty("max-bandwidth", 1L << 50);
-      qmp.execute("migrate-set-parameters", params, Duration.ofSeconds(30));
+      qmp.migrateSetParameters(new QemuMonitor.MigrationParameters(1L << 50));
       enableEvents(qmp);
       for (int i = 0; i < repeat; i++) {
         // QEMU migrates a guest only once it ran again after the previous migration.
-        qmp.execute("cont");
-        qmp.execute("stop");
+        qmp.cont();
+        qmp.stop();
         // Raw: QEMU writes the file itself (fd passed over QMP), then fsync as libvirt does.
         long t0 = System.nanoTime();
         try (FileOutputStream f = new FileOutputStream(rawFile.toFile())) {
-          qmp.sendFileDescriptor("bench", f.getFD());
+          qmp.getfd("bench", f.getFD());
           migrate(qmp, "fd:bench");
           f.getFD().sync();
         }
         add(rows, "qemu save raw -> file", secs(t0), Files.size(rawFile), Files.size(rawFile));
         // zstd -1 as a pipe after QEMU: the baseline for a compressed save.
-        qmp.execute("cont");
-        qmp.execute("stop");
+        qmp.cont();
+        qmp.stop();
         t0 = System.nanoTime();
         migrate(qmp, "exec:zstd -1 -q -c > " + zstdFile);
         add(rows, "qemu save | zstd -1 -> file", secs(t0), Files.size(zstdFile),
@@ -221,7 +217,7 @@ class SaveRestoreBench {
           .redirectErrorStream(true).redirectOutput(run.qemuLog().toFile()).start());
     }
     Process qemu = procs.get(procs.size() - 1);
-    try (QmpClient qmp = connect(run, qemu)) {
+    try (QemuMonitor qmp = connect(run, qemu)) {
       awaitLoaded(qmp);
       double secs = secs(t0);
       lastCpu = new double[] {Double.NaN, Double.NaN, Cpu.seconds(qemu.pid())};
@@ -264,13 +260,11 @@ class SaveRestoreBench {
             throw new IllegalStateException(e);
           }
         });
-    try (QmpClient qmp = connect(run, qemu)) {
+    try (QemuMonitor qmp = connect(run, qemu)) {
       if (socket) {
         qemu.getOutputStream().close();
         Path sock = run.path().resolve("incoming.sock");
-        JsonObject args = new JsonObject();
-        args.addProperty("uri", "unix:" + sock);
-        qmp.execute("migrate-incoming", args, Duration.ofSeconds(30));
+        qmp.migrateIncoming("unix:" + sock);
         try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
           copy(file, Channels.newOutputStream(ch), hash ? toHash : null);
         }
@@ -309,9 +303,9 @@ class SaveRestoreBench {
     }
   }
 
-  private static void awaitLoaded(QmpClient qmp) throws Exception {
+  private static void awaitLoaded(QemuMonitor qmp) throws Exception {
     while (true) {
-      String status = qmp.execute("query-status").getAsJsonObject().get("status").getAsString();
+      String status = qmp.queryStatus().status();
       if (!"inmigrate".equals(status)) {
         assertThat(status).as("QEMU state after loading").isIn("paused", "prelaunch");
         return;
@@ -320,7 +314,7 @@ class SaveRestoreBench {
     }
   }
 
-  private static QmpClient connect(RunDir run, Process p) throws Exception {
+  private static QemuMonitor connect(RunDir run, Process p) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!Files.exists(run.qmpSocket())) {
       if (!p.isAlive() || System.nanoTime() > deadline) {
@@ -328,30 +322,19 @@ class SaveRestoreBench {
       }
       Thread.sleep(10);
     }
-    return QmpClient.connect(run.qmpSocket(), Duration.ofSeconds(30));
+    return QemuMonitor.connect(run.qmpSocket(), Duration.ofSeconds(30), "bench");
   }
 
-  private static void enableEvents(QmpClient qmp) throws Exception {
-    JsonObject cap = new JsonObject();
-    cap.addProperty("capability", "events");
-    cap.addProperty("state", true);
-    JsonArray caps = new JsonArray();
-    caps.add(cap);
-    JsonObject args = new JsonObject();
-    args.add("capabilities", caps);
-    qmp.execute("migrate-set-capabilities", args, Duration.ofSeconds(30));
+  private static void enableEvents(QemuMonitor qmp) throws Exception {
+    qmp.migrateSetCapabilities(List.of(new QemuMonitor.MigrationCapability("events", true)));
   }
 
-  private static void migrate(QmpClient qmp, String uri) throws Exception {
-    CompletableFuture<QmpEvent> done = qmp.nextEvent("MIGRATION", e -> {
-      String s = e.data().get("status").getAsString();
-      return s.equals("completed") || s.equals("failed");
-    });
-    JsonObject args = new JsonObject();
-    args.addProperty("uri", uri);
-    qmp.execute("migrate", args, Duration.ofSeconds(30));
-    QmpEvent e = done.get(60, TimeUnit.MINUTES);
-    assertThat(e.data().get("status").getAsString()).isEqualTo("completed");
+  private static void migrate(QemuMonitor qmp, String uri) throws Exception {
+    CompletableFuture<QemuEvent.Migration> done = qmp.nextEvent(QemuEvent.Migration.class,
+        e -> e.status().equals("completed") || e.status().equals("failed"));
+    qmp.migrate(uri);
+    QemuEvent.Migration e = qmp.await(done, Duration.ofMinutes(60)).orElseThrow();
+    assertThat(e.status()).isEqualTo("completed");
   }
 
   private static void awaitSerial(RunDir run, String text, Duration timeout) throws Exception {

@@ -1,8 +1,5 @@
 package dev.cryo.server.checkpoint;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
@@ -17,18 +14,23 @@ import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.qemu.QemuImg;
-import dev.cryo.server.qemu.QmpEvent;
+import dev.cryo.server.qemu.BlockdevOptions;
+import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuMonitor;
+import dev.cryo.server.qemu.TransactionAction;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -276,20 +278,18 @@ public final class Backups {
         synchronized (Backups.this) {
           runs.put(domain.name(), this);
         }
-        Map<String, CompletableFuture<QmpEvent>> ends = new LinkedHashMap<>();
-        JsonArray actions = new JsonArray();
+        Map<String, CompletableFuture<QemuEvent.BlockJobEnded>> ends = new LinkedHashMap<>();
+        List<TransactionAction> actions = new ArrayList<>();
         for (Map.Entry<String, String> d : bitmaps.entrySet()) {
           String id = NODE_PREFIX + d.getKey();
-          ends.put(d.getKey(), qemu.qmp().nextEvent("BLOCK_JOB_COMPLETED", e -> id.equals(
-              e.data().get("device").getAsString())).applyToEither(qemu.qmp().nextEvent(
-              "BLOCK_JOB_CANCELLED", e -> id.equals(e.data().get("device").getAsString())),
-              e -> e));
+          ends.put(d.getKey(), qemu.monitor().nextEvent(QemuEvent.BlockJobEnded.class,
+              e -> id.equals(e.device())));
           actions.add(backupAction(d.getKey(), d.getValue()));
         }
         if (prepared != null) {
           actions.addAll(prepared.actions());
         }
-        BlockNodes.transaction(domain, qemu, actions);
+        qemu.monitor().transaction(actions);
         qemuStarted = true;
         if (prepared != null) {
           checkpointCreated = checkpoints.commit(domain, prepared).getName();
@@ -357,7 +357,7 @@ public final class Backups {
               + name + "'");
         }
       }
-      Map<String, Map<String, BlockNodes.Bitmap>> live = BlockNodes.bitmaps(domain, qemu);
+      Map<String, Map<String, QemuMonitor.DirtyBitmap>> live = BlockNodes.bitmaps(qemu);
       for (DiskDef d : def.disks()) {
         String name = d.getTargetDev();
         if (!requested.isEmpty() && !requested.containsKey(name)) {
@@ -374,7 +374,7 @@ public final class Backups {
             throw new FailedPreconditionException("checkpoint '" + since.getName()
                 + "' has no bitmap for disk '" + name + "'; back it up in full or leave it out");
           }
-          BlockNodes.Bitmap b = live.getOrDefault(BlockNodes.formatNode(name), Map.of())
+          QemuMonitor.DirtyBitmap b = live.getOrDefault(BlockNodes.formatNode(name), Map.of())
               .get(cd.getBitmap());
           if (b == null || b.inconsistent()) {
             throw new FailedPreconditionException("disk '" + name + "' has "
@@ -404,11 +404,8 @@ public final class Backups {
      */
     private void removeLeftovers() {
       List<String> stale = new ArrayList<>();
-      JsonObject args = new JsonObject();
-      args.addProperty("flat", true);
-      for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
-          .getAsJsonArray()) {
-        String node = BlockNodes.nodeName(n.getAsJsonObject());
+      for (QemuMonitor.BlockDeviceInfo n : qemu.monitor().queryNamedBlockNodes()) {
+        String node = n.nodeName();
         if (node.startsWith(NODE_PREFIX)) {
           stale.add(node);
         }
@@ -417,10 +414,8 @@ public final class Backups {
         log.warn("domain '{}': removing backup nodes {} left by an earlier server", domain.name(),
             stale);
         for (String node : stale) {
-          JsonObject cancel = new JsonObject();
-          cancel.addProperty("id", node);
           try {
-            qemu.qmp().execute("job-cancel", cancel, BlockNodes.QMP_TIMEOUT);
+            qemu.monitor().jobCancel(node);
           } catch (Exception e) {
             log.debug("no job {}: {}", node, e.toString());
           }
@@ -438,80 +433,54 @@ public final class Backups {
     }
 
     private long virtualSize(String disk) {
-      JsonObject args = new JsonObject();
-      args.addProperty("flat", true);
-      for (JsonElement n : BlockNodes.execute(domain, qemu, "query-named-block-nodes", args)
-          .getAsJsonArray()) {
-        JsonObject node = n.getAsJsonObject();
-        if (BlockNodes.nodeName(node).equals(BlockNodes.formatNode(disk))) {
-          return node.getAsJsonObject("image").get("virtual-size").getAsLong();
+      for (QemuMonitor.BlockDeviceInfo node : qemu.monitor().queryNamedBlockNodes()) {
+        if (node.nodeName().equals(BlockNodes.formatNode(disk))) {
+          return node.image().virtualSize();
         }
       }
       throw new InternalException("QEMU has no block node for disk '" + disk + "'");
     }
 
     private void blockdevAdd(String disk, Path file) {
-      JsonObject fileNode = new JsonObject();
-      fileNode.addProperty("driver", "file");
-      fileNode.addProperty("filename", file.toString());
-      JsonObject args = new JsonObject();
-      args.addProperty("driver", "qcow2");
-      args.addProperty("node-name", NODE_PREFIX + disk);
-      args.add("file", fileNode);
-      BlockNodes.execute(domain, qemu, "blockdev-add", args);
+      qemu.monitor().blockdevAdd(new BlockdevOptions.Qcow2(NODE_PREFIX + disk,
+          new BlockdevOptions.File(null, file, false), false));
     }
 
-    private JsonObject backupAction(String disk, String bitmap) {
-      JsonObject d = new JsonObject();
-      d.addProperty("job-id", NODE_PREFIX + disk);
-      d.addProperty("device", BlockNodes.formatNode(disk));
-      d.addProperty("target", NODE_PREFIX + disk);
-      if (bitmap == null) {
-        d.addProperty("sync", "full");
-      } else {
-        d.addProperty("sync", "bitmap");
-        d.addProperty("bitmap", bitmap);
-        d.addProperty("bitmap-mode", "never");
-      }
-      d.addProperty("auto-dismiss", true);
-      if (request.maxBytesPerSecond() > 0) {
-        d.addProperty("speed", request.maxBytesPerSecond());
-      }
-      return BlockNodes.action("blockdev-backup", d);
+    private TransactionAction backupAction(String disk, String bitmap) {
+      return new TransactionAction.BlockdevBackup(NODE_PREFIX + disk, BlockNodes.formatNode(disk),
+          NODE_PREFIX + disk,
+          bitmap == null ? TransactionAction.Sync.FULL : TransactionAction.Sync.BITMAP, bitmap,
+          bitmap == null ? null : TransactionAction.BitmapMode.NEVER, true,
+          Math.max(0, request.maxBytesPerSecond()));
     }
 
-    private void awaitJobs(Map<String, CompletableFuture<QmpEvent>> ends) {
+    private void awaitJobs(Map<String, CompletableFuture<QemuEvent.BlockJobEnded>> ends) {
       long doneTotal = 0;
       long lenTotal = 0;
-      for (Map.Entry<String, CompletableFuture<QmpEvent>> end : ends.entrySet()) {
-        QmpEvent event;
+      for (Map.Entry<String, CompletableFuture<QemuEvent.BlockJobEnded>> end : ends.entrySet()) {
+        QemuEvent.BlockJobEnded event;
         while (true) {
-          try {
-            event = end.getValue().get(500, TimeUnit.MILLISECONDS);
+          Optional<QemuEvent.BlockJobEnded> ended =
+              qemu.monitor().await(end.getValue(), Duration.ofMillis(500));
+          if (ended.isPresent()) {
+            event = ended.get();
             break;
-          } catch (TimeoutException e) {
-            updateProgress();
-            if (sink != null && sink.cancelled()) {
-              cancelRequested = true;
-              cancelQemuJobs();
-            }
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CancelledException("interrupted while backing up", e);
-          } catch (ExecutionException e) {
-            throw new InternalException("QEMU of domain '" + domain.name()
-                + "' went away during the backup", e.getCause());
+          }
+          updateProgress();
+          if (sink != null && sink.cancelled()) {
+            cancelRequested = true;
+            cancelQemuJobs();
           }
         }
-        if (event.name().equals("BLOCK_JOB_CANCELLED")) {
+        if (event.cancelled()) {
           cancelRequested = true;
-        } else if (event.data().has("error")) {
+        } else if (event.error() != null) {
           throw new InternalException("QEMU's backup of disk '" + end.getKey() + "' failed: "
-              + event.data().get("error").getAsString());
+              + event.error());
         }
         // The end event carries the job's final progress, also for jobs too quick to poll.
-        doneTotal += event.data().has("offset") ? event.data().get("offset").getAsLong() : 0;
-        lenTotal += event.data().has("len") ? event.data().get("len").getAsLong() : 0;
+        doneTotal += event.offset();
+        lenTotal += event.len();
       }
       if (kind == BackupJobInfo.Kind.PUSH) {
         bytesDone = doneTotal;
@@ -526,11 +495,10 @@ public final class Backups {
       try {
         long done = 0;
         long total = 0;
-        for (JsonElement j : qemu.qmp().execute("query-jobs").getAsJsonArray()) {
-          JsonObject o = j.getAsJsonObject();
-          if (o.get("id").getAsString().startsWith(NODE_PREFIX)) {
-            done += o.get("current-progress").getAsLong();
-            total += o.get("total-progress").getAsLong();
+        for (QemuMonitor.JobInfo j : qemu.monitor().queryJobs()) {
+          if (j.id().startsWith(NODE_PREFIX)) {
+            done += j.currentProgress();
+            total += j.totalProgress();
           }
         }
         if (total > 0) {
@@ -557,10 +525,8 @@ public final class Backups {
         return;
       }
       for (String disk : List.copyOf(targets.keySet())) {
-        JsonObject args = new JsonObject();
-        args.addProperty("id", NODE_PREFIX + disk);
         try {
-          q.qmp().execute("job-cancel", args, BlockNodes.QMP_TIMEOUT);
+          q.monitor().jobCancel(NODE_PREFIX + disk);
         } catch (Exception e) {
           log.debug("job-cancel {}: {}", disk, e.toString()); // already finished
         }
@@ -574,8 +540,8 @@ public final class Backups {
       while (System.nanoTime() < deadline) {
         try {
           boolean any = false;
-          for (JsonElement j : q.qmp().execute("query-jobs").getAsJsonArray()) {
-            any |= j.getAsJsonObject().get("id").getAsString().startsWith(NODE_PREFIX);
+          for (QemuMonitor.JobInfo j : q.monitor().queryJobs()) {
+            any |= j.id().startsWith(NODE_PREFIX);
           }
           if (!any) {
             return;
@@ -592,10 +558,8 @@ public final class Backups {
 
     private void removeNodes(List<String> nodes) {
       for (String node : List.copyOf(nodes)) {
-        JsonObject args = new JsonObject();
-        args.addProperty("node-name", node);
         try {
-          qemu.qmp().execute("blockdev-del", args, BlockNodes.QMP_TIMEOUT);
+          qemu.monitor().blockdevDel(node);
           nodes.remove(node);
         } catch (Exception e) {
           log.warn("could not remove backup node {}: {}", node, e.toString());

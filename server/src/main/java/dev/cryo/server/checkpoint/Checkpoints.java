@@ -1,7 +1,5 @@
 package dev.cryo.server.checkpoint;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
@@ -14,6 +12,8 @@ import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.qemu.QemuImg;
+import dev.cryo.server.qemu.QemuMonitor.DirtyBitmap;
+import dev.cryo.server.qemu.TransactionAction;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -114,7 +114,7 @@ public final class Checkpoints {
       Prepared prepared = prepare(domain, def);
       RunningQemu qemu = domain.running();
       if (qemu != null) {
-        BlockNodes.transaction(domain, qemu, prepared.actions());
+        qemu.monitor().transaction(prepared.actions());
       } else {
         addOffline(domain, def);
       }
@@ -123,7 +123,7 @@ public final class Checkpoints {
   }
 
   /** A checkpoint ready to be created: its metadata and the QMP transaction actions. */
-  record Prepared(CheckpointDef def, JsonArray actions) {}
+  record Prepared(CheckpointDef def, List<TransactionAction> actions) {}
 
   /**
    * Validates a new checkpoint against the domain and the tree and returns the QMP actions that
@@ -149,9 +149,9 @@ public final class Checkpoints {
       def.setParent(tree.current());
     }
     RunningQemu qemu = domain.running();
-    JsonArray actions = new JsonArray();
-    Map<String, Map<String, BlockNodes.Bitmap>> live =
-        qemu == null ? Map.of() : BlockNodes.bitmaps(domain, qemu);
+    List<TransactionAction> actions = new ArrayList<>();
+    Map<String, Map<String, DirtyBitmap>> live =
+        qemu == null ? Map.of() : BlockNodes.bitmaps(qemu);
     for (CheckpointDef.Disk disk : def.disks()) {
       if (!disk.hasBitmap()) {
         continue;
@@ -224,9 +224,8 @@ public final class Checkpoints {
           continue;
         }
         if (qemu != null) {
-          JsonArray a = new JsonArray();
-          a.add(BlockNodes.bitmapRemove(BlockNodes.formatNode(disk.getName()), disk.getBitmap()));
-          BlockNodes.transaction(domain, qemu, a);
+          qemu.monitor().transaction(List.of(BlockNodes.bitmapRemove(
+              BlockNodes.formatNode(disk.getName()), disk.getBitmap())));
         } else {
           qemuImgStep(() -> img.removeBitmap(source(domain.def(), disk.getName()),
               disk.getBitmap()));
@@ -254,8 +253,8 @@ public final class Checkpoints {
       DomainDef current = domain.def();
       CheckpointXml.align(def, def.getDomain() != null ? def.getDomain() : current);
       RunningQemu qemu = domain.running();
-      Map<String, Map<String, BlockNodes.Bitmap>> live =
-          qemu == null ? Map.of() : BlockNodes.bitmaps(domain, qemu);
+      Map<String, Map<String, DirtyBitmap>> live =
+          qemu == null ? Map.of() : BlockNodes.bitmaps(qemu);
       for (CheckpointDef.Disk disk : def.disks()) {
         if (!disk.hasBitmap()) {
           continue;
@@ -325,10 +324,10 @@ public final class Checkpoints {
       throw new FailedPreconditionException("the size of checkpoint '" + def.getName()
           + "' comes from QEMU's dirty bitmaps; start domain '" + domain.name() + "' first");
     }
-    Map<String, Map<String, BlockNodes.Bitmap>> live = BlockNodes.bitmaps(domain, qemu);
+    Map<String, Map<String, DirtyBitmap>> live = BlockNodes.bitmaps(qemu);
     for (CheckpointDef.Disk disk : def.disks()) {
       if (disk.hasBitmap()) {
-        BlockNodes.Bitmap b = live.getOrDefault(BlockNodes.formatNode(disk.getName()), Map.of())
+        DirtyBitmap b = live.getOrDefault(BlockNodes.formatNode(disk.getName()), Map.of())
             .get(disk.getBitmap());
         if (b == null) {
           throw new FailedPreconditionException("disk '" + disk.getName() + "' has lost bitmap '"
@@ -492,9 +491,9 @@ public final class Checkpoints {
 
   private void discardBitmaps(Domain domain, CheckpointDef def, CheckpointDef parent) {
     RunningQemu qemu = domain.running();
-    Map<String, Map<String, BlockNodes.Bitmap>> live =
-        qemu == null ? Map.of() : BlockNodes.bitmaps(domain, qemu);
-    JsonArray actions = new JsonArray();
+    Map<String, Map<String, DirtyBitmap>> live =
+        qemu == null ? Map.of() : BlockNodes.bitmaps(qemu);
+    List<TransactionAction> actions = new ArrayList<>();
     for (CheckpointDef.Disk disk : def.disks()) {
       if (!disk.hasBitmap()) {
         continue;
@@ -523,7 +522,7 @@ public final class Checkpoints {
       }
     }
     if (qemu != null) {
-      BlockNodes.transaction(domain, qemu, actions);
+      qemu.monitor().transaction(actions);
     }
   }
 

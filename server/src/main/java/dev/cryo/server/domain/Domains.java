@@ -1,9 +1,8 @@
 package dev.cryo.server.domain;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.AlreadyExistsException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
@@ -14,9 +13,8 @@ import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuProcess;
 import dev.cryo.server.qemu.QemuSpec;
-import dev.cryo.server.qemu.QmpClient;
-import dev.cryo.server.qemu.QmpEvent;
-import dev.cryo.server.qemu.QmpException;
+import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.RunDir;
 import dev.cryo.server.qemu.SerialConsole;
 import dev.cryo.server.store.AtomicFile;
@@ -146,11 +144,11 @@ public final class Domains implements AutoCloseable {
       }
       return;
     }
-    QmpClient qmp = null;
+    QemuMonitor qmp = null;
     try {
-      qmp = QmpClient.connect(domain.runDir().qmpSocket(), QMP_CONNECT_TIMEOUT);
+      qmp = QemuMonitor.connect(domain.runDir().qmpSocket(), QMP_CONNECT_TIMEOUT, domain.name());
       SerialConsole console = SerialConsole.connect(domain.runDir());
-      String status = qmp.execute("query-status").getAsJsonObject().get("status").getAsString();
+      String status = qmp.queryStatus().status();
       String accel = readAccelFile(domain.runDir()).orElse("");
       RunningQemu running = new RunningQemu(process.get(), qmp, console,
           accel.contains("kvm") ? QemuSpec.Accelerator.KVM : QemuSpec.Accelerator.TCG,
@@ -163,7 +161,7 @@ public final class Domains implements AutoCloseable {
       }
       log.info("re-attached to domain '{}' (QEMU pid {}, {})", domain.name(),
           process.get().pid(), status);
-    } catch (IOException | QmpException e) {
+    } catch (IOException | CryoException e) {
       log.error("could not re-attach to QEMU pid {} of domain '{}'; leaving it alone: {}",
           process.get().pid(), domain.name(), e.getMessage());
       if (qmp != null) {
@@ -351,13 +349,12 @@ public final class Domains implements AutoCloseable {
         if (paused) {
           setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.STARTED);
         } else {
-          running.qmp().execute("cont");
+          running.monitor().cont();
           setState(domain, DomainState.RUNNING, StateReason.BOOTED, DomainEvent.Type.STARTED);
         }
-      } catch (IOException | QmpException e) {
+      } catch (RuntimeException e) {
         abortLaunch(domain, running);
-        throw new InternalException("QEMU failed to start the CPUs of '" + name + "': "
-            + e.getMessage(), e);
+        throw e;
       }
       return info(domain);
     }
@@ -380,7 +377,7 @@ public final class Domains implements AutoCloseable {
     }
     RunDir run = domain.runDir();
     QemuProcess process = null;
-    QmpClient qmp = null;
+    QemuMonitor qmp = null;
     try {
       Files.createDirectories(run.path());
       confinement.prepareRunDir(run);
@@ -410,7 +407,7 @@ public final class Domains implements AutoCloseable {
       QemuConfinement.Applied applied = confinement.place(run, domain.uuid(), process.pid(),
           spec.memoryKib() * 1024, spec.vcpus(), spec.accelerator());
       process.awaitQmpSocket(QMP_CONNECT_TIMEOUT);
-      qmp = QmpClient.connect(run.qmpSocket(), QMP_CONNECT_TIMEOUT);
+      qmp = QemuMonitor.connect(run.qmpSocket(), QMP_CONNECT_TIMEOUT, domain.name());
       SerialConsole console = SerialConsole.connect(run);
       RunningQemu running = new RunningQemu(process, qmp, console, spec.accelerator(), applied);
       attach(domain, running);
@@ -485,7 +482,7 @@ public final class Domains implements AutoCloseable {
       if (domain.state() == DomainState.PAUSED) {
         throw new FailedPreconditionException("domain '" + name + "' is already paused");
       }
-      qmp(domain, running, "stop");
+      running.monitor().stop();
       setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
       return info(domain);
     }
@@ -499,7 +496,7 @@ public final class Domains implements AutoCloseable {
       if (domain.state() != DomainState.PAUSED) {
         throw new FailedPreconditionException("domain '" + name + "' is not paused");
       }
-      qmp(domain, running, "cont");
+      running.monitor().cont();
       setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
       return info(domain);
     }
@@ -516,7 +513,7 @@ public final class Domains implements AutoCloseable {
     RunningQemu running;
     try (Domain.Job job = domain.beginJob(caller, "shutdown")) {
       running = requireActive(domain, "shut down");
-      qmp(domain, running, "system_powerdown");
+      running.monitor().systemPowerdown();
       if (domain.state() == DomainState.RUNNING) {
         setState(domain, DomainState.SHUTDOWN, StateReason.USER, null);
       }
@@ -628,35 +625,29 @@ public final class Domains implements AutoCloseable {
 
   private void attach(Domain domain, RunningQemu running) {
     domain.setRunning(running);
-    running.qmp().addEventListener(event -> onQmpEvent(domain, running, event));
+    running.monitor().addEventListener(event -> onQemuEvent(domain, running, event));
     running.process().onExit().thenRun(() -> onExit(domain, running, null));
   }
 
-  private void onQmpEvent(Domain domain, RunningQemu running, QmpEvent event) {
+  private void onQemuEvent(Domain domain, RunningQemu running, QemuEvent event) {
     if (domain.running() != running) {
       return;
     }
-    switch (event.name()) {
-      case "STOP" -> {
-        if (domain.state() == DomainState.RUNNING) {
-          setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
-        }
+    if (event instanceof QemuEvent.Stop) {
+      if (domain.state() == DomainState.RUNNING) {
+        setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
       }
-      case "RESUME" -> {
-        if (domain.state() == DomainState.PAUSED) {
-          setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
-        }
+    } else if (event instanceof QemuEvent.Resume) {
+      if (domain.state() == DomainState.PAUSED) {
+        setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
       }
-      case "SHUTDOWN" -> {
-        running.shutdownSeen = true;
-        setState(domain, DomainState.SHUTDOWN, StateReason.USER, DomainEvent.Type.SHUTDOWN);
+    } else if (event instanceof QemuEvent.Shutdown) {
+      running.shutdownSeen = true;
+      setState(domain, DomainState.SHUTDOWN, StateReason.USER, DomainEvent.Type.SHUTDOWN);
+    } else if (event instanceof QemuEvent.BlockIoError) {
+      if (domain.state() == DomainState.RUNNING) {
+        setState(domain, DomainState.PAUSED, StateReason.IO_ERROR, DomainEvent.Type.SUSPENDED);
       }
-      case "BLOCK_IO_ERROR" -> {
-        if (domain.state() == DomainState.RUNNING) {
-          setState(domain, DomainState.PAUSED, StateReason.IO_ERROR, DomainEvent.Type.SUSPENDED);
-        }
-      }
-      default -> { }
     }
   }
 
@@ -685,19 +676,6 @@ public final class Domains implements AutoCloseable {
           running.process().logTail());
     }
     setState(domain, DomainState.SHUTOFF, why, DomainEvent.Type.STOPPED);
-  }
-
-  /** Runs a QMP command for a lifecycle operation, mapping failures to caller-facing errors. */
-  JsonElement qmp(Domain domain, RunningQemu running, String command) {
-    try {
-      return running.qmp().execute(command, (JsonObject) null, Duration.ofSeconds(30));
-    } catch (QmpException e) {
-      throw new FailedPreconditionException("QEMU refused '" + command + "' for domain '"
-          + domain.name() + "': " + e.description(), e);
-    } catch (IOException e) {
-      throw new InternalException("lost contact with QEMU of domain '" + domain.name() + "': "
-          + e.getMessage(), e);
-    }
   }
 
   private static void requireInactive(Domain domain, String what) {

@@ -1,19 +1,19 @@
 package dev.cryo.server.domain;
 
 import dev.cryo.server.qemu.QemuConfinement;
+import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.QemuProcess;
 import dev.cryo.server.qemu.QemuSpec.Accelerator;
-import dev.cryo.server.qemu.QmpClient;
 import dev.cryo.server.qemu.SerialConsole;
 
 /**
- * The live parts of an active domain: its QEMU process, the QMP connection and the serial
+ * The live parts of an active domain: its QEMU process, the QMP monitor and the serial
  * console. Closing releases the server's connections; the process itself is left alone.
  */
 public final class RunningQemu implements AutoCloseable {
 
   private final QemuProcess process;
-  private final QmpClient qmp;
+  private final QemuMonitor monitor;
   private final SerialConsole console;
   private final Accelerator accelerator;
   private final QemuConfinement.Applied confinement;
@@ -22,11 +22,11 @@ public final class RunningQemu implements AutoCloseable {
   /** Set when QEMU reported a SHUTDOWN event: its exit was a power-off. */
   volatile boolean shutdownSeen;
 
-  RunningQemu(QemuProcess process, QmpClient qmp, SerialConsole console, Accelerator accel,
+  RunningQemu(QemuProcess process, QemuMonitor monitor, SerialConsole console, Accelerator accel,
       QemuConfinement.Applied confinement) {
     this.confinement = confinement;
     this.process = process;
-    this.qmp = qmp;
+    this.monitor = monitor;
     this.console = console;
     this.accelerator = accel;
   }
@@ -35,8 +35,9 @@ public final class RunningQemu implements AutoCloseable {
     return process;
   }
 
-  public QmpClient qmp() {
-    return qmp;
+  /** The typed QMP monitor of this QEMU. */
+  public QemuMonitor monitor() {
+    return monitor;
   }
 
   public SerialConsole console() {
@@ -55,7 +56,7 @@ public final class RunningQemu implements AutoCloseable {
   @Override
   public void close() {
     console.close();
-    qmp.close();
+    monitor.close();
     process.close();
   }
 }

@@ -1,8 +1,5 @@
 package dev.cryo.server.image;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
@@ -16,14 +13,15 @@ import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.qemu.QemuCommandLine;
-import dev.cryo.server.qemu.QmpClient;
-import dev.cryo.server.qemu.QmpEvent;
-import dev.cryo.server.qemu.QmpException;
+import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuMonitor;
+import dev.cryo.server.qemu.QemuRefusedException;
 import dev.cryo.server.store.AtomicFile;
 import dev.cryo.server.store.ImageRoots;
 import dev.cryo.server.xml.SecureXml;
@@ -49,9 +47,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import org.newsclub.net.unix.AFUNIXSocketChannel;
 import org.newsclub.net.unix.AFUNIXSocketPair;
@@ -282,7 +278,7 @@ public final class SaveRestore {
 
   /** Points QEMU's migration at a sink and moves the image; returns when the stream ended. */
   private interface Transfer {
-    Written run(Migration m) throws IOException, QmpException;
+    Written run(Migration m) throws IOException;
   }
 
   /** Makes the written image whole once QEMU reported the migration complete. */
@@ -292,13 +288,12 @@ public final class SaveRestore {
   }
 
   /** One outgoing migration: what a {@link Transfer} needs to start it and report on it. */
-  private record Migration(QmpClient qmp, Domain domain, String xml, boolean wasRunning,
-      long total, CompletableFuture<QmpEvent> end, ProgressListener progress, Cancel cancel) {
+  private record Migration(QemuMonitor qmp, Domain domain, String xml, boolean wasRunning,
+      long total, CompletableFuture<QemuEvent.Migration> end, ProgressListener progress,
+      Cancel cancel) {
 
-    void start(String uri) throws IOException, QmpException {
-      JsonObject args = new JsonObject();
-      args.addProperty("uri", uri);
-      qmp.execute("migrate", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+    void start(String uri) {
+      qmp.migrate(uri);
     }
   }
 
@@ -315,7 +310,7 @@ public final class SaveRestore {
         throw new FailedPreconditionException("domain '" + name + "' is shutting down");
       }
       boolean wasRunning = domain.state() == DomainState.RUNNING;
-      QmpClient qmp = running.qmp();
+      QemuMonitor qmp = running.monitor();
       String xml = ImageXml.forImage(DomainXml.format(domain.def()));
       long total = domain.def().memoryBytes();
       progress.progress(Phase.SETUP, 0, total, 0);
@@ -324,13 +319,13 @@ public final class SaveRestore {
       try {
         setupMigration(qmp, true);
         if (wasRunning && !options.live()) {
-          qmp.execute("stop");
+          qmp.stop();
           stoppedAt = System.nanoTime();
           domains.setState(domain, DomainState.PAUSED, StateReason.SAVED,
               DomainEvent.Type.SUSPENDED);
         }
-        CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
-            e -> MIGRATION_DONE.contains(status(e)));
+        CompletableFuture<QemuEvent.Migration> end = qmp.nextEvent(QemuEvent.Migration.class,
+            e -> MIGRATION_DONE.contains(e.status()));
         clock.mark("setup");
         ProgressListener reported = (phase, done, estimated, rate) -> {
           job.progress("memory", done, estimated);
@@ -339,10 +334,11 @@ public final class SaveRestore {
         Written written = transfer.run(new Migration(qmp, domain, xml, wasRunning, total, end,
             reported, cancel));
         clock.mark("transfer");
-        QmpEvent last = await(end, "QEMU to finish the migration of '" + name + "'");
-        if (!"completed".equals(status(last))) {
+        QemuEvent.Migration last = await(qmp, end,
+            "QEMU to finish the migration of '" + name + "'");
+        if (!"completed".equals(last.status())) {
           throw new InternalException("QEMU's migration of '" + name + "' ended "
-              + status(last) + ": " + migrationError(qmp));
+              + last.status() + ": " + migrationError(qmp));
         }
         if (stoppedAt == 0) {
           stoppedAt = System.nanoTime() - downtimeNanos(qmp);
@@ -362,7 +358,7 @@ public final class SaveRestore {
         return new SaveResult(written.header().payloadOffset() + written.payload().storedBytes(),
             written.payload(), clock.elapsed(), Duration.ofNanos(System.nanoTime() - stoppedAt),
             path, info, imageXml);
-      } catch (IOException | QmpException | RuntimeException e) {
+      } catch (IOException | RuntimeException e) {
         if (!completed) {
           undoSave(domain, running, wasRunning, stoppedAt != 0 || options.live());
         }
@@ -385,11 +381,11 @@ public final class SaveRestore {
    * @param completeMagic true for a stream, which cannot be rewritten later
    */
   private static Written throughCodec(Migration m, OutputStream out, boolean completeMagic,
-      SaveOptions options) throws IOException, QmpException {
+      SaveOptions options) throws IOException {
     AFUNIXSocketPair<AFUNIXSocketChannel> pair = AFUNIXSocketPair.open();
     AFUNIXSocketChannel qemuEnd = pair.getSocket2();
     try (SocketChannel in = pair.getSocket1(); qemuEnd) {
-      m.qmp().sendFileDescriptor("cryo-save-stream", qemuEnd.getFileDescriptor());
+      m.qmp().getfd("cryo-save-stream", qemuEnd.getFileDescriptor());
       // Our copy of QEMU's end closes when the migration has ended, not before: closing it
       // shuts the socket down for QEMU's copy too. Then what QEMU wrote is read, then EOF.
       m.end().whenComplete((e, t) -> {
@@ -402,8 +398,8 @@ public final class SaveRestore {
       m.cancel().closeOnCancel(in);
       try {
         m.start("fd:cryo-save-stream");
-      } catch (QmpException e) {
-        m.qmp().closeFileDescriptor("cryo-save-stream");
+      } catch (QemuRefusedException e) {
+        m.qmp().closefd("cryo-save-stream");
         throw e;
       }
       try (SaveImageWriter writer = SaveImageWriter.start(out, m.xml(), m.wasRunning(),
@@ -449,16 +445,16 @@ public final class SaveRestore {
    * of following it, and a large save does not pile up dirty pages on the host.
    */
   private static Written qemuWritesFile(Migration m, RandomAccessFile file)
-      throws IOException, QmpException {
+      throws IOException {
     FileChannel ch = file.getChannel();
     SaveImageHeader header = SaveImageWriter.writeHead(Channels.newOutputStream(ch), m.xml(),
         m.wasRunning(), Compression.RAW, false);
     long offset = header.payloadOffset();
-    m.qmp().sendFileDescriptor("cryo-save", file.getFD());
+    m.qmp().getfd("cryo-save", file.getFD());
     try {
       m.start("fd:cryo-save");
-    } catch (QmpException e) {
-      m.qmp().closeFileDescriptor("cryo-save");
+    } catch (QemuRefusedException e) {
+      m.qmp().closefd("cryo-save");
       throw e;
     }
     Progress report = new Progress(m.progress(), m.total());
@@ -520,13 +516,12 @@ public final class SaveRestore {
     }
   }
 
-  private DomainInfo after(Domain domain, RunningQemu running, After after, boolean wasRunning)
-      throws IOException, QmpException {
+  private DomainInfo after(Domain domain, RunningQemu running, After after, boolean wasRunning) {
     switch (after) {
       case STOP -> domains.stopSaved(domain, running);
       case CONTINUE -> {
         if (wasRunning) {
-          running.qmp().execute("cont");
+          running.monitor().cont();
           domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
               DomainEvent.Type.RESUMED);
         } else {
@@ -543,14 +538,14 @@ public final class SaveRestore {
   /** After a failed or cancelled save: stop QEMU's migration and let the guest go on as before. */
   private void undoSave(Domain domain, RunningQemu running, boolean wasRunning,
       boolean mayBeStopped) {
-    QmpClient qmp = running.qmp();
+    QemuMonitor qmp = running.monitor();
     try {
       // "none", or how the last migration (maybe an earlier save's) ended: nothing to cancel.
       String status = queryMigrateStatus(qmp);
       if (!"none".equals(status) && !MIGRATION_DONE.contains(status)) {
-        CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
-            e -> MIGRATION_DONE.contains(status(e)));
-        qmp.execute("migrate_cancel");
+        CompletableFuture<QemuEvent.Migration> end = qmp.nextEvent(QemuEvent.Migration.class,
+            e -> MIGRATION_DONE.contains(e.status()));
+        qmp.migrateCancel();
         if (!MIGRATION_DONE.contains(queryMigrateStatus(qmp))) {
           end.get(30, TimeUnit.SECONDS);
         } else {
@@ -558,7 +553,7 @@ public final class SaveRestore {
         }
       }
       if (wasRunning && mayBeStopped) {
-        qmp.execute("cont");
+        qmp.cont();
         domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
             DomainEvent.Type.RESUMED);
       }
@@ -570,65 +565,39 @@ public final class SaveRestore {
     }
   }
 
-  private static void setupMigration(QmpClient qmp, boolean outgoing)
-      throws IOException, QmpException {
-    JsonObject cap = new JsonObject();
-    cap.addProperty("capability", "events");
-    cap.addProperty("state", true);
-    JsonArray caps = new JsonArray();
-    caps.add(cap);
-    JsonObject args = new JsonObject();
-    args.add("capabilities", caps);
-    qmp.execute("migrate-set-capabilities", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+  private static void setupMigration(QemuMonitor qmp, boolean outgoing) {
+    qmp.migrateSetCapabilities(List.of(new QemuMonitor.MigrationCapability("events", true)));
     if (outgoing) {
-      JsonObject params = new JsonObject();
-      params.addProperty("max-bandwidth", UNLIMITED_BANDWIDTH);
-      qmp.execute("migrate-set-parameters", params, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+      qmp.migrateSetParameters(new QemuMonitor.MigrationParameters(UNLIMITED_BANDWIDTH));
     }
   }
 
-  private static String status(QmpEvent e) {
-    JsonElement s = e.data() == null ? null : e.data().get("status");
-    return s == null ? "" : s.getAsString();
+  private static String queryMigrateStatus(QemuMonitor qmp) {
+    return qmp.queryMigrate().status();
   }
 
-  private static String queryMigrateStatus(QmpClient qmp) throws IOException, QmpException {
-    JsonElement r = qmp.execute("query-migrate");
-    JsonElement s = r.getAsJsonObject().get("status");
-    return s == null ? "none" : s.getAsString();
-  }
-
-  private static String migrationError(QmpClient qmp) {
+  private static String migrationError(QemuMonitor qmp) {
     try {
-      JsonElement r = qmp.execute("query-migrate");
-      JsonElement d = r.getAsJsonObject().get("error-desc");
-      return d == null ? "no detail from QEMU" : d.getAsString();
-    } catch (IOException | QmpException e) {
+      String d = qmp.queryMigrate().errorDesc();
+      return d == null ? "no detail from QEMU" : d;
+    } catch (RuntimeException e) {
       return e.getMessage();
     }
   }
 
-  private static long downtimeNanos(QmpClient qmp) {
+  private static long downtimeNanos(QemuMonitor qmp) {
     try {
-      JsonElement d = qmp.execute("query-migrate").getAsJsonObject().get("downtime");
-      return d == null ? 0 : TimeUnit.MILLISECONDS.toNanos(d.getAsLong());
-    } catch (IOException | QmpException | RuntimeException e) {
+      Long d = qmp.queryMigrate().downtimeMillis();
+      return d == null ? 0 : TimeUnit.MILLISECONDS.toNanos(d);
+    } catch (RuntimeException e) {
       return 0;
     }
   }
 
-  private static QmpEvent await(CompletableFuture<QmpEvent> f, String what) throws IOException {
-    try {
-      return f.get(MIGRATION_END_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      throw new IOException("timed out waiting for " + what, e);
-    } catch (ExecutionException e) {
-      throw new IOException("lost QEMU while waiting for " + what + ": "
-          + e.getCause().getMessage(), e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CancelledException("interrupted while waiting for " + what, e);
-    }
+  private static QemuEvent.Migration await(QemuMonitor qmp,
+      CompletableFuture<QemuEvent.Migration> f, String what) {
+    return qmp.await(f, MIGRATION_END_WAIT).orElseThrow(() -> new DeadlineExceededException(
+        "timed out after " + MIGRATION_END_WAIT.toSeconds() + " s waiting for " + what));
   }
 
   private static RuntimeException translate(Exception e, Cancel cancel, String what) {
@@ -638,10 +607,6 @@ public final class SaveRestore {
     }
     if (e instanceof CryoException ce) {
       return ce;
-    }
-    if (e instanceof QmpException q) {
-      return new FailedPreconditionException("QEMU refused to " + what + ": " + q.description(),
-          e);
     }
     if (e instanceof RuntimeException r && !(e instanceof IllegalStateException)) {
       return r;
@@ -835,7 +800,7 @@ public final class SaveRestore {
    */
   private RestoreResult load(Loading l, Supplier<Optional<ImageXml.Digest>> trailer,
       ChunkedImageStream chunks) {
-    QmpClient qmp = l.running().qmp();
+    QemuMonitor qmp = l.running().monitor();
     Cancel cancel = l.cancel();
     Path socket = l.domain().runDir().path().resolve("restore.sock");
     long rawBytes = 0;
@@ -843,11 +808,9 @@ public final class SaveRestore {
     try {
       Files.deleteIfExists(socket);
       setupMigration(qmp, false);
-      CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
-          e -> MIGRATION_DONE.contains(status(e)));
-      JsonObject args = new JsonObject();
-      args.addProperty("uri", "unix:" + socket);
-      qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+      CompletableFuture<QemuEvent.Migration> end = qmp.nextEvent(QemuEvent.Migration.class,
+          e -> MIGRATION_DONE.contains(e.status()));
+      qmp.migrateIncoming("unix:" + socket);
       try (SocketChannel out = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
         // A few MiB in flight instead of the default 208 KiB: QEMU then finds its next bytes
         // waiting instead of polling for each few KiB (its CPU for a 600 MB restore fell from
@@ -892,7 +855,7 @@ public final class SaveRestore {
       PayloadSummary summary = l.reader().finish(rawBytes);
       return finishLoad(l, summary, trailer.get().or(l.reader()::storedDigest), end,
           qemuSide != null);
-    } catch (IOException | QmpException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw translate(e, cancel, "restore domain '" + l.domain().name() + "'");
     } finally {
       try {
@@ -936,19 +899,17 @@ public final class SaveRestore {
    * file alongside, with positional reads that do not move QEMU's offset, only to hash it.
    */
   private RestoreResult loadFile(Loading l, Path file) {
-    QmpClient qmp = l.running().qmp();
+    QemuMonitor qmp = l.running().monitor();
     long offset = l.reader().header().payloadOffset();
     try {
       setupMigration(qmp, false);
-      CompletableFuture<QmpEvent> end = qmp.nextEvent("MIGRATION",
-          e -> MIGRATION_DONE.contains(status(e)));
+      CompletableFuture<QemuEvent.Migration> end = qmp.nextEvent(QemuEvent.Migration.class,
+          e -> MIGRATION_DONE.contains(e.status()));
       try (java.io.FileInputStream qemuSide = new java.io.FileInputStream(file.toFile())) {
         qemuSide.getChannel().position(offset);
-        qmp.sendFileDescriptor("cryo-image", qemuSide.getFD());
+        qmp.getfd("cryo-image", qemuSide.getFD());
       }
-      JsonObject args = new JsonObject();
-      args.addProperty("uri", "fd:cryo-image");
-      qmp.execute("migrate-incoming", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+      qmp.migrateIncoming("fd:cryo-image");
       PayloadSummary summary;
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
           ParallelSha256 sha = new ParallelSha256()) {
@@ -969,15 +930,15 @@ public final class SaveRestore {
         summary = new PayloadSummary(sha.finish(), pos - offset, pos - offset);
       }
       return finishLoad(l, summary, l.reader().storedDigest(), end, false);
-    } catch (IOException | QmpException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw translate(e, l.cancel(), "restore domain '" + l.domain().name() + "'");
     }
   }
 
   /** Checks the digest, waits for QEMU to have loaded the image, then starts the domain. */
   private RestoreResult finishLoad(Loading l, PayloadSummary summary,
-      Optional<ImageXml.Digest> expected, CompletableFuture<QmpEvent> end,
-      boolean qemuStoppedReading) throws IOException, QmpException {
+      Optional<ImageXml.Digest> expected, CompletableFuture<QemuEvent.Migration> end,
+      boolean qemuStoppedReading) throws IOException {
     Domain domain = l.domain();
     RunningQemu running = l.running();
     l.clock().mark("transfer");
@@ -996,9 +957,10 @@ public final class SaveRestore {
           + "through stdout have none, and no trailer digest was sent); it was restored "
           + "without an integrity check");
     }
-    QmpEvent last = await(end, "QEMU to load the image of '" + domain.name() + "'");
+    QemuEvent.Migration last = await(running.monitor(), end,
+        "QEMU to load the image of '" + domain.name() + "'");
     l.clock().mark("qemu-done");
-    if (!"completed".equals(status(last)) || qemuStoppedReading) {
+    if (!"completed".equals(last.status()) || qemuStoppedReading) {
       String detail = running.process().logTail();
       if (verified) {
         throw new FailedPreconditionException("the image is intact but QEMU could not load it "
@@ -1013,7 +975,7 @@ public final class SaveRestore {
     boolean run = start == Start.RUNNING
         || (start == Start.AS_SAVED && l.reader().header().wasRunning());
     if (run) {
-      running.qmp().execute("cont");
+      running.monitor().cont();
       domains.setState(domain, DomainState.RUNNING, StateReason.RESTORED,
           DomainEvent.Type.STARTED);
     } else {

@@ -6,10 +6,10 @@ import java.io.IOException;
  * The QMP connection ended (QEMU exited, closed the socket, the socket failed, or the client was
  * closed) before a command could be answered, or a command was issued after it ended.
  *
- * <p>Callers usually map this to "the VM is gone": retrying on the same {@link QmpClient} cannot
- * succeed.
+ * <p>{@link QemuMonitor} reports it as {@link QemuGoneException}: retrying on the same {@link
+ * QmpConnection} cannot succeed.
  */
-public final class QmpConnectionClosedException extends IOException {
+final class QmpConnectionClosedException extends IOException {
   private static final long serialVersionUID = 1L;
 
   /**

@@ -14,7 +14,7 @@ import java.util.Objects;
  * @param data the event's {@code data} member; an empty object when QEMU sent none
  * @param timestamp when QEMU emitted the event (QEMU's host clock, microsecond precision)
  */
-public record QmpEvent(String name, JsonObject data, Instant timestamp) {
+record QmpEvent(String name, JsonObject data, Instant timestamp) {
   /** Validates that no component is null. */
   public QmpEvent {
     Objects.requireNonNull(name, "name");

@@ -8,7 +8,7 @@ package dev.cryo.server.qemu;
  * "DeviceNotFound"}, {@code "DeviceNotActive"}, {@code "KVMMissingCap"}), {@link #description()}
  * its human-readable text.
  */
-public final class QmpException extends Exception {
+final class QmpException extends Exception {
   private static final long serialVersionUID = 1L;
 
   private final String command;

@@ -10,7 +10,7 @@ import java.time.Duration;
  * ignored. QEMU may still have executed (or still be executing) the command: the outcome is
  * unknown, so callers should re-query state rather than assume the command had no effect.
  */
-public final class QmpTimeoutException extends IOException {
+final class QmpTimeoutException extends IOException {
   private static final long serialVersionUID = 1L;
 
   private final String command;

@@ -1,9 +1,5 @@
 package dev.cryo.server.snapshot;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
-import com.google.gson.JsonObject;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
@@ -25,9 +21,12 @@ import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuImg;
-import dev.cryo.server.qemu.QmpClient;
-import dev.cryo.server.qemu.QmpException;
-import dev.cryo.server.qemu.QmpJobs;
+import dev.cryo.server.qemu.BlockdevOptions;
+import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuJob;
+import dev.cryo.server.qemu.QemuMonitor;
+import dev.cryo.server.qemu.QemuRefusedException;
+import dev.cryo.server.qemu.TransactionAction;
 import dev.cryo.server.snapshot.SnapshotDef.Location;
 import dev.cryo.server.snapshot.SnapshotPlan.Decision;
 import dev.cryo.server.snapshot.SnapshotPlan.Verdict;
@@ -351,31 +350,24 @@ public final class Snapshots {
   }
 
   private void createInternalOnline(Domain domain, RunningQemu running, SnapshotDef def) {
-    QmpClient qmp = running.qmp();
+    QemuMonitor qmp = running.monitor();
     try {
       List<String> nodes = topNodes(qmp, internalDisks(def));
-      JsonObject args = new JsonObject();
-      args.addProperty("job-id", jobId("save"));
-      args.addProperty("tag", def.name);
-      args.addProperty("vmstate", nodes.get(0));
-      args.add("devices", array(nodes));
-      QmpJobs.run(qmp, "snapshot-save", args, JOB_TIMEOUT);
-    } catch (QmpException e) {
+      qmp.runJob(new QemuJob.SnapshotSave(jobId("save"), def.name, nodes.get(0), nodes),
+          JOB_TIMEOUT);
+    } catch (QemuRefusedException e) {
       throw new FailedPreconditionException("QEMU could not take internal snapshot '" + def.name
           + "' of domain '" + domain.name() + "': " + e.description(), e);
-    } catch (IOException e) {
-      throw new InternalException("lost QEMU of domain '" + domain.name()
-          + "' during snapshot: " + e.getMessage(), e);
     }
   }
 
   private void createExternalOnline(Principal caller, Domain domain, RunningQemu running,
       SnapshotDef def, CreateFlags flags) {
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
+    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
     try {
       overlays.prepare(flags.reuseExternal());
       overlays.commit();
-    } catch (IOException | QmpException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       overlays.rollback(e);
       throw failure("QEMU could not take external snapshot '" + def.name + "' of domain '"
           + domain.name() + "'", e);
@@ -396,7 +388,7 @@ public final class Snapshots {
       RunningQemu running, SnapshotDef def, CreateFlags flags) {
     boolean wasRunning = domain.state() == DomainState.RUNNING;
     Path memory = Path.of(def.memoryFile());
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.qmp(), def);
+    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
     boolean saved = false;
     try {
@@ -419,7 +411,7 @@ public final class Snapshots {
       job.progress("disks", total, total);
       job.onAbort(null);
       overlays.commit();
-    } catch (IOException | QmpException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       job.onAbort(null);
       overlays.rollback(e);
       if (saved) {
@@ -453,13 +445,13 @@ public final class Snapshots {
       Exception failure) {
     try {
       if (wasRunning) {
-        running.qmp().execute("cont");
+        running.monitor().cont();
         domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
             DomainEvent.Type.RESUMED);
       } else {
         domains.setState(domain, DomainState.PAUSED, StateReason.SNAPSHOT, null);
       }
-    } catch (IOException | QmpException e) {
+    } catch (RuntimeException e) {
       if (failure != null) {
         failure.addSuppressed(e);
         return;
@@ -477,21 +469,21 @@ public final class Snapshots {
    */
   private final class OverlaySwitch {
     private final Domain domain;
-    private final QmpClient qmp;
+    private final QemuMonitor qmp;
     private final SnapshotDef def;
     final DomainDef newDef;
     private final List<Path> created = new ArrayList<>();
     private final List<String> addedNodes = new ArrayList<>();
-    private final JsonArray actions = new JsonArray();
+    private final List<TransactionAction> actions = new ArrayList<>();
 
-    OverlaySwitch(Domain domain, QmpClient qmp, SnapshotDef def) {
+    OverlaySwitch(Domain domain, QemuMonitor qmp, SnapshotDef def) {
       this.domain = domain;
       this.qmp = qmp;
       this.def = def;
       this.newDef = domain.def().copy();
     }
 
-    void prepare(boolean reuse) throws IOException, QmpException {
+    void prepare(boolean reuse) throws IOException {
       for (SnapshotDef.Disk sd : def.disks()) {
         if (sd.location() != Location.EXTERNAL) {
           continue;
@@ -506,48 +498,26 @@ public final class Snapshots {
         String top = topNodes(qmp, List.of(sd.name())).get(0);
         String base = "cryo-" + sd.name() + "-" + Integer.toHexString(
             ThreadLocalRandom.current().nextInt(0x100000, 0xFFFFFF));
-        JsonObject storage = new JsonObject();
-        storage.addProperty("driver", "file");
-        storage.addProperty("filename", overlay.toString());
-        storage.addProperty("node-name", base + "-s");
-        storage.addProperty("discard", "unmap");
-        qmp.execute("blockdev-add", storage, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+        qmp.blockdevAdd(new BlockdevOptions.File(base + "-s", overlay, true));
         addedNodes.add(0, base + "-s");
-        JsonObject format = new JsonObject();
-        format.addProperty("driver", "qcow2");
-        format.addProperty("node-name", base + "-f");
-        format.addProperty("file", base + "-s");
-        format.add("backing", JsonNull.INSTANCE);
-        qmp.execute("blockdev-add", format, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+        qmp.blockdevAdd(new BlockdevOptions.Qcow2(base + "-f",
+            new BlockdevOptions.NodeRef(base + "-s"), true));
         addedNodes.add(0, base + "-f");
-        JsonObject data = new JsonObject();
-        data.addProperty("node", top);
-        data.addProperty("overlay", base + "-f");
-        JsonObject action = new JsonObject();
-        action.addProperty("type", "blockdev-snapshot");
-        action.add("data", data);
-        actions.add(action);
+        actions.add(new TransactionAction.BlockdevSnapshot(top, base + "-f"));
         dd.setSourceFile(overlay.toString());
         dd.setFormat(DiskDef.QCOW2);
       }
     }
 
-    void commit() throws IOException, QmpException {
-      if (actions.isEmpty()) {
-        return;
-      }
-      JsonObject args = new JsonObject();
-      args.add("actions", actions);
-      qmp.execute("transaction", args, QmpClient.DEFAULT_COMMAND_TIMEOUT);
+    void commit() {
+      qmp.transaction(actions);
     }
 
     void rollback(Exception e) {
       for (String node : addedNodes) {
         try {
-          JsonObject del = new JsonObject();
-          del.addProperty("node-name", node);
-          qmp.execute("blockdev-del", del, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-        } catch (IOException | QmpException cleanup) {
+          qmp.blockdevDel(node);
+        } catch (RuntimeException cleanup) {
           e.addSuppressed(cleanup);
         }
       }
@@ -618,25 +588,21 @@ public final class Snapshots {
       running = domains.launch(domain, QemuCommandLine.Incoming.NONE);
       launched = true;
     }
-    QmpClient qmp = running.qmp();
+    QemuMonitor qmp = running.monitor();
     try {
       List<String> nodes = topNodes(qmp, internalDisks(snap));
-      JsonObject args = new JsonObject();
-      args.addProperty("job-id", jobId("load"));
-      args.addProperty("tag", snap.name());
-      args.addProperty("vmstate", nodes.get(0));
-      args.add("devices", array(nodes));
-      QmpJobs.run(qmp, "snapshot-load", args, JOB_TIMEOUT);
+      qmp.runJob(new QemuJob.SnapshotLoad(jobId("load"), snap.name(), nodes.get(0), nodes),
+          JOB_TIMEOUT);
       boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-      String status = qmp.execute("query-status").getAsJsonObject().get("status").getAsString();
+      String status = qmp.queryStatus().status();
       if (wantRunning && !"running".equals(status)) {
-        qmp.execute("cont");
+        qmp.cont();
       } else if (!wantRunning && "running".equals(status)) {
-        qmp.execute("stop");
+        qmp.stop();
       }
       domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
           StateReason.FROM_SNAPSHOT, launched ? DomainEvent.Type.STARTED : null);
-    } catch (QmpException | IOException e) {
+    } catch (RuntimeException e) {
       if (launched) {
         domains.abortLaunch(domain, running);
       }
@@ -869,36 +835,30 @@ public final class Snapshots {
           continue;
         }
         Path base = Path.of(disk(snap.domain(), sd.name()).getSourceFile());
-        List<Path> chain = running != null ? liveChain(running.qmp(), sd.name())
+        List<Path> chain = running != null ? liveChain(running.monitor(), sd.name())
             : qemuImg.backingChain(Path.of(disk(now, sd.name()).getSourceFile())).stream()
                 .map(QemuImg.ChainImage::file).toList();
         merges.add(SnapshotChain.plan(snap.name(), sd.name(), chain, Path.of(sd.file()), base));
       }
       if (running != null && !merges.isEmpty()
-          && !running.qmp().execute("query-block-jobs").getAsJsonArray().isEmpty()) {
+          && !running.monitor().queryBlockJobs().isEmpty()) {
         throw new FailedPreconditionException("cannot merge external snapshot '" + snap.name()
             + "' while another block job runs on domain '" + domain.name() + "' (a backup?); "
             + "retry when it has finished");
       }
-    } catch (IOException | QmpException e) {
+    } catch (IOException e) {
       throw failure("could not read the disk chains of domain '" + domain.name() + "'", e);
     }
     return merges;
   }
 
   /** The files of a running disk's chain, active layer first, from {@code query-block}. */
-  private static List<Path> liveChain(QmpClient qmp, String target)
-      throws IOException, QmpException {
+  private static List<Path> liveChain(QemuMonitor qmp, String target) {
     List<Path> chain = new ArrayList<>();
-    for (JsonElement e : qmp.execute("query-block").getAsJsonArray()) {
-      JsonObject b = e.getAsJsonObject();
-      if (b.has("qdev") && b.has("inserted")
-          && b.get("qdev").getAsString().contains("/virtio-" + target + "/")) {
-        JsonObject image = b.getAsJsonObject("inserted").getAsJsonObject("image");
-        while (image != null) {
-          chain.add(Path.of(image.get("filename").getAsString()));
-          image = image.has("backing-image") ? image.getAsJsonObject("backing-image") : null;
-        }
+    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
+      if (b.qdev() != null && b.inserted() != null
+          && b.qdev().contains("/virtio-" + target + "/")) {
+        chain.addAll(b.inserted().chain());
       }
     }
     if (chain.isEmpty()) {
@@ -920,7 +880,7 @@ public final class Snapshots {
       for (SnapshotChain.Merge m : merges) {
         String baseFormat = disk(snap.domain(), m.disk()).getFormat();
         if (running != null) {
-          commitLive(running.qmp(), m);
+          commitLive(running.monitor(), m);
         } else {
           qemuImg.commit(m.overlay());
           if (m.kind() == SnapshotChain.Kind.INNER) {
@@ -934,7 +894,7 @@ public final class Snapshots {
           defChanged = true;
         }
       }
-    } catch (IOException | QmpException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       if (defChanged) {
         // Some disks already run on their base: the definition must follow them.
         domains.define(caller, newDef);
@@ -991,15 +951,13 @@ public final class Snapshots {
    * layer, an intermediate commit otherwise (QEMU rebases the layer above). Nodes that the
    * overlay had and that the monitor owns are removed after.
    */
-  private static void commitLive(QmpClient qmp, SnapshotChain.Merge m)
-      throws IOException, QmpException {
+  private static void commitLive(QemuMonitor qmp, SnapshotChain.Merge m) {
     Map<String, String> formatNodes = new HashMap<>();
     Map<String, String> storageNodes = new HashMap<>();
-    for (JsonElement e : qmp.execute("query-named-block-nodes").getAsJsonArray()) {
-      JsonObject n = e.getAsJsonObject();
-      String file = n.get("file").getAsString();
-      String nodeName = n.get("node-name").getAsString();
-      if ("file".equals(n.get("drv").getAsString())) {
+    for (QemuMonitor.BlockDeviceInfo n : qmp.queryNamedBlockNodes()) {
+      String file = n.file();
+      String nodeName = n.nodeName();
+      if ("file".equals(n.drv())) {
         storageNodes.put(file, nodeName);
       } else {
         formatNodes.put(file, nodeName);
@@ -1013,25 +971,18 @@ public final class Snapshots {
       throw new FailedPreconditionException("QEMU has no node for " + (top == null
           ? m.overlay() : m.base()) + " of disk " + m.disk());
     }
-    JsonObject args = new JsonObject();
-    args.addProperty("job-id", jobId("commit"));
-    args.addProperty("device", device);
-    args.addProperty("top-node", top);
-    args.addProperty("base-node", base);
-    args.addProperty("auto-dismiss", false);
-    QmpJobs.run(qmp, "block-commit", args, JOB_TIMEOUT, m.kind() == SnapshotChain.Kind.ACTIVE);
+    // An active commit reaches "ready" and runJob completes it, which pivots to the base.
+    qmp.runJob(new QemuJob.BlockCommit(jobId("commit"), device, top, base), JOB_TIMEOUT);
     // Nodes from blockdev-add or -blockdev stay until deleted; auto-named ones went with it.
     Set<String> left = new HashSet<>();
-    for (JsonElement e : qmp.execute("query-named-block-nodes").getAsJsonArray()) {
-      left.add(e.getAsJsonObject().get("node-name").getAsString());
+    for (QemuMonitor.BlockDeviceInfo n : qmp.queryNamedBlockNodes()) {
+      left.add(n.nodeName());
     }
     for (String node : new String[] {top, storageNodes.get(m.overlay().toString())}) {
       if (node != null && left.contains(node) && !node.startsWith("#")) {
-        JsonObject del = new JsonObject();
-        del.addProperty("node-name", node);
         try {
-          qmp.execute("blockdev-del", del, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-        } catch (QmpException e) {
+          qmp.blockdevDel(node);
+        } catch (QemuRefusedException e) {
           log.warn("could not remove QEMU node {} of merged overlay {}: {}", node, m.overlay(),
               e.description());
         }
@@ -1048,11 +999,8 @@ public final class Snapshots {
     try {
       if (running != null) {
         requireStillActive(domain, snap, "delete it while the domain runs; shut it down first");
-        JsonObject args = new JsonObject();
-        args.addProperty("job-id", jobId("delete"));
-        args.addProperty("tag", snap.name());
-        args.add("devices", array(topNodes(running.qmp(), targets)));
-        QmpJobs.run(running.qmp(), "snapshot-delete", args, JOB_TIMEOUT);
+        running.monitor().runJob(new QemuJob.SnapshotDelete(jobId("delete"), snap.name(),
+            topNodes(running.monitor(), targets)), JOB_TIMEOUT);
       } else {
         for (String target : targets) {
           Path image = imageOf(domain, snap, target);
@@ -1061,7 +1009,7 @@ public final class Snapshots {
           }
         }
       }
-    } catch (QmpException | IOException e) {
+    } catch (IOException e) {
       throw failure("could not delete snapshot '" + snap.name() + "' from the disks of domain '"
           + domain.name() + "'", e);
     }
@@ -1158,7 +1106,7 @@ public final class Snapshots {
     try {
       RunningQemu running = domain.running();
       if (running != null) {
-        awaitSnapshotJobs(running.qmp());
+        awaitSnapshotJobs(running.monitor());
       }
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
@@ -1182,49 +1130,33 @@ public final class Snapshots {
    * Waits for snapshot jobs an earlier server started in this QEMU to end, and dismisses them: a
    * server killed mid-create leaves QEMU to finish the job on its own.
    */
-  private static void awaitSnapshotJobs(QmpClient qmp) throws IOException {
+  private static void awaitSnapshotJobs(QemuMonitor qmp) throws IOException {
     long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
-    try {
-      while (true) {
-        java.util.concurrent.CompletableFuture<dev.cryo.server.qemu.QmpEvent> change =
-            qmp.nextEvent("JOB_STATUS_CHANGE", null);
-        boolean active = false;
-        for (JsonElement j : qmp.execute("query-jobs").getAsJsonArray()) {
-          JsonObject job = j.getAsJsonObject();
-          String id = job.get("id").getAsString();
-          if (!id.startsWith("cryo-snapshot-")) {
-            continue;
-          }
-          if ("concluded".equals(job.get("status").getAsString())) {
-            JsonObject dismiss = new JsonObject();
-            dismiss.addProperty("id", id);
-            qmp.execute("job-dismiss", dismiss, QmpClient.DEFAULT_COMMAND_TIMEOUT);
-          } else {
-            active = true;
-          }
+    while (true) {
+      java.util.concurrent.CompletableFuture<QemuEvent.JobStatusChange> change =
+          qmp.nextEvent(QemuEvent.JobStatusChange.class, null);
+      boolean active = false;
+      for (QemuMonitor.JobInfo job : qmp.queryJobs()) {
+        if (!job.id().startsWith("cryo-snapshot-")) {
+          continue;
         }
-        if (!active) {
-          change.cancel(false);
-          return;
-        }
-        long left = deadline - System.nanoTime();
-        if (left <= 0) {
-          change.cancel(false);
-          throw new IOException("QEMU snapshot jobs did not end in " + JOB_TIMEOUT);
-        }
-        try {
-          change.get(left, java.util.concurrent.TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-          // Loop: the deadline check ends it.
-        } catch (java.util.concurrent.ExecutionException e) {
-          throw new IOException("lost QEMU while waiting for its snapshot jobs", e.getCause());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new java.io.InterruptedIOException("interrupted");
+        if ("concluded".equals(job.status())) {
+          qmp.jobDismiss(job.id());
+        } else {
+          active = true;
         }
       }
-    } catch (QmpException e) {
-      throw new IOException(e.getMessage(), e);
+      if (!active) {
+        change.cancel(false);
+        return;
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        change.cancel(false);
+        throw new IOException("QEMU snapshot jobs did not end in " + JOB_TIMEOUT);
+      }
+      // Empty on timeout: the loop's deadline check ends it.
+      qmp.await(change, Duration.ofNanos(left));
     }
   }
 
@@ -1234,9 +1166,14 @@ public final class Snapshots {
       return false;
     }
     try {
-      return running.qmp().execute("query-block").toString().contains(
-          new com.google.gson.JsonPrimitive(file).toString());
-    } catch (IOException | QmpException e) {
+      for (QemuMonitor.BlockInfo b : running.monitor().queryBlock()) {
+        if (b.inserted() != null && (file.equals(b.inserted().file())
+            || b.inserted().chain().contains(Path.of(file)))) {
+          return true;
+        }
+      }
+      return false;
+    } catch (RuntimeException e) {
       return false;
     }
   }
@@ -1259,16 +1196,13 @@ public final class Snapshots {
   }
 
   /** The node each guest disk currently writes to (the top of its chain), by target. */
-  private static List<String> topNodes(QmpClient qmp, List<String> targets)
-      throws IOException, QmpException {
+  private static List<String> topNodes(QemuMonitor qmp, List<String> targets) {
     Map<String, String> byTarget = new HashMap<>();
-    for (JsonElement e : qmp.execute("query-block").getAsJsonArray()) {
-      JsonObject b = e.getAsJsonObject();
-      if (b.has("qdev") && b.has("inserted")) {
-        String qdev = b.get("qdev").getAsString();
+    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
+      if (b.qdev() != null && b.inserted() != null) {
         for (String t : targets) {
-          if (qdev.contains("/virtio-" + t + "/")) {
-            byTarget.put(t, b.getAsJsonObject("inserted").get("node-name").getAsString());
+          if (b.qdev().contains("/virtio-" + t + "/")) {
+            byTarget.put(t, b.inserted().nodeName());
           }
         }
       }
@@ -1338,12 +1272,6 @@ public final class Snapshots {
     }
   }
 
-  private static JsonArray array(List<String> values) {
-    JsonArray a = new JsonArray();
-    values.forEach(a::add);
-    return a;
-  }
-
   private static String jobId(String what) {
     return "cryo-snapshot-" + what + "-" + JOB_IDS.incrementAndGet();
   }
@@ -1351,9 +1279,6 @@ public final class Snapshots {
   private static RuntimeException failure(String what, Exception e) {
     if (e instanceof dev.cryo.server.error.CryoException ce) {
       return ce;
-    }
-    if (e instanceof QmpException q) {
-      return new FailedPreconditionException(what + ": " + q.description(), e);
     }
     if (e instanceof QemuImg.QemuImgException) {
       return new FailedPreconditionException(what + ": " + e.getMessage(), e);

@@ -47,7 +47,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A client for one QEMU Machine Protocol (QMP) connection over a Unix domain socket.
+ * One QEMU Machine Protocol (QMP) connection over a Unix domain socket: the wire level (JSON,
+ * command ids, events, file-descriptor passing). Callers outside this package use the typed {@link
+ * QemuMonitor} built on it; QMP JSON never leaves {@code qemu/}.
  *
  * <p>{@link #connect} performs the handshake (greeting, {@code qmp_capabilities}); afterwards
  * commands can be sent from any thread. Each command carries a unique {@code id} and is matched to
@@ -81,11 +83,11 @@ import org.slf4j.LoggerFactory;
  * it, and {@link #closed()} completes. Events that were read before the end are still delivered to
  * listeners, possibly after {@link #closed()} has completed.
  */
-public final class QmpClient implements AutoCloseable {
+final class QmpConnection implements AutoCloseable {
   /** Timeout used by {@link #execute(String)} and the file-descriptor helpers. */
   public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(30);
 
-  private static final Logger logger = LoggerFactory.getLogger(QmpClient.class);
+  private static final Logger logger = LoggerFactory.getLogger(QmpConnection.class);
   // serializeNulls: an explicit JsonNull is meaningful to QMP (e.g. blockdev-add "backing": null).
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls()
       .create();
@@ -125,7 +127,7 @@ public final class QmpClient implements AutoCloseable {
    */
   private final AtomicReference<End> end = new AtomicReference<>();
 
-  private QmpClient(
+  private QmpConnection(
       AFUNIXSocket socket,
       BufferedReader in,
       OutputStream out,
@@ -159,7 +161,7 @@ public final class QmpClient implements AutoCloseable {
    *     qmp_capabilities} failed; an {@link InterruptedIOException} (with the interrupt flag
    *     restored) if the calling thread was interrupted
    */
-  public static QmpClient connect(Path socket, Duration timeout) throws IOException {
+  public static QmpConnection connect(Path socket, Duration timeout) throws IOException {
     Objects.requireNonNull(socket, "socket");
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative()) {
@@ -219,7 +221,7 @@ public final class QmpClient implements AutoCloseable {
    * exists. QEMU sends no events in negotiation mode, so the only lines are the greeting and the
    * reply.
    */
-  private static QmpClient handshake(AFUNIXSocket sock, Path path, long deadline)
+  private static QmpConnection handshake(AFUNIXSocket sock, Path path, long deadline)
       throws IOException {
     BufferedReader in =
         new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.UTF_8));
@@ -260,7 +262,7 @@ public final class QmpClient implements AutoCloseable {
     }
     sock.setSoTimeout(0);
 
-    QmpClient client = new QmpClient(sock, in, out, threadSuffix(path), version, 1);
+    QmpConnection client = new QmpConnection(sock, in, out, threadSuffix(path), version, 1);
     client.reader.start();
     logger.debug("QMP connection to {} ready, QEMU version {}", path, version);
     return client;
@@ -437,11 +439,10 @@ public final class QmpClient implements AutoCloseable {
    * the filter throws. It has no timeout of its own ({@link CompletableFuture#orTimeout}); once it
    * completes or is cancelled, the registration is removed.
    *
-   * @param name the event name, e.g. {@code "STOP"}
+   * @param name the event name, e.g. {@code "STOP"}, or {@code null} for any event
    * @param filter further condition on the event, or {@code null} to accept any event by that name
    */
   public CompletableFuture<QmpEvent> nextEvent(String name, Predicate<QmpEvent> filter) {
-    Objects.requireNonNull(name, "name");
     EventWaiter waiter = new EventWaiter(name, filter);
     listeners.add(waiter);
     waiter.future.whenComplete((e, t) -> waiter.remove());
@@ -881,7 +882,7 @@ public final class QmpClient implements AutoCloseable {
 
     @Override
     void onEvent(QmpEvent event) {
-      if (!event.name().equals(eventName) || future.isDone()) {
+      if ((eventName != null && !event.name().equals(eventName)) || future.isDone()) {
         return;
       }
       boolean matches;
@@ -907,7 +908,8 @@ public final class QmpClient implements AutoCloseable {
       End e = end.get();
       QmpConnectionClosedException exception =
           new QmpConnectionClosedException(
-              e.reason() + " before event '" + eventName + "' arrived", e.cause());
+              e.reason() + " before event '" + (eventName == null ? "any" : eventName)
+                  + "' arrived", e.cause());
       completeLater(() -> future.completeExceptionally(exception));
     }
   }

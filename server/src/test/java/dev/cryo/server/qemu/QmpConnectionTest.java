@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
-class QmpClientTest {
+class QmpConnectionTest {
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
   private static final long WAIT_SECONDS = 5;
 
@@ -36,7 +36,7 @@ class QmpClientTest {
 
   private Path socket;
   private FakeQmpPeer peer;
-  private QmpClient client;
+  private QmpConnection client;
   private final ExecutorService background = Executors.newCachedThreadPool();
 
   @BeforeEach
@@ -57,7 +57,7 @@ class QmpClientTest {
 
   private void connect() throws Exception {
     peer = FakeQmpPeer.start(socket);
-    client = QmpClient.connect(socket, CONNECT_TIMEOUT);
+    client = QmpConnection.connect(socket, CONNECT_TIMEOUT);
     peer.awaitNegotiated();
   }
 
@@ -90,8 +90,8 @@ class QmpClientTest {
 
   @Test
   void connect_retriesUntilSocketAppears() throws Exception {
-    Future<QmpClient> connecting =
-        background.submit(() -> QmpClient.connect(socket, Duration.ofSeconds(10)));
+    Future<QmpConnection> connecting =
+        background.submit(() -> QmpConnection.connect(socket, Duration.ofSeconds(10)));
     Thread.sleep(300);
     assertThat(connecting).isNotDone();
 
@@ -108,7 +108,7 @@ class QmpClientTest {
   void connect_socketNeverAppears_failsAfterTimeout() {
     long start = System.nanoTime();
 
-    assertThatThrownBy(() -> QmpClient.connect(socket, Duration.ofMillis(300)))
+    assertThatThrownBy(() -> QmpConnection.connect(socket, Duration.ofMillis(300)))
         .isInstanceOf(IOException.class)
         .hasMessageContaining("did not accept a connection within 300 ms");
 
@@ -122,7 +122,7 @@ class QmpClientTest {
         java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
       silent.bind(java.net.UnixDomainSocketAddress.of(socket));
 
-      assertThatThrownBy(() -> QmpClient.connect(socket, Duration.ofMillis(300)))
+      assertThatThrownBy(() -> QmpConnection.connect(socket, Duration.ofMillis(300)))
           .isInstanceOf(IOException.class)
           .hasMessageContaining("timed out waiting for QMP greeting");
     }
@@ -344,7 +344,7 @@ class QmpClientTest {
   void subscriptionClose_stopsDelivery() throws Exception {
     connect();
     List<String> seen = Collections.synchronizedList(new ArrayList<>());
-    QmpClient.Subscription subscription = client.addEventListener(e -> seen.add(e.name()));
+    QmpConnection.Subscription subscription = client.addEventListener(e -> seen.add(e.name()));
     CompletableFuture<QmpEvent> first = client.nextEvent("A", null);
     peer.sendEvent("A", null);
     await(first);

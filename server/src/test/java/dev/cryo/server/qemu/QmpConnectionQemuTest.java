@@ -26,9 +26,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@link QmpClient} against a real QEMU ({@code -machine none}, no guest, TCG). */
+/** {@link QmpConnection} against a real QEMU ({@code -machine none}, no guest, TCG). */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class QmpClientQemuTest {
+class QmpConnectionQemuTest {
   private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(20);
   private static final long WAIT_SECONDS = 10;
 
@@ -37,7 +37,7 @@ class QmpClientQemuTest {
   @TempDir Path tempDir;
 
   private Process qemu;
-  private QmpClient client;
+  private QmpConnection client;
 
   @BeforeAll
   static void findQemu() {
@@ -65,7 +65,7 @@ class QmpClientQemuTest {
             .redirectErrorStream(true)
             .redirectOutput(runDir.resolve("qemu.log").toFile())
             .start();
-    client = QmpClient.connect(socket, CONNECT_TIMEOUT);
+    client = QmpConnection.connect(socket, CONNECT_TIMEOUT);
   }
 
   @AfterEach
