@@ -243,6 +243,8 @@ final class StreamGate<T> {
       }
     }
     if (message != null) {
+      log.info("abandoning {}: more than {} bytes waited for its client", what,
+          limits.bufferBytes());
       stop(new ResourceExhaustedException("the client reads " + what + " too slowly: more "
           + "than " + limits.bufferBytes() + " bytes waited for it (the server's "
           + "--stream-buffer-bytes); " + what + " was abandoned"), true);
