@@ -38,6 +38,7 @@ import java.util.concurrent.TimeUnit;
 
 /** {@link Images} over cryo.v1.ImageService, with manual flow control on both image streams. */
 final class ImagesImpl implements Images {
+  /** Image bytes per message sent: the server's own chunk size (its StreamGate.CHUNK_BYTES). */
   static final int CHUNK_BYTES = 256 << 10;
 
   private final ImageServiceGrpc.ImageServiceBlockingStub blocking;
@@ -47,7 +48,7 @@ final class ImagesImpl implements Images {
 
   ImagesImpl(io.grpc.Channel channel, Duration deadline, Domains domains) {
     this.blocking = ImageServiceGrpc.newBlockingStub(channel);
-    // Image chunks are 1 MiB: let a few queue in the transport before the sender waits.
+    // Image chunks are 256 KiB: let 16 queue in the transport before the sender waits.
     this.async = ImageServiceGrpc.newStub(channel).withOnReadyThreshold(16 * CHUNK_BYTES);
     this.domains = domains;
     this.deadline = deadline;

@@ -237,6 +237,11 @@ final class RawCalls {
     void cancel() {
       requests.cancel("the test cancelled", null);
     }
+
+    /** Asks for {@code n} more responses: a client that stopped reading reads again. */
+    void request(int n) {
+      requests.request(n);
+    }
   }
 
   /** Shorthand for a one-request call that ends by itself. */

@@ -84,7 +84,8 @@ class StreamLimitsTest {
       assertThatThrownBy(() -> images.restore(stalling, saved.sha256(), saved.payloadBytes(),
           RestoreOptions.defaults()))
           .isInstanceOf(CryoException.class)
-          .hasMessageContaining("sent no image bytes")
+          .hasMessageContaining("sent nothing for 3 s")
+          .hasMessageContaining("--stream-stall-seconds")
           .satisfies(e -> assertThat(((CryoException) e).code())
               .isEqualTo(ErrorCode.DEADLINE_EXCEEDED));
     } finally {

@@ -36,6 +36,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -207,6 +208,14 @@ public final class CryoServer implements AutoCloseable {
     resources.add(imageExecutor::shutdownNow);
     ExecutorService backupExecutor = daemonPool("cryo-backup-");
     resources.add(backupExecutor::shutdownNow);
+    ScheduledThreadPoolExecutor stallTimer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "cryo-stream-stall");
+      t.setDaemon(true);
+      return t;
+    });
+    // A stream that ends cancels its check: do not keep it (and its call) until it was due.
+    stallTimer.setRemoveOnCancelPolicy(true);
+    resources.add(stallTimer::shutdownNow);
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
     SaveRestore saveRestore = new SaveRestore(domains, roots);
@@ -214,7 +223,7 @@ public final class CryoServer implements AutoCloseable {
         new Snapshots(domains, QemuImg.besides(domains.qemuBinary()), saveRestore,
             checkpoints::requireNoCheckpointsForRevert), checkpoints,
         new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor,
-        config.limits().streams());
+        config.limits().streams(), stallTimer);
   }
 
   /** A cached pool of daemon threads: a stuck job never keeps the JVM from exiting. */

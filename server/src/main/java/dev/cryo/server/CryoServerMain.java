@@ -60,9 +60,17 @@ public final class CryoServerMain implements Callable<Integer> {
   List<Path> imageRoots = new ArrayList<>();
 
   @Option(names = "--stream-stall-seconds", paramLabel = "N",
-      description = "A restore whose client sends nothing for this long is abandoned and its "
-          + "QEMU killed (default: ${DEFAULT-VALUE}).")
+      description = "A streaming call whose client reads or sends nothing for this long while "
+          + "the server waits on it is abandoned (DEADLINE_EXCEEDED) and its work stopped: a "
+          + "save resumes the guest, a restore kills its QEMU, a backup cleans up, an event "
+          + "watch or console is dropped (default: ${DEFAULT-VALUE}).")
   long streamStallSeconds = 300;
+
+  @Option(names = "--stream-buffer-bytes", paramLabel = "N",
+      description = "Most bytes one streaming call may hold in the server waiting for a client "
+          + "that reads slowly; past it an event watch or console is dropped "
+          + "(RESOURCE_EXHAUSTED) (default: ${DEFAULT-VALUE}, at least 4096).")
+  long streamBufferBytes = StreamLimits.DEFAULT_BUFFER_BYTES;
 
   @Option(names = "--max-image-bytes", paramLabel = "N",
       description = "Most image bytes one restore call may stream in (default: ${DEFAULT-VALUE}).")
@@ -127,12 +135,22 @@ public final class CryoServerMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this),
           "--tls-reload-seconds and --access-reload-seconds must be at least 1");
     }
+    if (streamStallSeconds <= 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--stream-stall-seconds must be at least 1, not " + streamStallSeconds);
+    }
+    if (streamBufferBytes < StreamLimits.MIN_BUFFER_BYTES) {
+      throw new CommandLine.ParameterException(new CommandLine(this),
+          "--stream-buffer-bytes must be at least " + StreamLimits.MIN_BUFFER_BYTES + ", not "
+          + streamBufferBytes);
+    }
     ServerConfig.Tls tls = tlsCert == null ? null
         : new ServerConfig.Tls(tlsCert, tlsKey, tlsClientCa,
             java.time.Duration.ofSeconds(tlsReloadSeconds));
     ServerConfig.Limits limits = new ServerConfig.Limits(
         new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes,
-        new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), maxImageBytes));
+        new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), streamBufferBytes,
+            maxImageBytes));
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
         accessFile, limits, imageRoots, auditLog,

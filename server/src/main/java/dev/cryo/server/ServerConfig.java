@@ -88,7 +88,7 @@ public record ServerConfig(
    * @param jobs domain jobs (start, save, restore, snapshot, backup...) running at once
    * @param jobsPerPrincipal the same, per authenticated principal
    * @param maxMessageBytes largest gRPC message accepted
-   * @param streams limits on client image streams (stalls, size)
+   * @param streams limits every streaming call is held to: stalls, buffered bytes, image size
    */
   public record Limits(JobLimits jobs, int maxMessageBytes, StreamLimits streams) {
     public static final Limits DEFAULT = new Limits(JobLimits.DEFAULT, 8 << 20,

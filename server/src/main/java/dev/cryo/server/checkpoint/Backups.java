@@ -66,8 +66,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Backups {
   private static final Logger log = LoggerFactory.getLogger(Backups.class);
-  /** Size of the data of one streamed extent message. */
-  static final int CHUNK_BYTES = 256 << 10;
   private static final String NODE_PREFIX = "cryo-backup-";
 
   private final Domains domains;
@@ -87,6 +85,9 @@ public final class Backups {
 
   /** Receives a streamed backup; calls may block (the stream waits for the client). */
   public interface ExtentSink {
+    /** Most data bytes of one extent: the message size of the stream. */
+    int maxExtentBytes();
+
     /** Called once the point-in-time copy is done, before the first extent. */
     void begin(BackupJobInfo info, Map<String, Long> diskSizes);
 
@@ -583,7 +584,7 @@ public final class Backups {
       long total = 0;
       for (Map.Entry<String, Path> t : targets.entrySet()) {
         List<ExtentPlan.Piece> plan = ExtentPlan.plan(
-            Checkpoints.qemuImg(() -> img.map(t.getValue())), full, CHUNK_BYTES);
+            Checkpoints.qemuImg(() -> img.map(t.getValue())), full, sink.maxExtentBytes());
         plans.put(t.getKey(), plan);
         total += ExtentPlan.dataBytes(plan);
       }

@@ -21,36 +21,34 @@ import dev.cryo.server.checkpoint.BackupJobInfo;
 import dev.cryo.server.checkpoint.BackupRequest;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Extent;
-import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.InvalidArgumentException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * cryo.v1.BackupService. A streamed backup runs on an executor this service is given (not on a
- * gRPC thread): that thread holds the domain's job and sends each extent only once the transport
- * is ready, waiting on a condition the onReady handler signals, so at most one extent (1 MiB) per
- * stream is held in memory besides gRPC's own window.
+ * gRPC thread): that thread holds the domain's job and sends each extent through the call's
+ * {@link StreamGate}, so what one stream holds is bounded by the server's stream limits, and a
+ * client that stops reading is abandoned after the stall limit and the backup cleaned up.
  */
 final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
-  /** How long a streamed backup waits for a client that reads nothing. */
-  static final Duration STALL_LIMIT = Duration.ofMinutes(5);
-
   private final Backups backups;
   private final Executor executor;
+  private final StreamLimits limits;
+  private final ScheduledExecutorService stallTimer;
 
-  BackupGrpcService(Backups backups, Executor executor) {
+  BackupGrpcService(Backups backups, Executor executor, StreamLimits limits,
+      ScheduledExecutorService stallTimer) {
     this.backups = backups;
     this.executor = executor;
+    this.limits = limits;
+    this.stallTimer = stallTimer;
   }
 
   @Override
@@ -82,109 +80,54 @@ final class BackupGrpcService extends BackupServiceGrpc.BackupServiceImplBase {
   @Override
   public void streamBackup(StreamBackupRequest req, StreamObserver<StreamBackupResponse> out) {
     Principal caller = CallPrincipal.require();
-    ServerCallStreamObserver<StreamBackupResponse> call =
-        (ServerCallStreamObserver<StreamBackupResponse>) out;
     BackupRequest request = new BackupRequest(emptyToNull(req.getSinceCheckpoint()),
         emptyToNull(req.getCheckpointXml()), targets(req.getDisksList(), false),
         req.getMaxBytesPerSecond());
-    ReadySink sink = new ReadySink(call);
-    call.setOnReadyHandler(sink::signal);
-    call.setOnCancelHandler(sink::cancel);
+    StreamGate<StreamBackupResponse> gate = StreamGate.serverStream(
+        (ServerCallStreamObserver<StreamBackupResponse>) out, limits, stallTimer,
+        StreamBackupResponse::getSerializedSize, "the backup of '" + req.getDomain() + "'");
     executor.execute(() -> {
       try {
-        BackupJobInfo info = backups.stream(caller, req.getDomain(), request, sink);
-        sink.send(StreamBackupResponse.newBuilder().setFinished(toProto(info)).build());
-        call.onCompleted();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+        BackupJobInfo info = backups.stream(caller, req.getDomain(), request, new GateSink(gate));
+        gate.offer(StreamBackupResponse.newBuilder().setFinished(toProto(info)).build());
+        gate.complete();
       } catch (RuntimeException e) {
-        if (sink.stalled != null) {
-          call.onError(StatusMapping.toException(sink.stalled));
-        } else if (!sink.clientCancelled) {
-          call.onError(StatusMapping.toException(e));
-        }
+        gate.fail(e);
       }
     });
   }
 
-  /** Hands extents to the call only while it is ready; guarded by {@link #lock}. */
-  private static final class ReadySink implements Backups.ExtentSink {
-    private final ServerCallStreamObserver<StreamBackupResponse> call;
-    private final ReentrantLock lock = new ReentrantLock();
-    private final Condition ready = lock.newCondition();
-    private volatile boolean cancelled;
-    /** Set by the cancel handler: the client is gone, nothing more may be sent. */
-    volatile boolean clientCancelled;
-    /** Set when the client stopped reading for too long; sent as the call's error. */
-    volatile DeadlineExceededException stalled;
-
-    ReadySink(ServerCallStreamObserver<StreamBackupResponse> call) {
-      this.call = call;
-    }
-
-    void signal() {
-      lock.lock();
-      try {
-        ready.signalAll();
-      } finally {
-        lock.unlock();
-      }
-    }
-
-    void cancel() {
-      clientCancelled = true;
-      cancelled = true;
-      signal();
+  /**
+   * Hands extents to the gate, which sends each once the transport is ready; the backup's thread
+   * waits there. Once the call stopped (cancel, stall) {@link #cancelled} says so and a waiting
+   * send throws the gate's error: the backup stops and cleans up.
+   */
+  private record GateSink(StreamGate<StreamBackupResponse> gate) implements Backups.ExtentSink {
+    @Override
+    public int maxExtentBytes() {
+      return StreamGate.CHUNK_BYTES;
     }
 
     @Override
     public boolean cancelled() {
-      return cancelled;
+      return gate.ended();
     }
 
     @Override
     public void begin(BackupJobInfo info, Map<String, Long> diskSizes) {
-      try {
-        send(StreamBackupResponse.newBuilder().setHeader(BackupHeader.newBuilder()
-            .setJob(toProto(info)).putAllDiskSizes(diskSizes)).build());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        cancelled = true;
-      }
+      gate.send(StreamBackupResponse.newBuilder().setHeader(BackupHeader.newBuilder()
+          .setJob(toProto(info)).putAllDiskSizes(diskSizes)).build());
     }
 
     @Override
-    public void extent(Extent e) throws InterruptedException {
+    public void extent(Extent e) {
       BackupExtent.Builder b = BackupExtent.newBuilder().setDisk(e.disk()).setOffset(e.offset())
           .setLength(e.length()).setZero(e.zero());
       if (!e.zero()) {
         // The array is the server's own and never reused: send it without a copy.
         b.setData(UnsafeByteOperations.unsafeWrap(e.data()));
       }
-      send(StreamBackupResponse.newBuilder().setExtent(b).build());
-    }
-
-    void send(StreamBackupResponse message) throws InterruptedException {
-      long deadline = System.nanoTime() + STALL_LIMIT.toNanos();
-      lock.lock();
-      try {
-        while (!call.isReady() && !cancelled) {
-          if (System.nanoTime() > deadline) {
-            // A client that stops reading must not hold the domain's job forever.
-            cancelled = true;
-            stalled = new DeadlineExceededException("the client read nothing for "
-                + STALL_LIMIT.toMinutes() + " min; the backup was stopped");
-            throw stalled;
-          }
-          // Signalled by onReady or cancel; the timeout only guards against a missed signal.
-          ready.await(1, TimeUnit.SECONDS);
-        }
-      } finally {
-        lock.unlock();
-      }
-      if (!cancelled) {
-        call.onNext(message);
-      }
+      gate.send(StreamBackupResponse.newBuilder().setExtent(b).build());
     }
   }
 

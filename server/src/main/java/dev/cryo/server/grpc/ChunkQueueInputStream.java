@@ -2,17 +2,17 @@ package dev.cryo.server.grpc;
 
 import com.google.protobuf.ByteString;
 import dev.cryo.server.error.DataLossException;
-import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.ResourceExhaustedException;
 import dev.cryo.server.image.ChunkedImageStream;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.ArrayDeque;
 
 /**
  * The image chunks of a client stream for the restore thread, as a stream or piece by piece. gRPC
- * delivers a chunk only after {@code request(1)}; this asks for the next one each time the
- * reader has taken one, so at most {@code window} chunks wait here. A chunk may alias gRPC's
+ * delivers a chunk only after {@code request(1)}; this asks its {@link StreamGate} for the next
+ * one each time the reader has taken one, so at most the window the restore asked for first waits
+ * here. While the reader waits for a chunk the gate's stall clock runs; a stalled client is
+ * abandoned by the gate, whose stop action {@link #fail}s this stream. A chunk may alias gRPC's
  * receive buffers ({@link AliasingMarshaller}): each is released once read, or handed on as a
  * {@link ChunkedImageStream.Piece} whose holder releases it; {@link #close} releases what is left.
  */
@@ -22,8 +22,7 @@ final class ChunkQueueInputStream extends ChunkedImageStream {
   /** A chunk and how to give its buffers back. */
   private record Chunk(ByteString bytes, Runnable release) {}
 
-  private final Runnable requestOne;
-  private final Duration stallTimeout;
+  private final StreamGate<?> gate;
   private final long maxBytes;
   /** Bytes offered so far; guarded by {@code this}. */
   private long received;
@@ -36,13 +35,9 @@ final class ChunkQueueInputStream extends ChunkedImageStream {
   private Chunk current = new Chunk(ByteString.EMPTY, NOTHING);
   private int position;
 
-  /**
-   * @param stallTimeout how long the reader waits for a chunk before it gives up on the client
-   * @param maxBytes most image bytes one call may send
-   */
-  ChunkQueueInputStream(Runnable requestOne, Duration stallTimeout, long maxBytes) {
-    this.requestOne = requestOne;
-    this.stallTimeout = stallTimeout;
+  /** @param maxBytes most image bytes one call may send */
+  ChunkQueueInputStream(StreamGate<?> gate, long maxBytes) {
+    this.gate = gate;
     this.maxBytes = maxBytes;
   }
 
@@ -146,35 +141,37 @@ final class ChunkQueueInputStream extends ChunkedImageStream {
 
   /** The next non-empty chunk, asking gRPC for one more; null at the end of the stream. */
   private synchronized Chunk take() {
-    long deadline = System.nanoTime() + stallTimeout.toNanos();
-    while (true) {
-      if (failure != null) {
-        throw failure;
-      }
-      Chunk next = queue.poll();
-      if (next != null) {
-        requestOne.run();
-        if (next.bytes().isEmpty()) {
-          next.release().run();
-          continue;
+    boolean waited = false;
+    try {
+      while (true) {
+        if (failure != null) {
+          throw failure;
         }
-        return next;
+        Chunk next = queue.poll();
+        if (next != null) {
+          gate.request(1);
+          if (next.bytes().isEmpty()) {
+            next.release().run();
+            continue;
+          }
+          return next;
+        }
+        if (ended) {
+          return null;
+        }
+        if (!waited) {
+          waited = true;
+          gate.awaitingClient(true);
+        }
+        // Woken by offer, end or fail (the gate's stop action when the client stalls).
+        wait();
       }
-      if (ended) {
-        return null;
-      }
-      long left = deadline - System.nanoTime();
-      if (left <= 0) {
-        // A client that stops sending would otherwise hold a half-restored QEMU forever.
-        fail(new DeadlineExceededException("the client sent no image bytes for "
-            + stallTimeout.toSeconds() + " s; the restore was abandoned"));
-        continue;
-      }
-      try {
-        wait(Math.max(1, left / 1_000_000));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new DataLossException("interrupted while waiting for image bytes", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DataLossException("interrupted while waiting for image bytes", e);
+    } finally {
+      if (waited) {
+        gate.awaitingClient(false);
       }
     }
   }

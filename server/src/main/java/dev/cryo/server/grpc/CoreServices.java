@@ -7,6 +7,7 @@ import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.snapshot.Snapshots;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 
 /**
  * The core the gRPC adapters call into, built once per server and shared by every listener (TCP
@@ -14,7 +15,8 @@ import java.util.concurrent.ExecutorService;
  *
  * @param imageExecutor runs saves and restores: blocking QEMU and disk I/O, never gRPC's threads
  * @param backupExecutor runs backups, which hold a domain's job for their whole length
- * @param streamLimits limits on client image streams
+ * @param streamLimits the limits every streaming call is held to ({@link StreamGate})
+ * @param stallTimer runs the stall checks of streaming calls; short tasks only
  */
 public record CoreServices(
     Domains domains,
@@ -24,7 +26,8 @@ public record CoreServices(
     Backups backups,
     ExecutorService imageExecutor,
     ExecutorService backupExecutor,
-    StreamLimits streamLimits) {
+    StreamLimits streamLimits,
+    ScheduledExecutorService stallTimer) {
 
   public CoreServices {
     Objects.requireNonNull(domains, "domains");
@@ -35,5 +38,6 @@ public record CoreServices(
     Objects.requireNonNull(imageExecutor, "imageExecutor");
     Objects.requireNonNull(backupExecutor, "backupExecutor");
     Objects.requireNonNull(streamLimits, "streamLimits");
+    Objects.requireNonNull(stallTimer, "stallTimer");
   }
 }

@@ -46,20 +46,25 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
 /** cryo.v1.DomainService: proto in, {@link Domains} call, proto out. */
 final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
   private static final int DEFAULT_HISTORY_BYTES = 16 * 1024;
-  private static final long STREAM_BUFFER_BYTES = 4L << 20;
 
   private final Domains domains;
   private final DomainStarter starter;
+  private final StreamLimits limits;
+  private final ScheduledExecutorService stallTimer;
 
-  DomainGrpcService(Domains domains, DomainStarter starter) {
+  DomainGrpcService(Domains domains, DomainStarter starter, StreamLimits limits,
+      ScheduledExecutorService stallTimer) {
     this.domains = domains;
     this.starter = starter;
+    this.limits = limits;
+    this.stallTimer = stallTimer;
   }
 
   /**
@@ -183,86 +188,81 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
     Principal caller = CallPrincipal.require();
     // A name need not be defined yet: watching, then defining, must report the definition.
     String name = req.getName().isEmpty() ? null : req.getName();
-    ServerCallStreamObserver<WatchDomainEventsResponse> call =
-        (ServerCallStreamObserver<WatchDomainEventsResponse>) out;
-    OutboundQueue<WatchDomainEventsResponse> queue = new OutboundQueue<>(call,
-        WatchDomainEventsResponse::getSerializedSize, STREAM_BUFFER_BYTES, "events");
+    StreamGate<WatchDomainEventsResponse> gate = StreamGate.serverStream(
+        (ServerCallStreamObserver<WatchDomainEventsResponse>) out, limits, stallTimer,
+        WatchDomainEventsResponse::getSerializedSize, "the event watch");
+    // The event bus never waits for a watcher: one that stops reading is dropped by the gate
+    // (stall or buffer limit), and its subscription ends with it.
     AutoCloseable subscription = domains.watch(caller, name,
-        event -> queue.offer(DomainProtos.toProto(event)));
-    call.setOnCancelHandler(() -> {
-      queue.cancelled();
-      closeQuietly(subscription);
-    });
-    queue.offer(WatchDomainEventsResponse.newBuilder().setSubscribed(true).build());
+        event -> gate.offer(DomainProtos.toProto(event)));
+    gate.onStop(why -> closeQuietly(subscription));
+    gate.offer(WatchDomainEventsResponse.newBuilder().setSubscribed(true).build());
   }
 
   @Override
   public StreamObserver<OpenConsoleRequest> openConsole(StreamObserver<OpenConsoleResponse> out) {
     Principal caller = CallPrincipal.require();
-    ServerCallStreamObserver<OpenConsoleResponse> call =
-        (ServerCallStreamObserver<OpenConsoleResponse>) out;
-    OutboundQueue<OpenConsoleResponse> queue = new OutboundQueue<>(call,
-        OpenConsoleResponse::getSerializedSize, STREAM_BUFFER_BYTES, "console output");
-    // Set by the first message; read by the cancel handler, which grpc-java wants registered now.
+    StreamGate<OpenConsoleResponse> gate = StreamGate.clientStream(
+        (ServerCallStreamObserver<OpenConsoleResponse>) out, limits, stallTimer,
+        OpenConsoleResponse::getSerializedSize, "the console");
+    // Set by the first message; run when the call stops, however.
     AtomicReference<Runnable> detach = new AtomicReference<>(() -> { });
-    call.setOnCancelHandler(() -> {
-      queue.cancelled();
-      detach.get().run();
-    });
+    gate.onStop(why -> detach.get().run());
     return new StreamObserver<>() {
       /** Set by the first message. Only touched on the call's serialized listener thread. */
       private SerialConsole console;
 
       @Override
       public void onNext(OpenConsoleRequest req) {
-        if (console == null) {
-          attach(req);
-        } else if (!req.getData().isEmpty()) {
-          try {
+        try {
+          if (console == null) {
+            gate.awaitingClient(false); // After the first message, a quiet user is no stall.
+            attach(req);
+          } else if (!req.getData().isEmpty()) {
             console.write(req.getData().toByteArray());
-          } catch (IOException e) {
-            queue.fail(new FailedPreconditionException("the console of the domain closed: "
-                + e.getMessage()));
           }
+          gate.request(1);
+        } catch (IOException e) {
+          gate.fail(new FailedPreconditionException("the console of the domain closed: "
+              + e.getMessage()));
+        } catch (RuntimeException e) {
+          gate.fail(e);
         }
       }
 
-      private void attach(OpenConsoleRequest req) {
+      private void attach(OpenConsoleRequest req) throws IOException {
         RunningQemu running = Domains.requireActive(domains.get(caller, req.getName()),
             "open the console of");
         console = running.console();
         int history = req.getHistoryBytes() == 0 ? DEFAULT_HISTORY_BYTES : req.getHistoryBytes();
         SerialConsole.Attachment attachment = console.attach(history,
-            chunk -> queue.offer(OpenConsoleResponse.newBuilder()
+            chunk -> gate.offer(OpenConsoleResponse.newBuilder()
                 .setData(ByteString.copyFrom(chunk)).build()));
         detach.set(attachment.detach());
+        if (gate.ended()) {
+          attachment.detach().run(); // Stopped while attaching.
+          return;
+        }
         if (attachment.history().length > 0) {
-          queue.offer(OpenConsoleResponse.newBuilder()
+          gate.offer(OpenConsoleResponse.newBuilder()
               .setData(ByteString.copyFrom(attachment.history())).setHistory(true).build());
         }
-        running.process().onExit().thenRun(() -> {
-          detach.get().run();
-          queue.fail(new FailedPreconditionException("domain '" + req.getName()
-              + "' stopped"));
-        });
+        running.process().onExit().thenRun(() -> gate.fail(new FailedPreconditionException(
+            "domain '" + req.getName() + "' stopped")));
         if (req.getData().size() > 0) {
-          onNext(OpenConsoleRequest.newBuilder().setData(req.getData()).build());
+          console.write(req.getData().toByteArray());
         }
       }
 
       @Override
       public void onError(Throwable t) {
-        detach.get().run();
-        queue.cancelled();
+        // The client cancelled: the gate's cancel handler has detached.
       }
 
       @Override
       public void onCompleted() {
         detach.get().run();
-        synchronized (queue) {
-          queue.cancelled();
-          out.onCompleted();
-        }
+        gate.complete();
       }
     };
   }

@@ -20,8 +20,8 @@ import java.util.List;
  */
 public final class GrpcServices {
   /**
-   * HTTP/2 receive window per stream: HTTP/2's default 1 MiB holds an image stream to one 1 MiB
-   * chunk in flight. It also bounds what one restore stream can buffer here unread.
+   * HTTP/2 receive window per stream: grpc-java's default 1 MiB holds a restore stream to four
+   * 256 KiB chunks in flight. It also bounds what one restore stream can buffer here unread.
    */
   public static final int FLOW_CONTROL_WINDOW = 8 << 20;
 
@@ -38,13 +38,15 @@ public final class GrpcServices {
       ReloadingAccessFile access, AuditLog audit) {
     List<ServerInterceptor> chain = chain(access, audit);
     ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
-        core.streamLimits());
+        core.streamLimits(), core.stallTimer());
     List<BindableService> services = List.of(
-        new DomainGrpcService(core.domains(), images.starter()),
+        new DomainGrpcService(core.domains(), images.starter(), core.streamLimits(),
+            core.stallTimer()),
         images.aliasing(),
         new SnapshotGrpcService(core.snapshots()),
         new CheckpointGrpcService(core.checkpoints()),
-        new BackupGrpcService(core.backups(), core.backupExecutor()),
+        new BackupGrpcService(core.backups(), core.backupExecutor(), core.streamLimits(),
+            core.stallTimer()),
         ProtoReflectionServiceV1.newInstance(),
         // v1alpha too: older grpcurl and Postman versions ask only for it.
         reflectionV1Alpha());

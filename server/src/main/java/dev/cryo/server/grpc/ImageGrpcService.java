@@ -21,7 +21,6 @@ import dev.cryo.api.v1.SaveSummary;
 import dev.cryo.api.v1.UpdateImageXmlRequest;
 import dev.cryo.api.v1.UpdateImageXmlResponse;
 import dev.cryo.server.auth.Principal;
-import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.ImageXml;
@@ -37,29 +36,31 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * cryo.v1.ImageService: proto in, {@link SaveRestore} call on the service's own executor, proto
- * out. Image bytes flow with manual flow control both ways.
+ * out. Image bytes flow through a {@link StreamGate} both ways.
  */
 final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
-  /** Image bytes per message: large enough to amortise framing, far below the 4 MiB limit. */
-  static final int CHUNK_BYTES = 256 << 10;
   /** Chunks a restore asks for ahead of the one it is reading. */
   private static final int RESTORE_WINDOW = 16;
 
   private final SaveRestore images;
   private final ExecutorService executor;
   private final StreamLimits limits;
+  private final ScheduledExecutorService stallTimer;
   /** Restore chunks alias gRPC's receive buffers until the restore has used them. */
   private final AliasingMarshaller<RestoreDomainRequest> restoreRequests =
       new AliasingMarshaller<>(RestoreDomainRequest.getDefaultInstance());
 
-  ImageGrpcService(SaveRestore images, ExecutorService executor, StreamLimits limits) {
+  ImageGrpcService(SaveRestore images, ExecutorService executor, StreamLimits limits,
+      ScheduledExecutorService stallTimer) {
     this.images = images;
     this.executor = executor;
     this.limits = limits;
+    this.stallTimer = stallTimer;
   }
 
   /** This service as gRPC serves it: {@link #bindService()} with aliased restore chunks. */
@@ -90,16 +91,12 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   @Override
   public void saveDomain(SaveDomainRequest req, StreamObserver<SaveDomainResponse> out) {
     Principal caller = CallPrincipal.require();
-    ServerCallStreamObserver<SaveDomainResponse> call =
-        (ServerCallStreamObserver<SaveDomainResponse>) out;
-    // A few 1 MiB chunks may queue in the transport before the saving thread waits.
-    call.setOnReadyThreshold(16 * CHUNK_BYTES);
-    FlowControlledSender<SaveDomainResponse> sender = new FlowControlledSender<>(call);
+    StreamGate<SaveDomainResponse> gate = StreamGate.serverStream(
+        (ServerCallStreamObserver<SaveDomainResponse>) out, limits, stallTimer,
+        SaveDomainResponse::getSerializedSize, "the save of '" + req.getName() + "'");
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
-    call.setOnCancelHandler(() -> {
-      sender.cancelled();
-      cancel.cancel();
-    });
+    // A cancel, a stall or a failure stops QEMU's migration; the save resumes the guest.
+    gate.onStop(why -> cancel.cancel());
     SaveRestore.SaveOptions options = saveOptions(req);
     Path path = switch (req.getDestinationCase()) {
       case PATH -> images.roots().forWriting(req.getPath());
@@ -110,7 +107,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     // NOT_FOUND now, on the call, rather than after the stream has begun.
     images.domains().get(caller, req.getName());
     SaveRestore.ProgressListener progress = (phase, done, total, rate) ->
-        sender.offer(SaveDomainResponse.newBuilder().setProgress(SaveProgress.newBuilder()
+        gate.offerIfReady(SaveDomainResponse.newBuilder().setProgress(SaveProgress.newBuilder()
             .setPhase(SavePhase.forNumber(phase.ordinal() + 1))
             .setProcessedBytes(done).setEstimatedTotalBytes(total)
             .setRateBytesPerSecond(rate)).build());
@@ -120,7 +117,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           case PATH -> images.saveToFile(caller, req.getName(), path, options, progress, cancel);
           case MANAGED_SAVE -> images.saveManaged(caller, req.getName(), options, progress, cancel);
           default -> {
-            try (ChunkingOutputStream chunks = new ChunkingOutputStream(sender)) {
+            try (ChunkingOutputStream chunks = new ChunkingOutputStream(gate)) {
               SaveRestore.SaveResult r = images.saveToStream(caller, req.getName(), chunks, options,
                   progress, cancel);
               chunks.flush();
@@ -128,10 +125,11 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
             }
           }
         };
-        sender.send(SaveDomainResponse.newBuilder().setSummary(summary(result)).build());
-        sender.complete();
+        // Queued, not waited for: the save is done and its thread goes back to the pool.
+        gate.offer(SaveDomainResponse.newBuilder().setSummary(summary(result)).build());
+        gate.complete();
       } catch (Throwable t) {
-        sender.fail(t);
+        gate.fail(t);
       }
     });
   }
@@ -195,14 +193,17 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         .setNanos(d.getNano()).build();
   }
 
-  /** Image bytes into {@link #CHUNK_BYTES} messages, each sent when the client is ready. */
+  /**
+   * Image bytes into {@link StreamGate#CHUNK_BYTES} messages, each sent when the client is ready:
+   * a write waits for the client, and throws the gate's error once the call stopped.
+   */
   private static final class ChunkingOutputStream extends OutputStream {
-    private final FlowControlledSender<SaveDomainResponse> sender;
-    private byte[] buf = new byte[CHUNK_BYTES];
+    private final StreamGate<SaveDomainResponse> gate;
+    private byte[] buf = new byte[StreamGate.CHUNK_BYTES];
     private int used;
 
-    ChunkingOutputStream(FlowControlledSender<SaveDomainResponse> sender) {
-      this.sender = sender;
+    ChunkingOutputStream(StreamGate<SaveDomainResponse> gate) {
+      this.gate = gate;
     }
 
     @Override
@@ -229,9 +230,9 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       if (used > 0) {
         // The array is handed over, not copied: a fresh one takes its place.
         ByteString chunk = UnsafeByteOperations.unsafeWrap(buf, 0, used);
-        buf = new byte[CHUNK_BYTES];
+        buf = new byte[StreamGate.CHUNK_BYTES];
         used = 0;
-        sender.send(SaveDomainResponse.newBuilder().setChunk(chunk).build());
+        gate.send(SaveDomainResponse.newBuilder().setChunk(chunk).build());
       }
     }
 
@@ -247,41 +248,37 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   public StreamObserver<RestoreDomainRequest> restoreDomain(
       StreamObserver<RestoreDomainResponse> out) {
     Principal caller = CallPrincipal.require();
-    ServerCallStreamObserver<RestoreDomainResponse> call =
-        (ServerCallStreamObserver<RestoreDomainResponse>) out;
-    call.disableAutoRequest();
+    StreamGate<RestoreDomainResponse> gate = StreamGate.clientStream(
+        (ServerCallStreamObserver<RestoreDomainResponse>) out, limits, stallTimer,
+        RestoreDomainResponse::getSerializedSize, "the restore");
     SaveRestore.Cancel cancel = new SaveRestore.Cancel();
-    ChunkQueueInputStream chunks = new ChunkQueueInputStream(() -> call.request(1),
-        limits.stallTimeout(), limits.maxImageBytes());
+    ChunkQueueInputStream chunks = new ChunkQueueInputStream(gate, limits.maxImageBytes());
     AtomicReference<ImageXml.Digest> trailer = new AtomicReference<>();
-    call.setOnCancelHandler(() -> {
+    // A cancel, a stall or a failure stops the restore, which kills its half-restored QEMU.
+    gate.onStop(why -> {
       cancel.cancel();
-      chunks.fail(new CancelledException("cancelled by the client"));
+      chunks.fail(why);
     });
-    call.request(1);
     return new StreamObserver<>() {
       /** Only touched on the call's serialized listener thread. */
       private boolean started;
-      /** Set once the restore runs on the executor, which then reports every outcome. */
-      private boolean submitted;
-      private boolean failed;
       private boolean streamSource;
       private boolean trailerSeen;
 
       @Override
       public void onNext(RestoreDomainRequest req) {
-        if (failed) {
-          restoreRequests.release(req);
-          return;
-        }
         boolean queued = false;
         try {
+          if (gate.ended()) {
+            return;
+          }
           switch (req.getPartCase()) {
             case OPTIONS -> {
               if (started) {
                 throw new InvalidArgumentException("RestoreOptions may only come first");
               }
               started = true;
+              gate.awaitingClient(false);
               begin(req.getOptions());
             }
             case CHUNK -> {
@@ -297,19 +294,13 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
               trailerSeen = true;
               trailer.set(new ImageXml.Digest(req.getTrailer().getSha256(),
                   req.getTrailer().getPayloadBytes()));
-              call.request(1);
+              gate.request(1);
             }
             default -> throw new InvalidArgumentException("empty RestoreDomainRequest");
           }
         } catch (RuntimeException e) {
-          chunks.fail(e);
-          if (!submitted) {
-            failed = true;
-            cancel.cancel();
-            synchronized (call) {
-              call.onError(StatusMapping.toException(e));
-            }
-          }
+          // Ends the call with e's status; the stop actions end the restore, if it began.
+          gate.fail(e);
         } finally {
           if (!queued) {
             // Chunks are released by the queue; options and trailer were copied out of theirs.
@@ -340,7 +331,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         Runnable work = switch (o.getSourceCase()) {
           case STREAM -> {
             streamSource = true;
-            call.request(RESTORE_WINDOW);
+            gate.request(RESTORE_WINDOW);
             yield () -> finish(images.restoreFromStream(caller, chunks,
                 () -> Optional.ofNullable(trailer.get()), options, cancel));
           }
@@ -357,17 +348,11 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           default -> throw new InvalidArgumentException(
               "RestoreOptions needs a source: stream, path or managed_save_name");
         };
-        submitted = true;
         executor.execute(() -> {
           try {
             work.run();
           } catch (Throwable t) {
-            chunks.fail(new CancelledException("restore failed"));
-            synchronized (call) {
-              if (!call.isCancelled()) {
-                call.onError(StatusMapping.toException(t));
-              }
-            }
+            gate.fail(t);
           } finally {
             chunks.close();
           }
@@ -375,23 +360,19 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       }
 
       private void finish(SaveRestore.RestoreResult r) {
-        RestoreDomainResponse resp = RestoreDomainResponse.newBuilder()
+        gate.offer(RestoreDomainResponse.newBuilder()
             .setDomain(DomainProtos.toProto(r.domain()))
             .addAllWarnings(r.warnings())
             .setVerified(r.verified())
             .setPayloadBytes(r.payloadBytes())
             .setDuration(toProto(r.duration()))
-            .build();
-        synchronized (call) {
-          call.onNext(resp);
-          call.onCompleted();
-        }
+            .build());
+        gate.complete();
       }
 
       @Override
       public void onError(Throwable t) {
-        cancel.cancel();
-        chunks.fail(new CancelledException("the client ended the restore: " + t.getMessage()));
+        // The client cancelled: the gate's cancel handler has stopped the restore.
       }
 
       @Override

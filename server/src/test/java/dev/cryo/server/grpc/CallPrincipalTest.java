@@ -47,10 +47,10 @@ class CallPrincipalTest {
   }
 
   private static List<BindableService> adaptersWithoutCore() {
-    ImageGrpcService images = new ImageGrpcService(null, null, null);
-    return List.of(new DomainGrpcService(null, images.starter()), images.aliasing(),
+    ImageGrpcService images = new ImageGrpcService(null, null, null, null);
+    return List.of(new DomainGrpcService(null, images.starter(), null, null), images.aliasing(),
         new SnapshotGrpcService(null), new CheckpointGrpcService(null),
-        new BackupGrpcService(null, null));
+        new BackupGrpcService(null, null, null, null));
   }
 
   @Test

@@ -11,14 +11,26 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
+@Timeout(30)
 class ChunkQueueInputStreamTest {
-  private final AtomicInteger requested = new AtomicInteger();
+  private final RecordingServerCall<String> call = new RecordingServerCall<>();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+  private final StreamGate<String> gate = StreamGate.clientStream(call,
+      new StreamLimits(Duration.ofSeconds(5), StreamLimits.DEFAULT_BUFFER_BYTES, 1 << 20),
+      timer, String::length, "the restore");
   private final List<String> released = new ArrayList<>();
-  private final ChunkQueueInputStream chunks = new ChunkQueueInputStream(
-      requested::incrementAndGet, Duration.ofSeconds(5), 1 << 20);
+  private final ChunkQueueInputStream chunks = new ChunkQueueInputStream(gate, 1 << 20);
+
+  @AfterEach
+  void stopTimer() {
+    timer.shutdownNow();
+  }
 
   private void offer(String text) {
     chunks.offer(ByteString.copyFromUtf8(text), () -> released.add(text));
@@ -45,7 +57,8 @@ class ChunkQueueInputStreamTest {
     assertThat(text(second)).isEqualTo("payload-2");
     assertThat(chunks.nextPiece()).isNull();
     assertThat(released).as("pieces are the holder's to release").isEmpty();
-    assertThat(requested).as("one more chunk asked for per chunk taken").hasValue(2);
+    assertThat(call.requested).as("the first message, then one more chunk per chunk taken")
+        .isEqualTo(1 + 2);
 
     rest.release().run();
     second.release().run();
