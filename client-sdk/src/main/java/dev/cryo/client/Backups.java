@@ -17,10 +17,16 @@ public interface Backups {
    */
   BackupJob startPush(String domain, BackupOptions options, Map<String, Path> targets);
 
-  /** The running or last backup of the domain. */
+  /**
+   * The running or last backup of the domain, in backup terms. A running backup is also the
+   * domain's job: {@link Domains#job} shows it with the progress of every other job.
+   */
   BackupJob job(String domain);
 
-  /** Cancels the running backup; returns once the server has cleaned up. */
+  /**
+   * Cancels the running backup; returns once the server has cleaned up. {@link Domains#abortJob}
+   * does the same without waiting.
+   */
   BackupJob cancel(String domain);
 
   /** Receives a streamed backup, on the thread that called {@link #stream}. */

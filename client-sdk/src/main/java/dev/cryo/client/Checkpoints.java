@@ -52,7 +52,22 @@ public interface Checkpoints {
   /** All checkpoints, parents before children. */
   List<Checkpoint> list(String domain);
 
+  /**
+   * The checkpoints {@code filter} selects, parents before children (siblings oldest first). Asks
+   * for as many pages as there are (each one call, 1000 checkpoints at most).
+   */
   List<Checkpoint> list(String domain, Filter filter);
+
+  /**
+   * One page of {@link #list(String, Filter)}: for callers that page themselves.
+   *
+   * @param pageSize the most checkpoints to return; 0 for the server's default (1000, also its
+   *     maximum)
+   * @param pageToken empty (or null) for the first page, else {@link Page#nextPageToken} of the
+   *     previous page, asked with the same domain and filter
+   * @throws CryoException INVALID_ARGUMENT for a negative size or a token from another listing
+   */
+  Page<Checkpoint> listPage(String domain, Filter filter, int pageSize, String pageToken);
 
   /** Direct children of {@code name}. */
   List<Checkpoint> children(String domain, String name);

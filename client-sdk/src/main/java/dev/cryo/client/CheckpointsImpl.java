@@ -9,8 +9,11 @@ import dev.cryo.api.v1.DeleteCheckpointRequest;
 import dev.cryo.api.v1.GetCheckpointParentRequest;
 import dev.cryo.api.v1.GetCheckpointRequest;
 import dev.cryo.api.v1.GetCurrentCheckpointRequest;
+import dev.cryo.api.v1.LeafFilter;
 import dev.cryo.api.v1.ListCheckpointsRequest;
+import dev.cryo.api.v1.ListCheckpointsResponse;
 import dev.cryo.api.v1.RedefineCheckpointRequest;
+import dev.cryo.api.v1.TreeFilter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -67,14 +70,35 @@ final class CheckpointsImpl implements Checkpoints {
 
   @Override
   public List<Checkpoint> list(String domain, Filter filter) {
-    ListCheckpointsRequest.Builder req = ListCheckpointsRequest.newBuilder().setDomain(domain)
-        .setRootsOnly(filter.rootsOnly()).setLeavesOnly(filter.leavesOnly())
-        .setNoLeaves(filter.noLeaves());
-    if (filter.parent() != null) {
-      req.setParent(filter.parent());
+    return DomainsImpl.allPages(token -> listPage(domain, filter, 0, token));
+  }
+
+  @Override
+  public Page<Checkpoint> listPage(String domain, Filter filter, int pageSize,
+      String pageToken) {
+    if (filter.leavesOnly() && filter.noLeaves()) {
+      throw new CryoException(CryoException.ErrorCode.INVALID_ARGUMENT,
+          "leavesOnly and noLeaves exclude each other", null);
     }
-    return call(() -> stub().listCheckpoints(req.build())).getCheckpointsList().stream()
-        .map(CheckpointsImpl::fromProto).toList();
+    TreeFilter.Builder tree = TreeFilter.newBuilder().setLeaves(
+        filter.leavesOnly() ? LeafFilter.LEAF_FILTER_LEAVES_ONLY
+            : filter.noLeaves() ? LeafFilter.LEAF_FILTER_NO_LEAVES
+            : LeafFilter.LEAF_FILTER_UNSPECIFIED);
+    if (filter.parent() != null) {
+      if (filter.rootsOnly()) {
+        tree.setChildrenOf(filter.parent());
+      } else {
+        tree.setDescendantsOf(filter.parent());
+      }
+    } else if (filter.rootsOnly()) {
+      tree.setRoots(com.google.protobuf.Empty.getDefaultInstance());
+    }
+    ListCheckpointsRequest req = ListCheckpointsRequest.newBuilder().setDomain(domain)
+        .setTree(tree).setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken)
+        .build();
+    ListCheckpointsResponse resp = call(() -> stub().listCheckpoints(req));
+    return new Page<>(resp.getCheckpointsList().stream().map(CheckpointsImpl::fromProto)
+        .toList(), resp.getNextPageToken());
   }
 
   @Override

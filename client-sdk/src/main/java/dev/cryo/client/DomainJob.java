@@ -9,11 +9,12 @@ import java.util.OptionalDouble;
  * Domains#job} and {@link Domains#abortJob}.
  *
  * @param operation what runs: "snapshot create", "snapshot revert", "snapshot delete", "save",
- *     "restore", "start", ...
+ *     "restore", "start", "checkpoint create", "backup", ...
  * @param started when the job took the domain
  * @param elapsed time since then, at the time of the call
  * @param phase what it does now: "memory" (saving or loading guest memory), "disks",
- *     "memory+disks", "merge"; empty before its first report
+ *     "memory+disks", "merge"; for a backup "copy" (QEMU copies the disks) then, streamed, "send";
+ *     empty before its first report
  * @param processedBytes bytes done so far in this phase; 0 when it has nothing to count
  * @param totalBytes bytes to do in this phase; 0 when not known
  * @param abortable whether {@link Domains#abortJob} can stop it now

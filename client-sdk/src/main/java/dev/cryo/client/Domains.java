@@ -93,8 +93,23 @@ public interface Domains {
    */
   Domain get(String name);
 
-  /** Domains in one of {@code states}, all when empty; sorted by name. */
+  /**
+   * Domains in one of {@code states}, all when empty; sorted by name. Asks for as many pages as
+   * there are (each one call, 1000 domains at most); a domain defined or undefined meanwhile may
+   * or may not be listed, by where its name sorts.
+   */
   List<Domain> list(Set<DomainState> states);
+
+  /**
+   * One page of {@link #list}: for callers that page themselves.
+   *
+   * @param pageSize the most domains to return; 0 for the server's default (1000, also its
+   *     maximum)
+   * @param pageToken empty (or null) for the first page, else {@link Page#nextPageToken} of the
+   *     previous page, asked with the same {@code states}
+   * @throws CryoException INVALID_ARGUMENT for a negative size or a token from another listing
+   */
+  Page<Domain> listPage(Set<DomainState> states, int pageSize, String pageToken);
 
   /** The domain XML as the server stores it. */
   String xml(String name);
@@ -131,7 +146,8 @@ public interface Domains {
 
   /**
    * The long operation (job) holding the domain, with its progress: what {@code virsh
-   * domjobinfo} shows. Never waits for the job.
+   * domjobinfo} shows. Saves, restores, snapshots, checkpoints and backups all report here.
+   * Never waits for the job.
    *
    * @return empty when no job holds the domain
    * @throws CryoException NOT_FOUND if no domain has that name
@@ -141,7 +157,8 @@ public interface Domains {
   /**
    * Aborts the domain's job, like {@code virsh domjobabort}: returns once the job was asked to
    * stop. The job's own call then fails with {@code CANCELLED} after undoing its work (an aborted
-   * snapshot is not listed, leaves no file, and the guest goes on as it was).
+   * snapshot is not listed, leaves no file, and the guest goes on as it was; an aborted backup
+   * ends {@code CANCELLED} as after {@link Backups#cancel}).
    *
    * @return the job as it was when asked
    * @throws CryoException FAILED_PRECONDITION if the domain has no job, or its job cannot be

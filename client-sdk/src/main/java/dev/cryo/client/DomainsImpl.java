@@ -13,6 +13,7 @@ import dev.cryo.api.v1.GetDomainJobResponse;
 import dev.cryo.api.v1.GetDomainRequest;
 import dev.cryo.api.v1.GetDomainXmlRequest;
 import dev.cryo.api.v1.ListDomainsRequest;
+import dev.cryo.api.v1.ListDomainsResponse;
 import dev.cryo.api.v1.ResumeDomainRequest;
 import dev.cryo.api.v1.ShutdownDomainRequest;
 import dev.cryo.api.v1.StartDomainRequest;
@@ -173,12 +174,34 @@ final class DomainsImpl implements Domains {
 
   @Override
   public List<Domain> list(Set<DomainState> states) {
-    ListDomainsRequest.Builder req = ListDomainsRequest.newBuilder();
+    return allPages(token -> listPage(states, 0, token));
+  }
+
+  @Override
+  public Page<Domain> listPage(Set<DomainState> states, int pageSize, String pageToken) {
+    ListDomainsRequest.Builder req = ListDomainsRequest.newBuilder().setPageSize(pageSize)
+        .setPageToken(pageToken == null ? "" : pageToken);
     for (DomainState s : states) {
       req.addStates(dev.cryo.api.v1.DomainState.valueOf("DOMAIN_STATE_" + s.name()));
     }
-    return call(() -> stub().listDomains(req.build())).getDomainsList().stream()
-        .map(DomainsImpl::fromProto).toList();
+    ListDomainsResponse resp = call(() -> stub().listDomains(req.build()));
+    return new Page<>(resp.getDomainsList().stream().map(DomainsImpl::fromProto).toList(),
+        resp.getNextPageToken());
+  }
+
+  /**
+   * Every item of a paged listing: asks {@code page} for the first page, then for each next one
+   * until the last. Each page is one call with its own deadline.
+   */
+  static <T> List<T> allPages(java.util.function.Function<String, Page<T>> page) {
+    List<T> out = new java.util.ArrayList<>();
+    String token = "";
+    do {
+      Page<T> p = page.apply(token);
+      out.addAll(p.items());
+      token = p.nextPageToken();
+    } while (!token.isEmpty());
+    return List.copyOf(out);
   }
 
   @Override

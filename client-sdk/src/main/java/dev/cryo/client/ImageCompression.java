@@ -8,5 +8,7 @@ public enum ImageCompression {
   XZ,
   ZSTD,
   /** Cryo only: libvirt cannot restore such an image. */
-  LZ4
+  LZ4,
+  /** libvirt's lzop: reported for such images; Cryo neither saves nor restores them. */
+  LZOP
 }

@@ -34,8 +34,22 @@ public interface Snapshots {
     return create(domain, SnapshotRequest.builder().xml(xml).build());
   }
 
-  /** Snapshots selected by {@code filter}, parents before children. */
+  /**
+   * Snapshots selected by {@code filter}, parents before children (siblings oldest first). Asks
+   * for as many pages as there are (each one call, 1000 snapshots at most).
+   */
   List<Snapshot> list(String domain, SnapshotFilter filter);
+
+  /**
+   * One page of {@link #list}: for callers that page themselves.
+   *
+   * @param pageSize the most snapshots to return; 0 for the server's default (1000, also its
+   *     maximum)
+   * @param pageToken empty (or null) for the first page, else {@link Page#nextPageToken} of the
+   *     previous page, asked with the same domain and filter
+   * @throws CryoException INVALID_ARGUMENT for a negative size or a token from another listing
+   */
+  Page<Snapshot> listPage(String domain, SnapshotFilter filter, int pageSize, String pageToken);
 
   Snapshot get(String domain, String name);
 
@@ -45,6 +59,7 @@ public interface Snapshots {
   /** The parent; NOT_FOUND for a root. */
   Snapshot parent(String domain, String name);
 
+  /** Direct children of {@code name}, oldest first, every page of them. */
   List<Snapshot> children(String domain, String name);
 
   /** How a revert ends. */

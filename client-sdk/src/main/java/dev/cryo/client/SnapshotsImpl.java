@@ -7,14 +7,18 @@ import dev.cryo.api.v1.DeleteSnapshotRequest;
 import dev.cryo.api.v1.GetCurrentSnapshotRequest;
 import dev.cryo.api.v1.GetSnapshotParentRequest;
 import dev.cryo.api.v1.GetSnapshotRequest;
+import dev.cryo.api.v1.LeafFilter;
 import dev.cryo.api.v1.ListSnapshotChildrenRequest;
+import dev.cryo.api.v1.ListSnapshotChildrenResponse;
 import dev.cryo.api.v1.ListSnapshotsRequest;
+import dev.cryo.api.v1.ListSnapshotsResponse;
 import dev.cryo.api.v1.RevertToSnapshotRequest;
 import dev.cryo.api.v1.SnapshotDeleteMode;
 import dev.cryo.api.v1.SnapshotDisk;
 import dev.cryo.api.v1.SnapshotLocation;
 import dev.cryo.api.v1.SnapshotServiceGrpc;
 import dev.cryo.api.v1.SnapshotSpec;
+import dev.cryo.api.v1.TreeFilter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -71,15 +75,31 @@ final class SnapshotsImpl implements Snapshots {
 
   @Override
   public List<Snapshot> list(String domain, SnapshotFilter f) {
-    ListSnapshotsRequest.Builder b = ListSnapshotsRequest.newBuilder().setDomain(domain)
-        .setRoots(f.roots()).setDirectChildrenOnly(f.directChildrenOnly()).setLeaves(f.leaves())
-        .setNoLeaves(f.nonLeaves()).setInactive(f.inactive()).setActive(f.active())
-        .setDiskOnly(f.diskOnly()).setInternal(f.internal()).setExternal(f.external());
+    return DomainsImpl.allPages(token -> listPage(domain, f, 0, token));
+  }
+
+  @Override
+  public Page<Snapshot> listPage(String domain, SnapshotFilter f, int pageSize,
+      String pageToken) {
+    TreeFilter.Builder tree = TreeFilter.newBuilder().setLeaves(
+        f.leaves() == f.nonLeaves() ? LeafFilter.LEAF_FILTER_UNSPECIFIED
+            : f.leaves() ? LeafFilter.LEAF_FILTER_LEAVES_ONLY : LeafFilter.LEAF_FILTER_NO_LEAVES);
     if (f.descendantsOf() != null) {
-      b.setDescendantsOf(f.descendantsOf());
+      if (f.directChildrenOnly()) {
+        tree.setChildrenOf(f.descendantsOf());
+      } else {
+        tree.setDescendantsOf(f.descendantsOf());
+      }
+    } else if (f.roots()) {
+      tree.setRoots(com.google.protobuf.Empty.getDefaultInstance());
     }
-    return call(() -> stub(deadline).listSnapshots(b.build())).getSnapshotsList().stream()
-        .map(SnapshotsImpl::fromProto).toList();
+    ListSnapshotsRequest req = ListSnapshotsRequest.newBuilder().setDomain(domain)
+        .setTree(tree).setInactive(f.inactive()).setActive(f.active())
+        .setDiskOnly(f.diskOnly()).setInternal(f.internal()).setExternal(f.external())
+        .setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken).build();
+    ListSnapshotsResponse resp = call(() -> stub(deadline).listSnapshots(req));
+    return new Page<>(resp.getSnapshotsList().stream().map(SnapshotsImpl::fromProto).toList(),
+        resp.getNextPageToken());
   }
 
   @Override
@@ -103,9 +123,13 @@ final class SnapshotsImpl implements Snapshots {
 
   @Override
   public List<Snapshot> children(String domain, String name) {
-    return call(() -> stub(deadline).listSnapshotChildren(ListSnapshotChildrenRequest
-        .newBuilder().setDomain(domain).setName(name).build())).getSnapshotsList().stream()
-        .map(SnapshotsImpl::fromProto).toList();
+    return DomainsImpl.allPages(token -> {
+      ListSnapshotChildrenResponse resp = call(() -> stub(deadline).listSnapshotChildren(
+          ListSnapshotChildrenRequest.newBuilder().setDomain(domain).setName(name)
+              .setPageToken(token).build()));
+      return new Page<>(resp.getSnapshotsList().stream().map(SnapshotsImpl::fromProto).toList(),
+          resp.getNextPageToken());
+    });
   }
 
   @Override

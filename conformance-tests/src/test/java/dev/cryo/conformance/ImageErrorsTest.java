@@ -156,6 +156,39 @@ class ImageErrorsTest {
   }
 
   @Test
+  void info_lzopHeader_reportsLzopNotRaw() throws Exception {
+    byte[] image = damaged(b -> b.putInt(28, 4));
+    byte[] head = Arrays.copyOf(image, Math.min(image.length, 1 << 20));
+    assertThat(images.infoOfHead(head).compression()).isEqualTo(ImageCompression.LZOP);
+    io.grpc.ManagedChannel channel = RawCalls.transport(cryo.target());
+    try {
+      dev.cryo.api.v1.ImageServiceGrpc.ImageServiceBlockingStub stub =
+          dev.cryo.api.v1.ImageServiceGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(60, java.util.concurrent.TimeUnit.SECONDS);
+      dev.cryo.api.v1.GetImageInfoResponse info = stub.getImageInfo(
+          dev.cryo.api.v1.GetImageInfoRequest.newBuilder()
+              .setHead(com.google.protobuf.ByteString.copyFrom(head)).build());
+      assertThat(info.getCompression()).isEqualTo(dev.cryo.api.v1.Compression.COMPRESSION_LZOP);
+      assertThat(info.getLibvirtCompatible()).isTrue();
+      // The good image beside it still reports what it is.
+      assertThat(stub.getImageInfo(dev.cryo.api.v1.GetImageInfoRequest.newBuilder()
+          .setHead(com.google.protobuf.ByteString.copyFrom(zstdImage, 0, head.length)).build())
+          .getCompression()).isEqualTo(dev.cryo.api.v1.Compression.COMPRESSION_ZSTD);
+      // Asking to save with lzop is refused up front, naming it.
+      assertThatThrownBy(() -> stub.saveDomain(dev.cryo.api.v1.SaveDomainRequest.newBuilder()
+          .setName(NAME).setStream(true)
+          .setCompression(dev.cryo.api.v1.Compression.COMPRESSION_LZOP).build()).hasNext())
+          .satisfies(e -> {
+            io.grpc.Status st = io.grpc.Status.fromThrowable(e);
+            assertThat(st.getCode()).isEqualTo(io.grpc.Status.Code.INVALID_ARGUMENT);
+            assertThat(st.getDescription()).contains("lzop");
+          });
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
   void restore_xmlDoesNotParse_isInvalidArgument() {
     byte[] image = damaged(b -> b.put(92, (byte) '!'));
     assertThat(restoreCode(image, null, 0)).isEqualTo(ErrorCode.INVALID_ARGUMENT);

@@ -125,7 +125,7 @@ public final class Backups {
     CompletableFuture<BackupJobInfo> started = new CompletableFuture<>();
     executor.execute(() -> {
       try (Domain.Job job = domain.beginJob(caller, "backup")) {
-        Run run = new Run(domain, BackupJobInfo.Kind.PUSH, request);
+        Run run = new Run(domain, job, BackupJobInfo.Kind.PUSH, request);
         job.onAbort(run::requestCancel);
         run.execute(started);
       } catch (RuntimeException e) {
@@ -159,7 +159,7 @@ public final class Backups {
       }
     }
     try (Domain.Job job = domain.beginJob(caller, "backup")) {
-      Run run = new Run(domain, BackupJobInfo.Kind.STREAM, request);
+      Run run = new Run(domain, job, BackupJobInfo.Kind.STREAM, request);
       job.onAbort(run::requestCancel);
       run.sink = sink;
       CompletableFuture<BackupJobInfo> started = new CompletableFuture<>();
@@ -218,6 +218,8 @@ public final class Backups {
 
   private final class Run {
     final Domain domain;
+    /** The domain's job: GetDomainJob reports the backup's progress through it. */
+    final Domain.Job job;
     final BackupJobInfo.Kind kind;
     final BackupRequest request;
     final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -234,8 +236,9 @@ public final class Backups {
     volatile String message = "";
     RuntimeException failure;
 
-    Run(Domain domain, BackupJobInfo.Kind kind, BackupRequest request) {
+    Run(Domain domain, Domain.Job job, BackupJobInfo.Kind kind, BackupRequest request) {
       this.domain = domain;
+      this.job = job;
       this.kind = kind;
       this.request = request;
     }
@@ -468,7 +471,7 @@ public final class Backups {
             break;
           }
           updateProgress();
-          if (sink != null && sink.cancelled()) {
+          if (cancelRequested || sink != null && sink.cancelled()) {
             cancelRequested = true;
             cancelQemuJobs();
           }
@@ -490,9 +493,6 @@ public final class Backups {
     }
 
     private void updateProgress() {
-      if (kind == BackupJobInfo.Kind.STREAM) {
-        return; // progress counts bytes sent, from the stream
-      }
       try {
         long done = 0;
         long total = 0;
@@ -502,22 +502,26 @@ public final class Backups {
             total += j.totalProgress();
           }
         }
-        if (total > 0) {
+        // A streamed backup's own progress counts bytes sent, from the stream; the domain's job
+        // shows QEMU's copy first either way.
+        if (total > 0 && kind == BackupJobInfo.Kind.PUSH) {
           bytesDone = done;
           bytesTotal = total;
         }
+        job.progress("copy", done, total);
       } catch (Exception e) {
         log.debug("query-jobs failed", e);
       }
     }
 
     /**
-     * Stops the backup from another thread (CancelBackup, AbortDomainJob): cancels QEMU's jobs
-     * and returns once they have ended; the backup's own thread then cleans up.
+     * Asks the backup to stop, from another thread (CancelBackup, AbortDomainJob); never blocks,
+     * as an abort hook must not. The backup's own thread cancels QEMU's jobs within half a
+     * second (it polls their progress that often) or stops before its next extent, then cleans
+     * up.
      */
     void requestCancel() {
       cancelRequested = true;
-      cancelQemuJobs();
     }
 
     void cancelQemuJobs() {
@@ -589,6 +593,7 @@ public final class Backups {
         total += ExtentPlan.dataBytes(plan);
       }
       bytesTotal = total;
+      job.progress("send", 0, total);
       sink.begin(info(), Map.copyOf(sizes));
       try {
         for (Map.Entry<String, List<ExtentPlan.Piece>> p : plans.entrySet()) {
@@ -607,6 +612,7 @@ public final class Backups {
               }
               send(new Extent(disk, piece.start(), piece.length(), false, buf.array()));
               bytesDone += piece.length();
+              job.progress("send", bytesDone, bytesTotal);
             }
           }
         }

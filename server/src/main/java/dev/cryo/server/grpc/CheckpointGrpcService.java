@@ -66,22 +66,39 @@ final class CheckpointGrpcService extends CheckpointServiceGrpc.CheckpointServic
   public void listCheckpoints(ListCheckpointsRequest req,
       StreamObserver<ListCheckpointsResponse> out) {
     Principal caller = CallPrincipal.require();
+    TreeSelection tree = treeSelection(req);
+    List<Checkpoints.Listed> listed;
+    if (tree.under() == null) {
+      listed = checkpoints.list(caller, req.getDomain(), new CheckpointTree.Filter(
+          tree.roots(), tree.leavesOnly(), tree.noLeaves()));
+    } else {
+      listed = checkpoints.children(caller, req.getDomain(), tree.under(), !tree.directOnly())
+          .stream()
+          .filter(l -> !(tree.leavesOnly() && !l.leaf()) && !(tree.noLeaves() && l.leaf()))
+          .toList();
+    }
+    Pages.Page<Checkpoint> page = Pages.page(caller, req, listed, l -> l.def().getName(),
+        CheckpointGrpcService::toProto, Pages.Order.STABLE);
+    respond(out, ListCheckpointsResponse.newBuilder().addAllCheckpoints(page.items())
+        .setNextPageToken(page.nextPageToken()).build());
+  }
+
+  /** The tree part of a listing, from {@code tree} or the fields it replaces. */
+  private static TreeSelection treeSelection(ListCheckpointsRequest req) {
+    boolean old = req.getRootsOnly() || req.getLeavesOnly() || req.getNoLeaves()
+        || !req.getParent().isEmpty();
+    TreeSelection.requireNotBoth(req.hasTree(), old,
+        "roots_only, leaves_only, no_leaves and parent");
+    if (req.hasTree()) {
+      return TreeSelection.of(req.getTree(), "checkpoint");
+    }
     if (req.getLeavesOnly() && req.getNoLeaves()) {
       throw new InvalidArgumentException("leaves_only and no_leaves exclude each other");
     }
-    List<Checkpoints.Listed> listed;
-    if (req.getParent().isEmpty()) {
-      listed = checkpoints.list(caller, req.getDomain(), new CheckpointTree.Filter(
-          req.getRootsOnly(), req.getLeavesOnly(), req.getNoLeaves()));
-    } else {
-      listed = checkpoints.children(caller, req.getDomain(), req.getParent(), !req.getRootsOnly())
-          .stream()
-          .filter(l -> !(req.getLeavesOnly() && !l.leaf()) && !(req.getNoLeaves() && l.leaf()))
-          .toList();
-    }
-    ListCheckpointsResponse.Builder resp = ListCheckpointsResponse.newBuilder();
-    listed.forEach(l -> resp.addCheckpoints(toProto(l)));
-    respond(out, resp.build());
+    // roots_only with a parent meant "only its direct children".
+    boolean under = !req.getParent().isEmpty();
+    return new TreeSelection(req.getRootsOnly() && !under, under ? req.getParent() : null,
+        under && req.getRootsOnly(), req.getLeavesOnly(), req.getNoLeaves());
   }
 
   @Override

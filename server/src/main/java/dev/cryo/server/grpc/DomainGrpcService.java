@@ -170,9 +170,11 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
     Set<DomainState> states = req.getStatesList().isEmpty() ? EnumSet.noneOf(DomainState.class)
         : req.getStatesList().stream().map(DomainProtos::fromProto)
             .collect(Collectors.toCollection(() -> EnumSet.noneOf(DomainState.class)));
-    ListDomainsResponse.Builder resp = ListDomainsResponse.newBuilder();
-    domains.list(caller, states).forEach(d -> resp.addDomains(DomainProtos.toProto(d)));
-    respond(out, resp.build());
+    Pages.Page<dev.cryo.api.v1.Domain> page = Pages.page(caller, req,
+        domains.list(caller, states), DomainInfo::name, DomainProtos::toProto,
+        Pages.Order.BY_KEY);
+    respond(out, ListDomainsResponse.newBuilder().addAllDomains(page.items())
+        .setNextPageToken(page.nextPageToken()).build());
   }
 
   @Override

@@ -156,6 +156,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       case COMPRESSION_XZ -> Compression.XZ;
       case COMPRESSION_ZSTD -> Compression.ZSTD;
       case COMPRESSION_LZ4 -> Compression.LZ4;
+      case COMPRESSION_LZOP -> Compression.LZOP;
       default -> throw new InvalidArgumentException("unknown compression " + c);
     };
   }
@@ -168,7 +169,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       case XZ -> dev.cryo.api.v1.Compression.COMPRESSION_XZ;
       case ZSTD -> dev.cryo.api.v1.Compression.COMPRESSION_ZSTD;
       case LZ4 -> dev.cryo.api.v1.Compression.COMPRESSION_LZ4;
-      case LZOP -> dev.cryo.api.v1.Compression.COMPRESSION_UNSPECIFIED;
+      case LZOP -> dev.cryo.api.v1.Compression.COMPRESSION_LZOP;
     };
   }
 

@@ -68,14 +68,36 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   @Override
   public void listSnapshots(ListSnapshotsRequest req, StreamObserver<ListSnapshotsResponse> out) {
     Principal caller = CallPrincipal.require();
-    SnapshotFilter filter = new SnapshotFilter(req.getRoots(),
+    TreeSelection tree = treeSelection(req);
+    SnapshotFilter filter = new SnapshotFilter(tree.roots(), tree.under(), tree.directOnly(),
+        tree.leavesOnly(), tree.noLeaves(), req.getInactive(), req.getActive(),
+        req.getDiskOnly(), req.getInternal(), req.getExternal());
+    Pages.Page<Snapshot> page = page(caller, req, req.getDomain(),
+        snapshots.list(caller, req.getDomain(), filter));
+    respond(out, ListSnapshotsResponse.newBuilder().addAllSnapshots(page.items())
+        .setNextPageToken(page.nextPageToken()).build());
+  }
+
+  /** The tree part of a listing, from {@code tree} or the fields it replaces. */
+  private static TreeSelection treeSelection(ListSnapshotsRequest req) {
+    boolean old = req.getRoots() || !req.getDescendantsOf().isEmpty()
+        || req.getDirectChildrenOnly() || req.getLeaves() || req.getNoLeaves();
+    TreeSelection.requireNotBoth(req.hasTree(), old,
+        "roots, descendants_of, direct_children_only, leaves and no_leaves");
+    if (req.hasTree()) {
+      return TreeSelection.of(req.getTree(), "snapshot");
+    }
+    return new TreeSelection(req.getRoots(),
         req.getDescendantsOf().isEmpty() ? null : req.getDescendantsOf(),
-        req.getDirectChildrenOnly(), req.getLeaves(), req.getNoLeaves(), req.getInactive(),
-        req.getActive(), req.getDiskOnly(), req.getInternal(), req.getExternal());
-    respond(out, ListSnapshotsResponse.newBuilder()
-        .addAllSnapshots(toProtos(caller, req.getDomain(),
-            snapshots.list(caller, req.getDomain(), filter)))
-        .build());
+        req.getDirectChildrenOnly(), req.getLeaves(), req.getNoLeaves());
+  }
+
+  private Pages.Page<Snapshot> page(Principal caller, com.google.protobuf.Message req,
+      String domain, List<SnapshotDef> defs) {
+    SnapshotDef currentDef = snapshots.current(caller, domain);
+    String current = currentDef == null ? null : currentDef.name();
+    return Pages.page(caller, req, defs, SnapshotDef::name,
+        d -> toProto(domain, d, d.name().equals(current)), Pages.Order.STABLE);
   }
 
   @Override
@@ -115,8 +137,10 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
   public void listSnapshotChildren(ListSnapshotChildrenRequest req,
       StreamObserver<ListSnapshotChildrenResponse> out) {
     Principal caller = CallPrincipal.require();
-    respond(out, ListSnapshotChildrenResponse.newBuilder().addAllSnapshots(toProtos(caller,
-        req.getDomain(), snapshots.children(caller, req.getDomain(), req.getName()))).build());
+    Pages.Page<Snapshot> page = page(caller, req, req.getDomain(),
+        snapshots.children(caller, req.getDomain(), req.getName()));
+    respond(out, ListSnapshotChildrenResponse.newBuilder().addAllSnapshots(page.items())
+        .setNextPageToken(page.nextPageToken()).build());
   }
 
   @Override
@@ -196,14 +220,6 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
       case EXTERNAL -> SnapshotLocation.SNAPSHOT_LOCATION_EXTERNAL;
       case MANUAL -> SnapshotLocation.SNAPSHOT_LOCATION_MANUAL;
     };
-  }
-
-  private List<Snapshot> toProtos(Principal caller, String domain, List<SnapshotDef> defs) {
-    List<Snapshot> out = new ArrayList<>();
-    for (SnapshotDef d : defs) {
-      out.add(toProto(domain, d, snapshots.isCurrent(caller, domain, d.name())));
-    }
-    return out;
   }
 
   static Snapshot toProto(String domain, SnapshotDef def, boolean current) {
