@@ -6,7 +6,11 @@ import dev.cryo.server.error.DataLossException;
 import dev.cryo.server.error.InvalidArgumentException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -36,8 +40,8 @@ public final class SaveImageReader implements AutoCloseable {
   /** Stored bytes that came as pieces ({@link #nextPiece}). */
   private long pieceBytes;
   /** Pieces held back until {@value ImageTrailer#SIZE} bytes follow them. */
-  private final java.util.ArrayDeque<ChunkedImageStream.Piece> heldPieces =
-      new java.util.ArrayDeque<>();
+  private final ArrayDeque<ChunkedImageStream.Piece> heldPieces =
+      new ArrayDeque<>();
   private long heldPieceBytes;
   private boolean piecesEnded;
   /** Set once the payload ended with a trailer. */
@@ -167,17 +171,17 @@ public final class SaveImageReader implements AutoCloseable {
     byte[] tail = new byte[tailLen];
     long keep = heldPieceBytes - tailLen;
     long seen = 0;
-    java.util.ArrayDeque<ChunkedImageStream.Piece> cut = new java.util.ArrayDeque<>();
+    ArrayDeque<ChunkedImageStream.Piece> cut = new ArrayDeque<>();
     for (ChunkedImageStream.Piece p : heldPieces) {
-      java.util.List<java.nio.ByteBuffer> kept = new java.util.ArrayList<>();
-      for (java.nio.ByteBuffer b : p.views()) {
+      List<ByteBuffer> kept = new ArrayList<>();
+      for (ByteBuffer b : p.views()) {
         int n = b.remaining();
         int keepHere = (int) Math.max(0, Math.min(n, keep - seen));
-        java.nio.ByteBuffer rest = b.duplicate();
+        ByteBuffer rest = b.duplicate();
         rest.position(b.position() + keepHere);
         rest.get(tail, (int) Math.max(0, seen + keepHere - keep), n - keepHere);
         if (keepHere > 0) {
-          java.nio.ByteBuffer k = b.duplicate();
+          ByteBuffer k = b.duplicate();
           k.limit(b.position() + keepHere);
           kept.add(k);
         }
@@ -186,7 +190,7 @@ public final class SaveImageReader implements AutoCloseable {
       if (kept.isEmpty()) {
         p.release().run();
       } else {
-        cut.add(new ChunkedImageStream.Piece(kept.toArray(new java.nio.ByteBuffer[0]),
+        cut.add(new ChunkedImageStream.Piece(kept.toArray(new ByteBuffer[0]),
             p.release()));
       }
     }
@@ -195,7 +199,7 @@ public final class SaveImageReader implements AutoCloseable {
     trailer = ImageTrailer.decode(tail).orElse(null);
     if (trailer == null && tailLen > 0) {
       heldPieces.add(new ChunkedImageStream.Piece(
-          new java.nio.ByteBuffer[] {java.nio.ByteBuffer.wrap(tail)}, () -> { }));
+          new ByteBuffer[] {ByteBuffer.wrap(tail)}, () -> { }));
     }
     heldPieceBytes = 0;
     for (ChunkedImageStream.Piece p : heldPieces) {
