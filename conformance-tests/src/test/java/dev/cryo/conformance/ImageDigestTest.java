@@ -212,6 +212,24 @@ class ImageDigestTest {
     assertThat(info(GetImageInfoRequest.newBuilder().setHead(com.google.protobuf.ByteString
         .copyFrom(old, 0, 1 << 20)).build()).getVerifiable()).isFalse();
 
+    // The CLI: image-info from the head of a local file, restore --require-verified.
+    Path local = temp.resolve("no-digest.local.save");
+    Files.write(local, old);
+    Path good = temp.resolve("streamed.local.save");
+    Files.write(good, image);
+    for (Path p : List.of(local, good)) {
+      CliProcess.Result facts = CliProcess.run(cryo.target(), null, "image-info", p.toString(),
+          "--json");
+      assertThat(facts.exitCode()).as(facts.stderr()).isZero();
+      assertThat(JsonParser.parseString(facts.stdout()).getAsJsonObject().get("verifiable")
+          .getAsBoolean()).as("verifiable: %s", p.getFileName()).isEqualTo(p.equals(good));
+    }
+    CliProcess.Result cli = CliProcess.run(cryo.target(), null, "restore", local.toString(),
+        "--require-verified");
+    assertThat(cli.exitCode()).as(cli.stderr()).isEqualTo(5);
+    assertThat(cli.stderr()).contains("cannot be verified");
+    assertNothingLeft(cryo);
+
     StatusRuntimeException refused = restoreRaw(cryo, file, true);
     assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
     assertThat(refused.getStatus().getDescription()).contains("cannot be verified")
