@@ -51,6 +51,11 @@ final class RestoreCommand extends ClientCommand {
     boolean paused;
   }
 
+  @Option(names = "--require-verified",
+      description = "Refuse an image whose payload cannot be checked against a digest (from "
+          + "virsh save, or from a Cryo older than digest trailers).")
+  boolean requireVerified;
+
   @Option(names = "--xml", paramLabel = "FILE",
       description = "Domain XML to use instead of the image's (same name, UUID, memory, vCPUs; "
           + "e.g. other disk paths).")
@@ -67,6 +72,7 @@ final class RestoreCommand extends ClientCommand {
       RestoreOptions options = RestoreOptions.defaults()
           .start(start == null ? null : start.running ? DomainState.RUNNING : DomainState.PAUSED)
           .replacementXml(replacement)
+          .requireVerified(requireVerified)
           .cancellation(exit.cancellation());
       if (serverFile != null) {
         restored = cryo.images().restoreFromServer(serverFile, options);

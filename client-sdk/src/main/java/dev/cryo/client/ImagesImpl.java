@@ -387,6 +387,7 @@ final class ImagesImpl implements Images {
       if (options.replacementXml() != null) {
         source.setReplacementXml(options.replacementXml());
       }
+      source.setRequireVerified(options.requireVerified());
       send(RestoreDomainRequest.newBuilder().setOptions(source).build());
     }
 
@@ -518,7 +519,8 @@ final class ImagesImpl implements Images {
         r.getCompression() == dev.cryo.api.v1.Compression.COMPRESSION_UNSPECIFIED
             ? ImageCompression.RAW
             : ImageCompression.valueOf(r.getCompression().name().replace("COMPRESSION_", "")),
-        r.getPayloadOffset(), r.getPayloadBytes(), r.getSha256(), r.getLibvirtCompatible());
+        r.getPayloadOffset(), r.getPayloadBytes(), r.getSha256(), r.getLibvirtCompatible(),
+        r.getVerifiable());
   }
 
   @Override

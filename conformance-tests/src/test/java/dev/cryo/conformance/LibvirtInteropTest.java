@@ -14,6 +14,7 @@ import dev.cryo.client.Restored;
 import dev.cryo.client.SaveOptions;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -216,6 +217,10 @@ class LibvirtInteropTest {
     images.saveToServer(NAME, image.toString(), SaveOptions.defaults().compression(c));
     assertThat(formatCode(image)).as("header of Cryo's %s image", format)
         .isEqualTo(FORMAT_CODES.get(format));
+    // Cryo's image ends with its digest trailer (announced in the header's last unused word),
+    // which libvirt's decompressor and QEMU must pass over.
+    assertThat(new String(TestGuest.readRaw(image, 88, 4), StandardCharsets.US_ASCII))
+        .as("digest trailer announced").isEqualTo("CrT1");
     Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
     virshRestore(image);
   }

@@ -218,7 +218,7 @@ public final class CryoServer implements AutoCloseable {
     resources.add(stallTimer::shutdownNow);
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
-    SaveRestore saveRestore = new SaveRestore(domains, roots);
+    SaveRestore saveRestore = new SaveRestore(domains, roots, config.requireVerifiedImages());
     return new CoreServices(domains, saveRestore,
         new Snapshots(domains, QemuImg.besides(domains.qemuBinary()), saveRestore,
             checkpoints::requireNoCheckpointsForRevert), checkpoints,

@@ -76,6 +76,12 @@ public final class CryoServerMain implements Callable<Integer> {
       description = "Most image bytes one restore call may stream in (default: ${DEFAULT-VALUE}).")
   long maxImageBytes = 1L << 40;
 
+  @Option(names = "--require-verified-images",
+      description = "Refuse (FAILED_PRECONDITION) to restore an image whose payload cannot be "
+          + "checked against a digest: images written by libvirt, or by a Cryo older than "
+          + "digest trailers, restored without a digest in the call's trailer message.")
+  boolean requireVerifiedImages;
+
   @Option(names = "--access-file", paramLabel = "FILE",
       description = "Who may call: hashed bearer tokens and client certificate subjects, with "
           + "their role (admin, read-only) and domains. Without it anyone who can connect is "
@@ -154,7 +160,7 @@ public final class CryoServerMain implements Callable<Integer> {
     CryoServer server = CryoServer.start(new ServerConfig(
         "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
         accessFile, limits, imageRoots, auditLog,
-        java.time.Duration.ofSeconds(accessReloadSeconds), qemuUser));
+        java.time.Duration.ofSeconds(accessReloadSeconds), qemuUser, requireVerifiedImages));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     reloadOnHangup(server);
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.

@@ -28,6 +28,8 @@ import java.util.Objects;
  *     change applies once two checks in a row read the same content
  * @param qemuUser the user QEMU runs as ({@code QemuConfinement.DEFAULT_USER} by default), or
  *     {@code "none"} for the server's own user
+ * @param requireVerifiedImages refuse to restore an image whose payload cannot be checked
+ *     against a digest (libvirt's images, Cryo's from before digest trailers)
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -41,7 +43,8 @@ public record ServerConfig(
     List<Path> imageRoots,
     Path auditLog,
     Duration accessReloadPeriod,
-    String qemuUser) {
+    String qemuUser,
+    boolean requireVerifiedImages) {
 
   public static final int DEFAULT_PORT = 7600;
   /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
@@ -79,7 +82,7 @@ public record ServerConfig(
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
     return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
         AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of(), null, null,
-        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER);
+        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER, false);
   }
 
   /**

@@ -8,6 +8,7 @@ import dev.cryo.api.v1.GetImageInfoResponse;
 import dev.cryo.api.v1.GetManagedSaveRequest;
 import dev.cryo.api.v1.GetManagedSaveResponse;
 import dev.cryo.api.v1.ImageServiceGrpc;
+import dev.cryo.api.v1.ImageVerification;
 import dev.cryo.api.v1.RemoveManagedSaveRequest;
 import dev.cryo.api.v1.RemoveManagedSaveResponse;
 import dev.cryo.api.v1.RestoreDomainRequest;
@@ -328,7 +329,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           default -> throw new InvalidArgumentException("unknown start " + o.getStartValue());
         };
         SaveRestore.RestoreOptions options = new SaveRestore.RestoreOptions(start,
-            o.getReplacementXml());
+            o.getReplacementXml(), o.getRequireVerified());
         Runnable work = switch (o.getSourceCase()) {
           case STREAM -> {
             streamSource = true;
@@ -365,6 +366,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
             .setDomain(DomainProtos.toProto(r.domain()))
             .addAllWarnings(r.warnings())
             .setVerified(r.verified())
+            .setVerification(r.verified() ? ImageVerification.IMAGE_VERIFICATION_VERIFIED
+                : ImageVerification.IMAGE_VERIFICATION_UNVERIFIED)
             .setPayloadBytes(r.payloadBytes())
             .setDuration(toProto(r.duration()))
             .build());
@@ -404,6 +407,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         .setPayloadBytes(info.payloadBytes())
         .setSha256(info.digest().map(ImageXml.Digest::sha256).orElse(""))
         .setLibvirtCompatible(info.compression().libvirtCompatible())
+        .setVerifiable(info.verifiable())
         .build());
     out.onCompleted();
   }

@@ -111,8 +111,9 @@ public enum Compression {
       case BZIP2 -> new BZip2CompressorOutputStream(out, l);
       case XZ -> new XZCompressorOutputStream(out, l);
       // zstd's own worker threads compress while the caller moves QEMU's bytes; the frames are
-      // plain zstd, which `zstd -d` and libvirt read as they read any other.
-      case ZSTD -> new ZstdOutputStream(out, l).setWorkers(ZSTD_WORKERS);
+      // plain zstd, which `zstd -d` and libvirt read as they read any other, and carry their
+      // content checksum as the zstd tool writes them (ZstdInputStream checks it).
+      case ZSTD -> new ZstdOutputStream(out, l).setChecksum(true).setWorkers(ZSTD_WORKERS);
       case LZ4 -> new LZ4FrameOutputStream(out, LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
       case LZOP -> throw new AssertionError();
     };

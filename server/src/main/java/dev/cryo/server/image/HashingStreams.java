@@ -64,11 +64,11 @@ final class HashingStreams {
     }
   }
 
-  /** Hashes what is read; the digest counts it. */
+  /** Passes what is read to a sink (a digest, or a {@link HeldTail} in front of one). */
   static final class In extends FilterInputStream {
-    private final ParallelSha256 digest;
+    private final HeldTail.Sink digest;
 
-    In(InputStream in, ParallelSha256 digest) {
+    In(InputStream in, HeldTail.Sink digest) {
       super(in);
       this.digest = digest;
     }
@@ -77,7 +77,7 @@ final class HashingStreams {
     public int read() throws IOException {
       int b = in.read();
       if (b >= 0) {
-        digest.update(new byte[] {(byte) b}, 0, 1);
+        digest.accept(new byte[] {(byte) b}, 0, 1);
       }
       return b;
     }
@@ -86,7 +86,7 @@ final class HashingStreams {
     public int read(byte[] b, int off, int len) throws IOException {
       int n = in.read(b, off, len);
       if (n > 0) {
-        digest.update(b, off, n);
+        digest.accept(b, off, n);
       }
       return n;
     }

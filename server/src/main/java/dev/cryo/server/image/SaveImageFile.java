@@ -25,10 +25,14 @@ public final class SaveImageFile {
    * @param compression the payload's format
    * @param payloadOffset where the payload starts in the file
    * @param payloadBytes stored payload bytes (-1 when read from a stream of unknown length)
-   * @param digest Cryo's integrity record, empty for an image written by libvirt
+   * @param digest the payload's digest from the image's trailer, else from its XML; empty for an
+   *     image written by libvirt or by a Cryo older than trailers
+   * @param verifiable whether a restore can check the payload: it has a digest, or (read from
+   *     its head) its header announces a trailer
    */
   public record Info(String xml, DomainDef def, boolean wasRunning, Compression compression,
-      long payloadOffset, long payloadBytes, Optional<ImageXml.Digest> digest) {}
+      long payloadOffset, long payloadBytes, Optional<ImageXml.Digest> digest,
+      boolean verifiable) {}
 
   /**
    * Makes a file written with {@code LibvirtQemudPart} whole: writes {@code xml} (which carries
@@ -48,9 +52,36 @@ public final class SaveImageFile {
         InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 128 * 1024)) {
       SaveImageReader r = SaveImageReader.open(in);
       long offset = r.header().payloadOffset();
+      Optional<ImageXml.Digest> digest = trailer(ch, r.header()).map(ImageTrailer::digest)
+          .or(r::storedDigest);
       return new Info(r.xml(), r.parsed().def(), r.header().wasRunning(),
-          r.header().compression(), offset, ch.size() - offset, r.storedDigest());
+          r.header().compression(), offset, ch.size() - offset, digest, digest.isPresent());
     }
+  }
+
+  /**
+   * The digest trailer at the end of the image file at {@code path}, found from its last few KiB.
+   *
+   * @throws dev.cryo.server.error.DataLossException if the header announces one that is not there
+   */
+  public static Optional<ImageTrailer> trailer(Path path, SaveImageHeader header)
+      throws IOException {
+    try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+      return trailer(ch, header);
+    }
+  }
+
+  private static Optional<ImageTrailer> trailer(FileChannel ch, SaveImageHeader header)
+      throws IOException {
+    long payload = Math.max(0, ch.size() - header.payloadOffset());
+    ByteBuffer tail = ByteBuffer.allocate((int) Math.min(ImageTrailer.MAX_UNIT_BYTES, payload));
+    readFully(ch, tail, header.payloadOffset() + payload - tail.capacity());
+    Optional<ImageTrailer> t = ImageTrailer.find(header.compression(), tail.array(), payload);
+    if (t.isEmpty() && header.trailer()) {
+      throw new dev.cryo.server.error.DataLossException("the save image announces a digest "
+          + "trailer but its payload does not end with one: the image is truncated or corrupt");
+    }
+    return t;
   }
 
   /**

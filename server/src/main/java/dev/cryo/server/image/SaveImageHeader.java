@@ -21,9 +21,11 @@ import java.util.Arrays;
  * @param wasRunning whether the guest's CPUs ran when it was saved
  * @param compression the payload's format
  * @param cookieOffset offset of the cookie within the data, 0 if there is none
+ * @param trailer whether the payload ends with Cryo's digest trailer ({@link ImageTrailer}),
+ *     announced in the last unused word
  */
 public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
-    Compression compression, int cookieOffset) {
+    Compression compression, int cookieOffset, boolean trailer) {
   public static final int SIZE = 92;
   public static final int VERSION = 2;
   /** The largest {@code data_len} accepted; libvirt's XML plus its 64 KiB padding is far less. */
@@ -47,6 +49,9 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
     b.putInt(wasRunning ? 1 : 0);
     b.putInt(compression.code());
     b.putInt(cookieOffset);
+    if (trailer) {
+      b.putInt(ImageTrailer.HEADER_MARK_OFFSET, ImageTrailer.HEADER_MARK);
+    }
     return b.array();
   }
 
@@ -96,7 +101,10 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
       throw new InvalidArgumentException("save image cookieOffset " + cookieOffset
           + " lies outside its data (" + dataLen + " bytes); the header is corrupt");
     }
-    return new SaveImageHeader(true, dataLen, wasRunning != 0, compression, cookieOffset);
+    boolean trailer = b.getInt(ImageTrailer.HEADER_MARK_OFFSET)
+        == ImageTrailer.HEADER_MARK;
+    return new SaveImageHeader(true, dataLen, wasRunning != 0, compression, cookieOffset,
+        trailer);
   }
 
   private static String printable(byte[] bytes) {

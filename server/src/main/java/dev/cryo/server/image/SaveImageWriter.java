@@ -8,7 +8,9 @@ import java.nio.charset.StandardCharsets;
 /**
  * Writes a save image onto a stream as it is produced: header, domain XML (NUL-terminated) and
  * libvirt's 64 KiB of zero padding (room for a later, longer XML), then the payload through the
- * codec, counting and hashing the stored bytes. Holds no more than the codec's own buffers.
+ * codec, counting and hashing the stored bytes, then the digest trailer ({@link ImageTrailer}),
+ * so the bytes written are a complete image that verifies itself. Holds no more than the codec's
+ * own buffers.
  *
  * <p>Use: {@link #start}, write QEMU's migration stream to {@link #payload()}, then {@link
  * #finish()}, and close it. The target is flushed, never closed.
@@ -18,15 +20,18 @@ public final class SaveImageWriter implements AutoCloseable {
   public static final int XML_PADDING = 64 * 1024;
 
   private final SaveImageHeader header;
+  private final OutputStream target;
   private final HashingStreams.Out stored;
   private final HashingStreams.Out raw;
   private final OutputStream codec;
   private final ParallelSha256 digest = new ParallelSha256();
-  private boolean finished;
+  private PayloadSummary summary;
+  private int trailerBytes;
 
   private SaveImageWriter(OutputStream target, SaveImageHeader header, int level)
       throws IOException {
     this.header = header;
+    this.target = target;
     this.stored = new HashingStreams.Out(target, digest);
     // Codecs write small pieces; one buffer in front of the codec keeps its calls large.
     this.codec = new BufferedOutputStream(header.compression().compress(stored, level),
@@ -49,12 +54,16 @@ public final class SaveImageWriter implements AutoCloseable {
         level);
   }
 
-  /** Writes the header, XML and padding to {@code target}; the payload follows them. */
+  /**
+   * Writes the header (announcing a trailer), XML and padding to {@code target}; the payload
+   * and then its trailer follow them.
+   */
   public static SaveImageHeader writeHead(OutputStream target, String xml, boolean wasRunning,
       Compression compression, boolean complete) throws IOException {
     byte[] xmlBytes = xmlBytes(xml);
     int dataLen = xmlBytes.length + XML_PADDING;
-    SaveImageHeader header = new SaveImageHeader(complete, dataLen, wasRunning, compression, 0);
+    SaveImageHeader header = new SaveImageHeader(complete, dataLen, wasRunning, compression, 0,
+        true);
     target.write(header.encode());
     target.write(xmlBytes);
     target.write(new byte[XML_PADDING]);
@@ -89,16 +98,29 @@ public final class SaveImageWriter implements AutoCloseable {
     return stored.count();
   }
 
-  /** Ends the codec's stream, flushes the target and returns the payload's digest and sizes. */
+  /**
+   * Ends the codec's stream, appends the digest trailer, flushes the target and returns the
+   * payload's digest and sizes (the trailer excluded).
+   */
   public PayloadSummary finish() throws IOException {
-    if (!finished) {
-      finished = true;
+    if (summary == null) {
       raw.flush();
-      // Closing the codec writes its trailer; the hashing stream under it does not close the
+      // Closing the codec writes its end; the hashing stream under it does not close the
       // target.
       codec.close();
+      summary = new PayloadSummary(digest.finish(), stored.count(), raw.count());
+      byte[] unit = new ImageTrailer(summary.storedBytes(), summary.rawBytes(), summary.sha256())
+          .unit(header.compression());
+      target.write(unit);
+      target.flush();
+      trailerBytes = unit.length;
     }
-    return new PayloadSummary(digest.finish(), stored.count(), raw.count());
+    return summary;
+  }
+
+  /** Stored bytes of the trailer {@link #finish()} wrote. */
+  public int trailerBytes() {
+    return trailerBytes;
   }
 
   /** Releases the hashing thread of a writer that did not {@link #finish()}. */

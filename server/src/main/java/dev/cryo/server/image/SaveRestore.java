@@ -83,10 +83,20 @@ public final class SaveRestore {
 
   private final Domains domains;
   private final ImageRoots roots;
+  private final boolean requireVerifiedImages;
 
   public SaveRestore(Domains domains, ImageRoots roots) {
+    this(domains, roots, false);
+  }
+
+  /**
+   * @param requireVerifiedImages refuse every restore of an image whose payload cannot be
+   *     checked against a digest (FAILED_PRECONDITION), whatever the request says
+   */
+  public SaveRestore(Domains domains, ImageRoots roots, boolean requireVerifiedImages) {
     this.domains = domains;
     this.roots = roots;
+    this.requireVerifiedImages = requireVerifiedImages;
   }
 
   public ImageRoots roots() {
@@ -273,8 +283,11 @@ public final class SaveRestore {
         cancel);
   }
 
-  /** An image's header as written and its payload's digest and sizes. */
-  private record Written(SaveImageHeader header, PayloadSummary payload) {}
+  /**
+   * An image's header as written, its payload's digest and sizes, and the stored bytes of the
+   * digest trailer after the payload.
+   */
+  private record Written(SaveImageHeader header, PayloadSummary payload, int trailerBytes) {}
 
   /** Points QEMU's migration at a sink and moves the image; returns when the stream ended. */
   private interface Transfer {
@@ -355,7 +368,8 @@ public final class SaveRestore {
         clock.mark("after");
         log.info("saved '{}' ({} {} bytes) in {}", name, options.compression().label(),
             written.payload().storedBytes(), clock);
-        return new SaveResult(written.header().payloadOffset() + written.payload().storedBytes(),
+        return new SaveResult(written.header().payloadOffset() + written.payload().storedBytes()
+            + written.trailerBytes(),
             written.payload(), clock.elapsed(), Duration.ofNanos(System.nanoTime() - stoppedAt),
             path, info, imageXml);
       } catch (IOException | RuntimeException e) {
@@ -409,7 +423,7 @@ public final class SaveRestore {
         m.progress().progress(Phase.FINISH, writer.rawBytes(), m.total(), 0);
         PayloadSummary summary = writer.finish();
         out.flush();
-        return new Written(writer.header(), summary);
+        return new Written(writer.header(), summary, writer.trailerBytes());
       }
     }
   }
@@ -487,7 +501,10 @@ public final class SaveRestore {
       }
       m.progress().progress(Phase.FINISH, pos - offset, m.total(), 0);
       long stored = pos - offset;
-      return new Written(header, new PayloadSummary(sha.finish(), stored, stored));
+      PayloadSummary summary = new PayloadSummary(sha.finish(), stored, stored);
+      byte[] trailer = new ImageTrailer(stored, stored, summary.sha256()).unit(Compression.RAW);
+      SaveImageFile.writeFully(ch, ByteBuffer.wrap(trailer), pos);
+      return new Written(header, summary, trailer.length);
     }
   }
 
@@ -616,8 +633,33 @@ public final class SaveRestore {
 
   // ---- restore -----------------------------------------------------------------------------
 
-  /** How to restore. */
-  public record RestoreOptions(Start start, String replacementXml) {}
+  /**
+   * How to restore.
+   *
+   * @param requireVerified refuse an image whose payload cannot be checked against a digest
+   */
+  public record RestoreOptions(Start start, String replacementXml, boolean requireVerified) {
+    public RestoreOptions(Start start, String replacementXml) {
+      this(start, replacementXml, false);
+    }
+  }
+
+  /**
+   * Refuses an unverifiable image if the server or the request requires verified images.
+   *
+   * @param why why the image cannot be verified
+   */
+  private void requireVerifiable(RestoreOptions options, String why) {
+    if (requireVerifiedImages || options.requireVerified()) {
+      throw new FailedPreconditionException("the save image cannot be verified (" + why + ") "
+          + "and " + (requireVerifiedImages ? "this server is run with "
+          + "--require-verified-images" : "the request sets require_verified")
+          + ": send the payload's SHA-256 in the restore's trailer message, or save the domain "
+          + "again with a Cryo that writes digest trailers"
+          + (requireVerifiedImages ? ", or restore it on a server without that option"
+          : ", or restore without require_verified to accept it unchecked"));
+    }
+  }
 
   /**
    * Restores from an image arriving on {@code image} (the caller's stream).
@@ -703,6 +745,17 @@ public final class SaveRestore {
     // The image's own domain decides, before any replacement XML: a caller must not load
     // another tenant's memory, not even under a name of its own.
     requireSees(caller, imageDomainName(reader));
+    if (file != null && !reader.header().trailer() && reader.storedDigest().isEmpty()) {
+      // Known before QEMU starts: a file without any digest (a stream may still send one).
+      try {
+        if (SaveImageFile.trailer(file, reader.header()).isEmpty()) {
+          requireVerifiable(options, "it carries no digest: written by libvirt, or by a Cryo "
+              + "older than digest trailers");
+        }
+      } catch (IOException e) {
+        throw translate(e, cancel, "read the save image");
+      }
+    }
     List<String> warnings = new ArrayList<>();
     DomainDef def;
     boolean replaced = options.replacementXml() != null && !options.replacementXml().isBlank();
@@ -830,7 +883,7 @@ public final class SaveRestore {
             bufs = new ByteBuffer[] {ByteBuffer.wrap(buf, 0, n)};
             rawBytes += n;
           } else {
-            piece = chunks.nextPiece();
+            piece = l.reader().nextPiece(chunks);
             if (piece == null) {
               break;
             }
@@ -853,8 +906,8 @@ public final class SaveRestore {
         }
       }
       PayloadSummary summary = l.reader().finish(rawBytes);
-      return finishLoad(l, summary, trailer.get().or(l.reader()::storedDigest), end,
-          qemuSide != null);
+      return finishLoad(l, summary, expected(l.reader().trailer(), l.reader(), trailer.get()),
+          end, qemuSide != null);
     } catch (IOException | RuntimeException e) {
       throw translate(e, cancel, "restore domain '" + l.domain().name() + "'");
     } finally {
@@ -902,6 +955,7 @@ public final class SaveRestore {
     QemuMonitor qmp = l.running().monitor();
     long offset = l.reader().header().payloadOffset();
     try {
+      Optional<ImageTrailer> fileTrailer = SaveImageFile.trailer(file, l.reader().header());
       setupMigration(qmp, false);
       CompletableFuture<QemuEvent.Migration> end = qmp.nextEvent(QemuEvent.Migration.class,
           e -> MIGRATION_DONE.contains(e.status()));
@@ -913,13 +967,15 @@ public final class SaveRestore {
       PayloadSummary summary;
       try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
           ParallelSha256 sha = new ParallelSha256()) {
-        long total = ch.size() - offset;
+        // QEMU stops reading at the end of its stream; the trailer after it is not hashed.
+        long total = fileTrailer.map(ImageTrailer::payloadBytes).orElse(ch.size() - offset);
         ByteBuffer buf = ByteBuffer.allocate(IO_BUFFER);
         long pos = offset;
         while (true) {
           l.cancel().check();
           buf.clear();
-          int n = ch.read(buf, pos);
+          buf.limit((int) Math.min(buf.capacity(), offset + total - pos));
+          int n = buf.hasRemaining() ? ch.read(buf, pos) : -1;
           if (n < 0) {
             break;
           }
@@ -929,33 +985,51 @@ public final class SaveRestore {
         }
         summary = new PayloadSummary(sha.finish(), pos - offset, pos - offset);
       }
-      return finishLoad(l, summary, l.reader().storedDigest(), end, false);
+      return finishLoad(l, summary, expected(fileTrailer, l.reader(), Optional.empty()), end,
+          false);
     } catch (IOException | RuntimeException e) {
       throw translate(e, l.cancel(), "restore domain '" + l.domain().name() + "'");
     }
   }
 
-  /** Checks the digest, waits for QEMU to have loaded the image, then starts the domain. */
-  private RestoreResult finishLoad(Loading l, PayloadSummary summary,
-      Optional<ImageXml.Digest> expected, CompletableFuture<QemuEvent.Migration> end,
-      boolean qemuStoppedReading) throws IOException {
+  /** A digest the payload must match, and where it was found. */
+  private record Expected(String source, ImageXml.Digest digest) {}
+
+  /** Every digest there is for an image's payload: its trailer, its XML's, the client's. */
+  private static List<Expected> expected(Optional<ImageTrailer> imageTrailer,
+      SaveImageReader reader, Optional<ImageXml.Digest> sent) {
+    List<Expected> all = new ArrayList<>();
+    imageTrailer.ifPresent(t -> all.add(new Expected("the image's trailer", t.digest())));
+    reader.storedDigest().ifPresent(d -> all.add(new Expected("the image's XML", d)));
+    sent.ifPresent(d -> all.add(new Expected("the trailer message of the call", d)));
+    return all;
+  }
+
+  /**
+   * Checks the digests, waits for QEMU to have loaded the image, then starts the domain. Nothing
+   * runs the guest's CPUs before every digest matched.
+   */
+  private RestoreResult finishLoad(Loading l, PayloadSummary summary, List<Expected> expected,
+      CompletableFuture<QemuEvent.Migration> end, boolean qemuStoppedReading)
+      throws IOException {
     Domain domain = l.domain();
     RunningQemu running = l.running();
     l.clock().mark("transfer");
-    boolean verified = false;
-    if (expected.isPresent()) {
-      if (!expected.get().sha256().equals(summary.sha256())
-          || expected.get().payloadBytes() != summary.storedBytes()) {
+    for (Expected e : expected) {
+      if (!e.digest().sha256().equals(summary.sha256())
+          || e.digest().payloadBytes() != summary.storedBytes()) {
         throw new DataLossException("the save image is corrupt: its payload's SHA-256 is "
-            + summary.sha256() + " over " + summary.storedBytes() + " bytes but the image "
-            + "records " + expected.get().sha256() + " over " + expected.get().payloadBytes()
-            + " bytes; the guest was not started");
+            + summary.sha256() + " over " + summary.storedBytes() + " bytes but "
+            + e.source() + " records " + e.digest().sha256() + " over "
+            + e.digest().payloadBytes() + " bytes; the guest was not started");
       }
-      verified = true;
-    } else {
-      l.warnings().add("the image carries no SHA-256 digest (libvirt's images and images piped "
-          + "through stdout have none, and no trailer digest was sent); it was restored "
-          + "without an integrity check");
+    }
+    boolean verified = !expected.isEmpty();
+    if (!verified) {
+      requireVerifiable(l.options(), "it carries no digest and the restore sent none");
+      l.warnings().add("the image carries no SHA-256 digest (written by libvirt, or by a Cryo "
+          + "older than digest trailers) and none was sent; it was restored without an "
+          + "integrity check");
     }
     QemuEvent.Migration last = await(running.monitor(), end,
         "QEMU to load the image of '" + domain.name() + "'");
@@ -1035,12 +1109,16 @@ public final class SaveRestore {
     }
   }
 
-  /** The facts of an image from its first bytes. */
+  /**
+   * The facts of an image from its first bytes: its digest only if its XML records one (the
+   * trailer is at the end), verifiable if either is there.
+   */
   public SaveImageFile.Info info(byte[] head) {
     try {
       SaveImageReader r = SaveImageReader.open(new java.io.ByteArrayInputStream(head));
       return new SaveImageFile.Info(r.xml(), r.parsed().def(), r.header().wasRunning(),
-          r.header().compression(), r.header().payloadOffset(), 0, r.storedDigest());
+          r.header().compression(), r.header().payloadOffset(), 0, r.storedDigest(),
+          r.header().trailer() || r.storedDigest().isPresent());
     } catch (IOException e) {
       throw new InternalException("could not read the image head", e);
     }

@@ -66,10 +66,12 @@ class SaveImageFormatTest {
     PayloadSummary s = w.finish();
     byte[] image = out.toByteArray();
     long offset = w.header().payloadOffset();
-    assertThat(s.storedBytes()).isEqualTo(image.length - offset);
+    // The payload, then the trailer's unit: a few dozen bytes.
+    assertThat(w.trailerBytes()).isBetween(ImageTrailer.SIZE / 2, 200);
+    assertThat(s.storedBytes()).isEqualTo(image.length - offset - w.trailerBytes());
     assertThat(s.rawBytes()).isEqualTo(payload.length);
     assertThat(s.sha256()).isEqualTo(sha256(Arrays.copyOfRange(image, (int) offset,
-        image.length)));
+        (int) (offset + s.storedBytes()))));
     return image;
   }
 
@@ -94,7 +96,10 @@ class SaveImageFormatTest {
     assertThat(back).isEqualTo(payload);
     PayloadSummary s = r.finish(back.length);
     int offset = (int) r.header().payloadOffset();
-    assertThat(s.sha256()).isEqualTo(sha256(Arrays.copyOfRange(image, offset, image.length)));
+    assertThat(s.sha256()).isEqualTo(sha256(Arrays.copyOfRange(image, offset,
+        (int) (offset + s.storedBytes()))));
+    assertThat(r.trailer()).contains(new ImageTrailer(s.storedBytes(), payload.length,
+        s.sha256()));
     if (c != Compression.RAW) {
       assertThat(s.storedBytes()).isLessThan(payload.length);
     }
@@ -111,7 +116,9 @@ class SaveImageFormatTest {
     assertThat(b.getInt(24)).isEqualTo(1);
     assertThat(b.getInt(28)).isEqualTo(5);
     assertThat(b.getInt(32)).isZero();
-    assertThat(Arrays.copyOfRange(image, 36, 92)).containsOnly(0);
+    assertThat(Arrays.copyOfRange(image, 36, 88)).containsOnly(0);
+    // The last unused word announces the digest trailer: "CrT1".
+    assertThat(new String(image, 88, 4, StandardCharsets.US_ASCII)).isEqualTo("CrT1");
     assertThat(new String(image, 92, XML.length(), StandardCharsets.UTF_8)).isEqualTo(XML);
     assertThat(image[92 + XML.length()]).isZero();
   }
@@ -130,12 +137,14 @@ class SaveImageFormatTest {
     byte[] payload = payload(50_000);
     PayloadSummary s;
     SaveImageHeader header;
+    int trailerBytes;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW,
         StandardOpenOption.WRITE, StandardOpenOption.READ)) {
       var out = java.nio.channels.Channels.newOutputStream(ch);
       SaveImageWriter w = SaveImageWriter.start(out, XML, false, Compression.GZIP, 0, false);
       w.payload().write(payload);
       s = w.finish();
+      trailerBytes = w.trailerBytes();
       header = w.header();
       assertThatThrownBy(() -> SaveImageFile.info(file)).isInstanceOf(DataLossException.class);
       String xml = ImageXml.withDigest(ImageXml.parse(XML).def(),
@@ -145,7 +154,8 @@ class SaveImageFormatTest {
     SaveImageFile.Info info = SaveImageFile.info(file);
     assertThat(info.wasRunning()).isFalse();
     assertThat(info.compression()).isEqualTo(Compression.GZIP);
-    assertThat(info.payloadBytes()).isEqualTo(s.storedBytes());
+    assertThat(info.payloadBytes()).isEqualTo(s.storedBytes() + trailerBytes);
+    assertThat(info.verifiable()).isTrue();
     assertThat(info.digest()).contains(new ImageXml.Digest(s.sha256(), s.storedBytes()));
     assertThat(info.xml()).contains(ImageXml.NAMESPACE);
     try (InputStream in = Files.newInputStream(file)) {
@@ -288,9 +298,11 @@ class SaveImageFormatTest {
     byte[] image = write(Compression.RAW, payload(10_000), true);
     SaveImageReader good = SaveImageReader.open(new ByteArrayInputStream(image));
     String expected = good.finish(good.payload().readAllBytes().length).sha256();
-    image[image.length - 5] ^= 0x10;
+    assertThat(good.trailer().orElseThrow().sha256()).isEqualTo(expected);
+    image[image.length - ImageTrailer.SIZE - 5] ^= 0x10;
     SaveImageReader bad = SaveImageReader.open(new ByteArrayInputStream(image));
     assertThat(bad.finish(bad.payload().readAllBytes().length).sha256()).isNotEqualTo(expected);
+    assertThat(bad.trailer().orElseThrow().sha256()).isEqualTo(expected);
   }
 
   @Test
