@@ -456,6 +456,8 @@ final class AsyncImagesImpl implements AsyncImages {
     private RestoreDomainResponse answer;
     /** Completed when the call becomes ready or ends. Guarded by {@code this}. */
     private CompletableFuture<Void> ready;
+    /** The last message's send; the next waits for it. Guarded by {@code this}. */
+    private CompletableFuture<Void> sent = DONE;
     /** Only the one sender at a time touches it. */
     private long sentBytes;
 
@@ -523,10 +525,16 @@ final class AsyncImagesImpl implements AsyncImages {
     }
 
     /**
-     * Sends {@code req} now if the call is ready, else once it is; completes when sent, or
-     * exceptionally with the call's failure (the server ended it early: a bad image).
+     * Sends {@code req} after the messages before it, each as soon as the call is ready;
+     * completes when sent, or exceptionally with the call's failure (the server ended it early:
+     * a bad image). The options go first even when the first chunk is ready before the call is.
      */
-    private CompletableFuture<Void> send(RestoreDomainRequest req) {
+    private synchronized CompletableFuture<Void> send(RestoreDomainRequest req) {
+      sent = sent.thenCompose(v -> sendWhenReady(req));
+      return sent;
+    }
+
+    private CompletableFuture<Void> sendWhenReady(RestoreDomainRequest req) {
       CompletableFuture<Void> waiter;
       synchronized (this) {
         if (op.result().isDone()) {
@@ -539,15 +547,19 @@ final class AsyncImagesImpl implements AsyncImages {
         // onReady runs after isReady turns true, so it cannot slip between the check and this.
         waiter = ready = new CompletableFuture<>();
       }
-      return waiter.thenCompose(v -> send(req));
+      return waiter.thenCompose(v -> sendWhenReady(req));
     }
 
-    /** Sends the trailer if there is a digest, then half-closes; the answer completes op. */
-    void finish(String sha256, long payloadBytes) {
-      CompletableFuture<Void> trailer = sha256 == null || sha256.isEmpty() ? DONE
-          : send(RestoreDomainRequest.newBuilder().setTrailer(ImageTrailer.newBuilder()
-              .setSha256(sha256).setPayloadBytes(payloadBytes)).build());
-      trailer.thenRun(() -> {
+    /**
+     * After the messages sent so far: sends the trailer if there is a digest, then half-closes;
+     * the server's answer then completes {@link #op}.
+     */
+    synchronized void finish(String sha256, long payloadBytes) {
+      if (sha256 != null && !sha256.isEmpty()) {
+        send(RestoreDomainRequest.newBuilder().setTrailer(ImageTrailer.newBuilder()
+            .setSha256(sha256).setPayloadBytes(payloadBytes)).build());
+      }
+      sent = sent.thenRun(() -> {
         synchronized (this) {
           if (!op.result().isDone()) {
             call.onCompleted();
