@@ -23,6 +23,11 @@ public interface AsyncCheckpoints {
   /** @see Checkpoints#xml */
   CompletableFuture<String> xml(String domain, String name, boolean excludeDomain);
 
+  /** @see Checkpoints#list(String) */
+  default CompletableFuture<List<Checkpoint>> list(String domain) {
+    return list(domain, Checkpoints.Filter.ALL);
+  }
+
   /** @see Checkpoints#list(String, Checkpoints.Filter) */
   CompletableFuture<List<Checkpoint>> list(String domain, Checkpoints.Filter filter);
 
@@ -34,6 +39,11 @@ public interface AsyncCheckpoints {
 
   /** @see Checkpoints#current */
   CompletableFuture<Checkpoint> current(String domain);
+
+  /** @see Checkpoints#delete(String, String) */
+  default CompletableFuture<List<String>> delete(String domain, String name) {
+    return delete(domain, name, Checkpoints.DeleteMode.ONE, false);
+  }
 
   /** @see Checkpoints#delete(String, String, Checkpoints.DeleteMode, boolean) */
   CompletableFuture<List<String>> delete(String domain, String name, Checkpoints.DeleteMode mode,

@@ -29,6 +29,11 @@ public interface AsyncDomains {
   /** @see Domains#define(DomainConfig) */
   CompletableFuture<Domain> define(DomainConfig config);
 
+  /** @see Domains#undefine(String) */
+  default CompletableFuture<Void> undefine(String name) {
+    return undefine(name, false);
+  }
+
   /** @see Domains#undefine(String, boolean) */
   CompletableFuture<Void> undefine(String name, boolean removeManagedSave);
 
@@ -72,4 +77,9 @@ public interface AsyncDomains {
    */
   CompletableFuture<AutoCloseable> watch(String name, Consumer<DomainEvent> listener,
       Consumer<CryoException> onFailure);
+
+  /** @see Domains#watch(String, Consumer) */
+  default CompletableFuture<AutoCloseable> watch(String name, Consumer<DomainEvent> listener) {
+    return watch(name, listener, failure -> { });
+  }
 }

@@ -14,6 +14,11 @@ public interface AsyncSnapshots {
   /** @see Snapshots#create(String, SnapshotRequest, Cancellation) */
   Operation<Snapshot> create(String domain, SnapshotRequest request);
 
+  /** @see Snapshots#create(String, String) */
+  default Operation<Snapshot> create(String domain, String xml) {
+    return create(domain, SnapshotRequest.builder().xml(xml).build());
+  }
+
   /** @see Snapshots#list */
   CompletableFuture<List<Snapshot>> list(String domain, SnapshotFilter filter);
 
