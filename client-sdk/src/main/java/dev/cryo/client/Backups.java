@@ -11,6 +11,11 @@ import java.util.Map;
  */
 public interface Backups {
   /**
+   * The same calls without blocking: streamed backups as an {@link Operation} with progress,
+   * cancel and a {@code CompletableFuture} result; the rest as futures.
+   */
+  AsyncBackups async();
+  /**
    * Starts a push backup into new qcow2 files on the server and returns once it runs.
    *
    * @param targets target device → absolute path of a file to create (must not exist)

@@ -10,6 +10,8 @@ import java.util.List;
  * backup holds the domain.
  */
 public interface Checkpoints {
+  /** The same calls without blocking, each returning a {@code CompletableFuture}. */
+  AsyncCheckpoints async();
   /** What {@link #delete(String, String, DeleteMode, boolean)} removes. */
   enum DeleteMode {
     /** The checkpoint; its children move up to its parent. */

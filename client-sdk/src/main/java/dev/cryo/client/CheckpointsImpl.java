@@ -1,32 +1,35 @@
 package dev.cryo.client;
 
 import static dev.cryo.client.DomainsImpl.call;
+import static dev.cryo.client.FutureCalls.await;
 
-import dev.cryo.api.v1.CheckpointDeleteMode;
 import dev.cryo.api.v1.CheckpointServiceGrpc;
-import dev.cryo.api.v1.CreateCheckpointRequest;
-import dev.cryo.api.v1.DeleteCheckpointRequest;
-import dev.cryo.api.v1.GetCheckpointParentRequest;
-import dev.cryo.api.v1.GetCheckpointRequest;
-import dev.cryo.api.v1.GetCurrentCheckpointRequest;
 import dev.cryo.api.v1.LeafFilter;
 import dev.cryo.api.v1.ListCheckpointsRequest;
 import dev.cryo.api.v1.ListCheckpointsResponse;
-import dev.cryo.api.v1.RedefineCheckpointRequest;
 import dev.cryo.api.v1.TreeFilter;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** {@link Checkpoints} over cryo.v1.CheckpointService. */
+/**
+ * {@link Checkpoints} over cryo.v1.CheckpointService: each call waits on {@link
+ * AsyncCheckpointsImpl}'s future, so both styles share one implementation.
+ */
 final class CheckpointsImpl implements Checkpoints {
   private final CheckpointServiceGrpc.CheckpointServiceBlockingStub blocking;
+  private final AsyncCheckpointsImpl async;
   private final Duration deadline;
 
   CheckpointsImpl(io.grpc.Channel channel, Duration deadline) {
     this.blocking = CheckpointServiceGrpc.newBlockingStub(channel);
+    this.async = new AsyncCheckpointsImpl(channel, deadline);
     this.deadline = deadline;
+  }
+
+  @Override
+  public AsyncCheckpoints async() {
+    return async;
   }
 
   private CheckpointServiceGrpc.CheckpointServiceBlockingStub stub() {
@@ -35,32 +38,27 @@ final class CheckpointsImpl implements Checkpoints {
 
   @Override
   public Checkpoint create(String domain, String xml) {
-    return fromProto(call(() -> stub().createCheckpoint(CreateCheckpointRequest.newBuilder()
-        .setDomain(domain).setXml(xml).build())).getCheckpoint());
+    return await(async.create(domain, xml));
   }
 
   @Override
   public Checkpoint redefine(String domain, String xml) {
-    return fromProto(call(() -> stub().redefineCheckpoint(RedefineCheckpointRequest.newBuilder()
-        .setDomain(domain).setXml(xml).build())).getCheckpoint());
+    return await(async.redefine(domain, xml));
   }
 
   @Override
   public Checkpoint get(String domain, String name) {
-    return fromProto(call(() -> stub().getCheckpoint(GetCheckpointRequest.newBuilder()
-        .setDomain(domain).setName(name).build())).getCheckpoint());
+    return await(async.get(domain, name));
   }
 
   @Override
   public Checkpoint getWithSize(String domain, String name) {
-    return fromProto(call(() -> stub().getCheckpoint(GetCheckpointRequest.newBuilder()
-        .setDomain(domain).setName(name).setIncludeSize(true).build())).getCheckpoint());
+    return await(async.getWithSize(domain, name));
   }
 
   @Override
   public String xml(String domain, String name, boolean excludeDomain) {
-    return call(() -> stub().getCheckpoint(GetCheckpointRequest.newBuilder()
-        .setDomain(domain).setName(name).setExcludeDomain(excludeDomain).build())).getXml();
+    return await(async.xml(domain, name, excludeDomain));
   }
 
   @Override
@@ -97,7 +95,7 @@ final class CheckpointsImpl implements Checkpoints {
         .setTree(tree).setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken)
         .build();
     ListCheckpointsResponse resp = call(() -> stub().listCheckpoints(req));
-    return new Page<>(resp.getCheckpointsList().stream().map(CheckpointsImpl::fromProto)
+    return new Page<>(resp.getCheckpointsList().stream().map(AsyncCheckpointsImpl::fromProto)
         .toList(), resp.getNextPageToken());
   }
 
@@ -108,14 +106,12 @@ final class CheckpointsImpl implements Checkpoints {
 
   @Override
   public Checkpoint parent(String domain, String name) {
-    return fromProto(call(() -> stub().getCheckpointParent(GetCheckpointParentRequest
-        .newBuilder().setDomain(domain).setName(name).build())).getCheckpoint());
+    return await(async.parent(domain, name));
   }
 
   @Override
   public Checkpoint current(String domain) {
-    return fromProto(call(() -> stub().getCurrentCheckpoint(GetCurrentCheckpointRequest
-        .newBuilder().setDomain(domain).build())).getCheckpoint());
+    return await(async.current(domain));
   }
 
   @Override
@@ -125,21 +121,6 @@ final class CheckpointsImpl implements Checkpoints {
 
   @Override
   public List<String> delete(String domain, String name, DeleteMode mode, boolean metadataOnly) {
-    CheckpointDeleteMode m = switch (mode) {
-      case ONE -> CheckpointDeleteMode.CHECKPOINT_DELETE_MODE_UNSPECIFIED;
-      case WITH_CHILDREN -> CheckpointDeleteMode.CHECKPOINT_DELETE_MODE_WITH_CHILDREN;
-      case CHILDREN_ONLY -> CheckpointDeleteMode.CHECKPOINT_DELETE_MODE_CHILDREN_ONLY;
-    };
-    return call(() -> stub().deleteCheckpoint(DeleteCheckpointRequest.newBuilder()
-        .setDomain(domain).setName(name).setMode(m).setMetadataOnly(metadataOnly).build()))
-        .getDeletedList();
-  }
-
-  static Checkpoint fromProto(dev.cryo.api.v1.Checkpoint c) {
-    return new Checkpoint(c.getName(), c.getParent().isEmpty() ? null : c.getParent(),
-        c.getDescription(), Instant.ofEpochSecond(c.getCreateTime().getSeconds()),
-        c.getDisksList().stream().map(d -> new Checkpoint.Disk(d.getName(), d.getBitmap(),
-            d.getBitmapName(), d.getSizeBytes())).toList(),
-        c.getLeaf(), c.getCurrent());
+    return await(async.delete(domain, name, mode, metadataOnly));
   }
 }

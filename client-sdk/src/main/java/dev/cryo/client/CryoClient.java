@@ -17,7 +17,11 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A connection to one Cryo server. Thread-safe; create one per server and share it. Close it when
@@ -33,6 +37,8 @@ public final class CryoClient implements AutoCloseable {
   private final ManagedChannel channel;
   /** Created by the builder for Unix socket targets; null otherwise. */
   private final EventLoopGroup eventLoop;
+  /** Local I/O of asynchronous saves, restores and backups (files, caller streams). */
+  private final ExecutorService io;
   private final Domains domains;
   private final Snapshots snapshots;
   private final Checkpoints checkpoints;
@@ -43,11 +49,21 @@ public final class CryoClient implements AutoCloseable {
       EventLoopGroup eventLoop) {
     this.channel = channel;
     this.eventLoop = eventLoop;
+    this.io = Executors.newCachedThreadPool(new ThreadFactory() {
+      private final AtomicInteger count = new AtomicInteger();
+
+      @Override
+      public Thread newThread(Runnable r) {
+        Thread t = new Thread(r, "cryo-client-io-" + count.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      }
+    });
     this.domains = new DomainsImpl(calls, deadline);
-    this.snapshots = new SnapshotsImpl(calls, deadline);
+    this.snapshots = new SnapshotsImpl(calls, deadline, domains.async());
     this.checkpoints = new CheckpointsImpl(calls, deadline);
-    this.backups = new BackupsImpl(calls, deadline);
-    this.images = new ImagesImpl(calls, deadline, domains);
+    this.backups = new BackupsImpl(calls, deadline, io);
+    this.images = new ImagesImpl(calls, deadline, domains.async(), io);
   }
 
   /** Starts building a client; {@link Builder#target} is required. */
@@ -80,7 +96,10 @@ public final class CryoClient implements AutoCloseable {
     return images;
   }
 
-  /** Closes the channel, cancelling calls in flight after a short grace period. */
+  /**
+   * Closes the channel, cancelling calls in flight after a short grace period; operations still
+   * running then fail with {@code CANCELLED} or {@code UNAVAILABLE}.
+   */
   @Override
   public void close() {
     channel.shutdown();
@@ -92,6 +111,8 @@ public final class CryoClient implements AutoCloseable {
       channel.shutdownNow();
       Thread.currentThread().interrupt();
     }
+    // After the channel: its last callbacks may still hand chunks to I/O tasks.
+    io.shutdown();
     if (eventLoop != null) {
       eventLoop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }

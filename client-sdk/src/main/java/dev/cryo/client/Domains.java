@@ -33,6 +33,16 @@ public interface Domains {
   Domains withDeadline(Duration deadline);
 
   /**
+   * The same calls without blocking, each returning a {@code CompletableFuture}, with this
+   * view's deadline. Cheap; thread-safe.
+   *
+   * <pre>{@code
+   * cryo.domains().async().start("vm1").thenAccept(d -> System.out.println(d.state()));
+   * }</pre>
+   */
+  AsyncDomains async();
+
+  /**
    * Defines (or updates) a domain from libvirt domain XML.
    *
    * @return the domain, and the parts of the XML the server ignored

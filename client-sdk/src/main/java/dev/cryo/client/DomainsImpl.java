@@ -1,46 +1,31 @@
 package dev.cryo.client;
 
+import static dev.cryo.client.FutureCalls.await;
+
 import com.google.protobuf.Timestamp;
-import dev.cryo.api.v1.AbortDomainJobRequest;
-import dev.cryo.api.v1.DefineDomainRequest;
-import dev.cryo.api.v1.DefineDomainResponse;
-import dev.cryo.api.v1.DestroyDomainRequest;
-import dev.cryo.api.v1.DiskConfig;
-import dev.cryo.api.v1.DiskFormat;
 import dev.cryo.api.v1.DomainServiceGrpc;
-import dev.cryo.api.v1.GetDomainJobRequest;
-import dev.cryo.api.v1.GetDomainJobResponse;
-import dev.cryo.api.v1.GetDomainRequest;
-import dev.cryo.api.v1.GetDomainXmlRequest;
 import dev.cryo.api.v1.ListDomainsRequest;
 import dev.cryo.api.v1.ListDomainsResponse;
-import dev.cryo.api.v1.ResumeDomainRequest;
-import dev.cryo.api.v1.ShutdownDomainRequest;
-import dev.cryo.api.v1.StartDomainRequest;
-import dev.cryo.api.v1.SuspendDomainRequest;
-import dev.cryo.api.v1.UndefineDomainRequest;
-import dev.cryo.api.v1.WatchDomainEventsRequest;
 import dev.cryo.api.v1.WatchDomainEventsResponse;
-import io.grpc.Context;
-import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
-/** {@link Domains} over cryo.v1.DomainService. */
+/**
+ * {@link Domains} over cryo.v1.DomainService: each call waits on its {@link AsyncDomainsImpl}
+ * future, so the two styles share one implementation.
+ */
 final class DomainsImpl implements Domains {
   private static final int DEFAULT_HISTORY_BYTES = 16 * 1024;
   private static final int MAX_HISTORY_BYTES = 1024 * 1024;
 
   private final DomainServiceGrpc.DomainServiceBlockingStub blocking;
-  private final DomainServiceGrpc.DomainServiceStub async;
+  private final DomainServiceGrpc.DomainServiceStub stub;
+  private final AsyncDomainsImpl async;
   private final Duration deadline;
 
   DomainsImpl(io.grpc.Channel channel, Duration deadline) {
@@ -48,23 +33,25 @@ final class DomainsImpl implements Domains {
   }
 
   private DomainsImpl(DomainServiceGrpc.DomainServiceBlockingStub blocking,
-      DomainServiceGrpc.DomainServiceStub async, Duration deadline) {
+      DomainServiceGrpc.DomainServiceStub stub, Duration deadline) {
     this.blocking = blocking;
-    this.async = async;
+    this.stub = stub;
+    this.async = new AsyncDomainsImpl(stub, deadline);
     this.deadline = deadline;
   }
 
   @Override
   public Domains withDeadline(Duration deadline) {
-    return new DomainsImpl(blocking, async, Deadlines.check(deadline));
+    return new DomainsImpl(blocking, stub, Deadlines.check(deadline));
+  }
+
+  @Override
+  public AsyncDomains async() {
+    return async;
   }
 
   private DomainServiceGrpc.DomainServiceBlockingStub stub() {
-    return stub(deadline);
-  }
-
-  private DomainServiceGrpc.DomainServiceBlockingStub stub(Duration d) {
-    return blocking.withDeadlineAfter(d.toMillis(), TimeUnit.MILLISECONDS);
+    return blocking.withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   static <T> T call(Supplier<T> rpc) {
@@ -77,44 +64,12 @@ final class DomainsImpl implements Domains {
 
   @Override
   public Defined define(String xml) {
-    DefineDomainResponse resp = call(() -> stub().defineDomain(
-        DefineDomainRequest.newBuilder().setXml(xml).build()));
-    return new Defined(fromProto(resp.getDomain()), resp.getWarningsList());
+    return await(async.define(xml));
   }
 
   @Override
   public Domain define(DomainConfig config) {
-    dev.cryo.api.v1.DomainConfig.Builder b = dev.cryo.api.v1.DomainConfig.newBuilder()
-        .setName(config.name())
-        .setMemoryBytes(config.memoryBytes())
-        .setVcpus(config.vcpus())
-        .setAccelerator(switch (config.accelerator() == null ? Accelerator.AUTO
-            : config.accelerator()) {
-          case AUTO -> dev.cryo.api.v1.Accelerator.ACCELERATOR_UNSPECIFIED;
-          case KVM -> dev.cryo.api.v1.Accelerator.ACCELERATOR_KVM;
-          case TCG -> dev.cryo.api.v1.Accelerator.ACCELERATOR_TCG;
-        });
-    setIfPresent(config.uuid(), b::setUuid);
-    setIfPresent(config.machine(), b::setMachine);
-    setIfPresent(config.kernel(), b::setKernel);
-    setIfPresent(config.initrd(), b::setInitrd);
-    setIfPresent(config.cmdline(), b::setCmdline);
-    setIfPresent(config.metadataXml(), b::setMetadataXml);
-    setIfPresent(config.description(), b::setDescription);
-    for (DomainConfig.Disk d : config.disks()) {
-      b.addDisks(DiskConfig.newBuilder().setTarget(d.target()).setSource(d.source())
-          .setFormat(d.format() == DomainConfig.DiskFormat.QCOW2 ? DiskFormat.DISK_FORMAT_QCOW2
-              : DiskFormat.DISK_FORMAT_RAW)
-          .setReadOnly(d.readOnly()));
-    }
-    return fromProto(call(() -> stub().defineDomain(
-        DefineDomainRequest.newBuilder().setConfig(b).build())).getDomain());
-  }
-
-  private static void setIfPresent(String value, Consumer<String> setter) {
-    if (value != null && !value.isEmpty()) {
-      setter.accept(value);
-    }
+    return await(async.define(config));
   }
 
   @Override
@@ -124,8 +79,7 @@ final class DomainsImpl implements Domains {
 
   @Override
   public void undefine(String name, boolean removeManagedSave) {
-    call(() -> stub().undefineDomain(UndefineDomainRequest.newBuilder().setName(name)
-        .setRemoveManagedSave(removeManagedSave).build()));
+    await(async.undefine(name, removeManagedSave));
   }
 
   @Override
@@ -135,41 +89,32 @@ final class DomainsImpl implements Domains {
 
   @Override
   public Domain start(String name, boolean paused, boolean forceBoot) {
-    return fromProto(call(() -> stub().startDomain(StartDomainRequest.newBuilder()
-        .setName(name).setPaused(paused).setForceBoot(forceBoot).build())).getDomain());
+    return await(async.start(name, paused, forceBoot));
   }
 
   @Override
   public Domain suspend(String name) {
-    return fromProto(call(() -> stub().suspendDomain(
-        SuspendDomainRequest.newBuilder().setName(name).build())).getDomain());
+    return await(async.suspend(name));
   }
 
   @Override
   public Domain resume(String name) {
-    return fromProto(call(() -> stub().resumeDomain(
-        ResumeDomainRequest.newBuilder().setName(name).build())).getDomain());
+    return await(async.resume(name));
   }
 
   @Override
   public Domain shutdown(String name, Duration timeout) {
-    ShutdownDomainRequest req = ShutdownDomainRequest.newBuilder().setName(name)
-        .setTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(timeout.getSeconds())
-            .setNanos(timeout.getNano()))
-        .build();
-    return fromProto(call(() -> stub(timeout.plus(deadline)).shutdownDomain(req)).getDomain());
+    return await(async.shutdown(name, timeout));
   }
 
   @Override
   public Domain destroy(String name) {
-    return fromProto(call(() -> stub().destroyDomain(
-        DestroyDomainRequest.newBuilder().setName(name).build())).getDomain());
+    return await(async.destroy(name));
   }
 
   @Override
   public Domain get(String name) {
-    return fromProto(call(() -> stub().getDomain(
-        GetDomainRequest.newBuilder().setName(name).build())).getDomain());
+    return await(async.get(name));
   }
 
   @Override
@@ -206,22 +151,17 @@ final class DomainsImpl implements Domains {
 
   @Override
   public String xml(String name) {
-    return call(() -> stub().getDomainXml(
-        GetDomainXmlRequest.newBuilder().setName(name).build())).getXml();
+    return await(async.xml(name));
   }
 
   @Override
   public java.util.Optional<DomainJob> job(String name) {
-    GetDomainJobResponse resp = call(() -> stub().getDomainJob(
-        GetDomainJobRequest.newBuilder().setName(name).build()));
-    return resp.hasJob() ? java.util.Optional.of(fromProto(resp.getJob()))
-        : java.util.Optional.empty();
+    return await(async.job(name));
   }
 
   @Override
   public DomainJob abortJob(String name) {
-    return fromProto(call(() -> stub().abortDomainJob(
-        AbortDomainJobRequest.newBuilder().setName(name).build())).getJob());
+    return await(async.abortJob(name));
   }
 
   static DomainJob fromProto(dev.cryo.api.v1.DomainJob j) {
@@ -238,62 +178,19 @@ final class DomainsImpl implements Domains {
   @Override
   public AutoCloseable watch(String name, Consumer<DomainEvent> listener,
       Consumer<CryoException> onFailure) {
-    Context.CancellableContext context = Context.current().withCancellation();
-    java.util.concurrent.atomic.AtomicBoolean closed =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    CompletableFuture<Void> subscribed = new CompletableFuture<>();
-    context.run(() -> async.watchDomainEvents(
-        WatchDomainEventsRequest.newBuilder().setName(name == null ? "" : name).build(),
-        new StreamObserver<>() {
-          @Override
-          public void onNext(WatchDomainEventsResponse e) {
-            if (e.getSubscribed()) {
-              subscribed.complete(null);
-              return;
-            }
-            listener.accept(new DomainEvent(e.getName(),
-                enumOf(DomainEvent.Type.class, e.getType().name(), "DOMAIN_EVENT_TYPE_",
-                    DomainEvent.Type.UNKNOWN),
-                state(e.getState()), reason(e.getReason()), instant(e.getTime())));
-          }
+    return await(async.watch(name, listener, onFailure));
+  }
 
-          @Override
-          public void onError(Throwable t) {
-            if (!subscribed.completeExceptionally(t) && !closed.get()) {
-              onFailure.accept(CryoException.from(t));
-            }
-          }
-
-          @Override
-          public void onCompleted() {
-            if (!subscribed.isDone()) {
-              subscribed.completeExceptionally(new CryoException(
-                  CryoException.ErrorCode.UNAVAILABLE, "the server ended the event stream", null));
-            } else if (!closed.get()) {
-              onFailure.accept(new CryoException(CryoException.ErrorCode.UNAVAILABLE,
-                  "the server ended the event stream", null));
-            }
-          }
-        }));
-    // Return only once the server has the subscription, so no later event can be missed.
-    try {
-      subscribed.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      context.cancel(null);
-      throw CryoException.from(e.getCause());
-    } catch (InterruptedException | TimeoutException e) {
-      context.cancel(null);
-      throw CryoException.from(e);
-    }
-    return () -> {
-      closed.set(true);
-      context.cancel(null);
-    };
+  static DomainEvent fromProto(WatchDomainEventsResponse e) {
+    return new DomainEvent(e.getName(),
+        enumOf(DomainEvent.Type.class, e.getType().name(), "DOMAIN_EVENT_TYPE_",
+            DomainEvent.Type.UNKNOWN),
+        state(e.getState()), reason(e.getReason()), instant(e.getTime()));
   }
 
   @Override
   public Console console(String name) {
-    return new ConsoleImpl(async, name, DEFAULT_HISTORY_BYTES, null);
+    return new ConsoleImpl(stub, name, DEFAULT_HISTORY_BYTES, null);
   }
 
   @Override
@@ -303,7 +200,7 @@ final class DomainsImpl implements Domains {
           + historyBytes);
     }
     // On the wire 0 means the server's default and a negative value means none.
-    return new ConsoleImpl(async, name, historyBytes == 0 ? -1 : historyBytes,
+    return new ConsoleImpl(stub, name, historyBytes == 0 ? -1 : historyBytes,
         java.util.Objects.requireNonNull(output, "output"));
   }
 

@@ -7,9 +7,16 @@ import java.nio.file.Path;
 /**
  * Save and restore of domains through libvirt-compatible save images. Image streams use gRPC flow
  * control: nothing buffers a whole image, in the client or the server. Every method blocks until
- * done and throws {@link CryoException} on failure.
+ * done and throws {@link CryoException} on failure; {@link #async()} starts the same calls
+ * without blocking.
  */
 public interface Images {
+  /**
+   * The same calls without blocking: saves, restores and transfers as an {@link Operation} with
+   * progress, cancel and a {@code CompletableFuture} result; the rest as futures.
+   */
+  AsyncImages async();
+
   /**
    * Saves a domain into a file on the server (inside one of its image folders).
    *

@@ -15,6 +15,11 @@ import java.util.List;
  * image; deleting an external snapshot merges its overlays where libvirt would.
  */
 public interface Snapshots {
+  /**
+   * The same calls without blocking: create and revert as an {@link Operation} with progress,
+   * cancel and a {@code CompletableFuture} result; the rest as futures.
+   */
+  AsyncSnapshots async();
 
   /** Creates a snapshot of domain {@code domain}. */
   default Snapshot create(String domain, SnapshotRequest request) {
