@@ -70,6 +70,9 @@ class ImageDigestTest {
   static GuestProbe.Beat booted;
   /** The bytes of a save stream per codec, as any client writing the chunks would have them. */
   static final Map<ImageCompression, byte[]> streamed = new EnumMap<>(ImageCompression.class);
+  /** Every codec Cryo writes: all but lzop, which it only recognizes in others' images. */
+  static final List<ImageCompression> WRITTEN = Arrays.stream(ImageCompression.values())
+      .filter(c -> c != ImageCompression.LZOP).toList();
   /** The guest just before its raw stream was saved: a restore of it carries on from here. */
   static GuestProbe.Beat rawSaved;
 
@@ -83,7 +86,7 @@ class ImageDigestTest {
     domains.define(GuestProbe.xml(NAME, 128, 8));
     domains.start(NAME);
     booted = GuestProbe.awaitBooted(domains, NAME);
-    for (ImageCompression c : ImageCompression.values()) {
+    for (ImageCompression c : WRITTEN) {
       if (c == ImageCompression.RAW) {
         rawSaved = GuestProbe.latest(domains, NAME, booted.checksum());
       }
@@ -198,10 +201,10 @@ class ImageDigestTest {
   @Test
   @Order(3)
   void flippedBit_rawAndEveryCodec_isDataLoss_andTheGuestNeverRuns() throws Exception {
-    assertThat(streamed).hasSize(ImageCompression.values().length);
+    assertThat(streamed).hasSize(WRITTEN.size());
     LifecycleCleanup.destroyAndUndefine(domains, NAME);
     Map<String, String> table = new LinkedHashMap<>();
-    for (ImageCompression c : ImageCompression.values()) {
+    for (ImageCompression c : WRITTEN) {
       byte[] image = streamed.get(c);
       long offset = 92 + ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).getInt(20);
       int unit = trailerUnitBytes(c, image);
