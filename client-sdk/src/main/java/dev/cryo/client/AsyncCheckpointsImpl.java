@@ -66,14 +66,15 @@ final class AsyncCheckpointsImpl implements AsyncCheckpoints {
 
   @Override
   public CompletableFuture<List<Checkpoint>> list(String domain, Checkpoints.Filter filter) {
-    ListCheckpointsRequest.Builder req = ListCheckpointsRequest.newBuilder().setDomain(domain)
-        .setRootsOnly(filter.rootsOnly()).setLeavesOnly(filter.leavesOnly())
-        .setNoLeaves(filter.noLeaves());
-    if (filter.parent() != null) {
-      req.setParent(filter.parent());
+    ListCheckpointsRequest first;
+    try {
+      first = CheckpointsImpl.request(domain, filter, 0, "");
+    } catch (CryoException e) {
+      return CompletableFuture.failedFuture(e);
     }
-    return unary(req.build(), stub()::listCheckpoints,
-        r -> r.getCheckpointsList().stream().map(AsyncCheckpointsImpl::fromProto).toList());
+    return FutureCalls.allPages(token -> unary(first.toBuilder().setPageToken(token).build(),
+        stub()::listCheckpoints, r -> new Page<>(r.getCheckpointsList().stream()
+            .map(AsyncCheckpointsImpl::fromProto).toList(), r.getNextPageToken())));
   }
 
   @Override

@@ -11,7 +11,6 @@ import dev.cryo.api.v1.DomainServiceGrpc;
 import dev.cryo.api.v1.GetDomainJobRequest;
 import dev.cryo.api.v1.GetDomainRequest;
 import dev.cryo.api.v1.GetDomainXmlRequest;
-import dev.cryo.api.v1.ListDomainsRequest;
 import dev.cryo.api.v1.ResumeDomainRequest;
 import dev.cryo.api.v1.ShutdownDomainRequest;
 import dev.cryo.api.v1.StartDomainRequest;
@@ -155,12 +154,9 @@ final class AsyncDomainsImpl implements AsyncDomains {
 
   @Override
   public CompletableFuture<List<Domain>> list(Set<DomainState> states) {
-    ListDomainsRequest.Builder req = ListDomainsRequest.newBuilder();
-    for (DomainState s : states) {
-      req.addStates(dev.cryo.api.v1.DomainState.valueOf("DOMAIN_STATE_" + s.name()));
-    }
-    return unary(req.build(), stub()::listDomains,
-        r -> r.getDomainsList().stream().map(DomainsImpl::fromProto).toList());
+    return FutureCalls.allPages(token -> unary(DomainsImpl.request(states, 0, token),
+        stub()::listDomains, r -> new Page<>(r.getDomainsList().stream()
+            .map(DomainsImpl::fromProto).toList(), r.getNextPageToken())));
   }
 
   @Override

@@ -8,7 +8,6 @@ import dev.cryo.api.v1.GetCurrentSnapshotRequest;
 import dev.cryo.api.v1.GetSnapshotParentRequest;
 import dev.cryo.api.v1.GetSnapshotRequest;
 import dev.cryo.api.v1.ListSnapshotChildrenRequest;
-import dev.cryo.api.v1.ListSnapshotsRequest;
 import dev.cryo.api.v1.RevertToSnapshotRequest;
 import dev.cryo.api.v1.SnapshotDeleteMode;
 import dev.cryo.api.v1.SnapshotDisk;
@@ -108,15 +107,9 @@ final class AsyncSnapshotsImpl implements AsyncSnapshots {
 
   @Override
   public CompletableFuture<List<Snapshot>> list(String domain, SnapshotFilter f) {
-    ListSnapshotsRequest.Builder b = ListSnapshotsRequest.newBuilder().setDomain(domain)
-        .setRoots(f.roots()).setDirectChildrenOnly(f.directChildrenOnly()).setLeaves(f.leaves())
-        .setNoLeaves(f.nonLeaves()).setInactive(f.inactive()).setActive(f.active())
-        .setDiskOnly(f.diskOnly()).setInternal(f.internal()).setExternal(f.external());
-    if (f.descendantsOf() != null) {
-      b.setDescendantsOf(f.descendantsOf());
-    }
-    return unary(b.build(), stub(deadline)::listSnapshots,
-        r -> r.getSnapshotsList().stream().map(AsyncSnapshotsImpl::fromProto).toList());
+    return FutureCalls.allPages(token -> unary(SnapshotsImpl.request(domain, f, 0, token),
+        stub(deadline)::listSnapshots, r -> new Page<>(r.getSnapshotsList().stream()
+            .map(AsyncSnapshotsImpl::fromProto).toList(), r.getNextPageToken())));
   }
 
   @Override
@@ -139,9 +132,10 @@ final class AsyncSnapshotsImpl implements AsyncSnapshots {
 
   @Override
   public CompletableFuture<List<Snapshot>> children(String domain, String name) {
-    return unary(ListSnapshotChildrenRequest.newBuilder().setDomain(domain).setName(name)
-        .build(), stub(deadline)::listSnapshotChildren,
-        r -> r.getSnapshotsList().stream().map(AsyncSnapshotsImpl::fromProto).toList());
+    return FutureCalls.allPages(token -> unary(ListSnapshotChildrenRequest.newBuilder()
+        .setDomain(domain).setName(name).setPageToken(token).build(),
+        stub(deadline)::listSnapshotChildren, r -> new Page<>(r.getSnapshotsList().stream()
+            .map(AsyncSnapshotsImpl::fromProto).toList(), r.getNextPageToken())));
   }
 
   @Override

@@ -74,6 +74,19 @@ final class CheckpointsImpl implements Checkpoints {
   @Override
   public Page<Checkpoint> listPage(String domain, Filter filter, int pageSize,
       String pageToken) {
+    ListCheckpointsRequest req = request(domain, filter, pageSize, pageToken);
+    ListCheckpointsResponse resp = call(() -> stub().listCheckpoints(req));
+    return new Page<>(resp.getCheckpointsList().stream().map(AsyncCheckpointsImpl::fromProto)
+        .toList(), resp.getNextPageToken());
+  }
+
+  /**
+   * One page of a listing in the shared {@link TreeFilter} vocabulary.
+   *
+   * @throws CryoException INVALID_ARGUMENT if the filter asks for leaves only and no leaves
+   */
+  static ListCheckpointsRequest request(String domain, Filter filter, int pageSize,
+      String pageToken) {
     if (filter.leavesOnly() && filter.noLeaves()) {
       throw new CryoException(CryoException.ErrorCode.INVALID_ARGUMENT,
           "leavesOnly and noLeaves exclude each other", null);
@@ -91,12 +104,9 @@ final class CheckpointsImpl implements Checkpoints {
     } else if (filter.rootsOnly()) {
       tree.setRoots(com.google.protobuf.Empty.getDefaultInstance());
     }
-    ListCheckpointsRequest req = ListCheckpointsRequest.newBuilder().setDomain(domain)
+    return ListCheckpointsRequest.newBuilder().setDomain(domain)
         .setTree(tree).setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken)
         .build();
-    ListCheckpointsResponse resp = call(() -> stub().listCheckpoints(req));
-    return new Page<>(resp.getCheckpointsList().stream().map(AsyncCheckpointsImpl::fromProto)
-        .toList(), resp.getNextPageToken());
   }
 
   @Override

@@ -124,14 +124,19 @@ final class DomainsImpl implements Domains {
 
   @Override
   public Page<Domain> listPage(Set<DomainState> states, int pageSize, String pageToken) {
+    ListDomainsResponse resp = call(() -> stub().listDomains(
+        request(states, pageSize, pageToken)));
+    return new Page<>(resp.getDomainsList().stream().map(DomainsImpl::fromProto).toList(),
+        resp.getNextPageToken());
+  }
+
+  static ListDomainsRequest request(Set<DomainState> states, int pageSize, String pageToken) {
     ListDomainsRequest.Builder req = ListDomainsRequest.newBuilder().setPageSize(pageSize)
         .setPageToken(pageToken == null ? "" : pageToken);
     for (DomainState s : states) {
       req.addStates(dev.cryo.api.v1.DomainState.valueOf("DOMAIN_STATE_" + s.name()));
     }
-    ListDomainsResponse resp = call(() -> stub().listDomains(req.build()));
-    return new Page<>(resp.getDomainsList().stream().map(DomainsImpl::fromProto).toList(),
-        resp.getNextPageToken());
+    return req.build();
   }
 
   /**

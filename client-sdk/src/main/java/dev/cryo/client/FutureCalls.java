@@ -3,6 +3,8 @@ package dev.cryo.client;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -15,6 +17,39 @@ import java.util.function.Function;
  */
 final class FutureCalls {
   private FutureCalls() {}
+
+  /**
+   * Every item of a paged listing: asks {@code page} for the first page, then for each next one
+   * once the previous arrived. Cancelling the returned future cancels the page call in flight.
+   */
+  static <T> CompletableFuture<List<T>> allPages(
+      Function<String, CompletableFuture<Page<T>>> page) {
+    CompletableFuture<List<T>> all = new CompletableFuture<>();
+    nextPage(page, "", new ArrayList<>(), all);
+    return all;
+  }
+
+  private static <T> void nextPage(Function<String, CompletableFuture<Page<T>>> page,
+      String token, List<T> items, CompletableFuture<List<T>> all) {
+    CompletableFuture<Page<T>> call = page.apply(token);
+    all.whenComplete((v, failure) -> {
+      if (failure instanceof CancellationException) {
+        call.cancel(true);
+      }
+    });
+    call.whenComplete((p, failure) -> {
+      if (failure != null) {
+        all.completeExceptionally(failure);
+        return;
+      }
+      items.addAll(p.items());
+      if (p.nextPageToken().isEmpty()) {
+        all.complete(List.copyOf(items));
+      } else if (!all.isDone()) {
+        nextPage(page, p.nextPageToken(), items, all);
+      }
+    });
+  }
 
   /**
    * Starts {@code method(request)} and completes the returned future with {@code convert} of the

@@ -51,6 +51,15 @@ final class SnapshotsImpl implements Snapshots {
   @Override
   public Page<Snapshot> listPage(String domain, SnapshotFilter f, int pageSize,
       String pageToken) {
+    ListSnapshotsResponse resp = call(() -> stub(deadline).listSnapshots(
+        request(domain, f, pageSize, pageToken)));
+    return new Page<>(resp.getSnapshotsList().stream().map(AsyncSnapshotsImpl::fromProto).toList(),
+        resp.getNextPageToken());
+  }
+
+  /** One page of a listing in the shared {@link TreeFilter} vocabulary. */
+  static ListSnapshotsRequest request(String domain, SnapshotFilter f, int pageSize,
+      String pageToken) {
     TreeFilter.Builder tree = TreeFilter.newBuilder().setLeaves(
         f.leaves() == f.nonLeaves() ? LeafFilter.LEAF_FILTER_UNSPECIFIED
             : f.leaves() ? LeafFilter.LEAF_FILTER_LEAVES_ONLY : LeafFilter.LEAF_FILTER_NO_LEAVES);
@@ -63,13 +72,10 @@ final class SnapshotsImpl implements Snapshots {
     } else if (f.roots()) {
       tree.setRoots(com.google.protobuf.Empty.getDefaultInstance());
     }
-    ListSnapshotsRequest req = ListSnapshotsRequest.newBuilder().setDomain(domain)
+    return ListSnapshotsRequest.newBuilder().setDomain(domain)
         .setTree(tree).setInactive(f.inactive()).setActive(f.active())
         .setDiskOnly(f.diskOnly()).setInternal(f.internal()).setExternal(f.external())
         .setPageSize(pageSize).setPageToken(pageToken == null ? "" : pageToken).build();
-    ListSnapshotsResponse resp = call(() -> stub(deadline).listSnapshots(req));
-    return new Page<>(resp.getSnapshotsList().stream().map(AsyncSnapshotsImpl::fromProto).toList(),
-        resp.getNextPageToken());
   }
 
   @Override
