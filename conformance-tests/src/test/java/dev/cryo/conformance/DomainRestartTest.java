@@ -94,37 +94,45 @@ class DomainRestartTest {
     Path state = temp.resolve("sigterm-state");
     String name = "sigterm-" + System.nanoTime();
     ServerProcess server = ServerProcess.start(state);
-    long pid;
-    try (CryoClient client = CryoClient.builder().target(server.target()).build()) {
-      client.domains().define(TestGuest.xml(name, 64, 0, null, null));
-      pid = client.domains().start(name, true, false).pid();
-      CountDownLatch watching = new CountDownLatch(1);
-      // A call in flight when SIGTERM arrives: an event watch never ends on its own. The
-      // suspend's event proves the watch reached the server before it is asked to stop.
-      try (AutoCloseable watch = client.domains().watch(name, e -> watching.countDown())) {
-        client.domains().resume(name);
-        assertThat(watching.await(30, TimeUnit.SECONDS)).as("an event on the watch").isTrue();
-        server.close();
+    try {
+      long pid;
+      try (CryoClient client = CryoClient.builder().target(server.target()).build()) {
+        client.domains().define(TestGuest.xml(name, 64, 0, null, null));
+        pid = client.domains().start(name, true, false).pid();
+        CountDownLatch watching = new CountDownLatch(1);
+        // A call in flight when SIGTERM arrives: an event watch never ends on its own. The
+        // resume's event proves the watch reached the server before it is asked to stop.
+        try (AutoCloseable watch = client.domains().watch(name, e -> watching.countDown())) {
+          client.domains().resume(name);
+          assertThat(watching.await(30, TimeUnit.SECONDS)).as("an event on the watch").isTrue();
+          server.close();
+        }
       }
+      assertSigtermLog(Files.readString(server.log()), name, pid);
+    } finally {
+      server.close();
+      // The guest outlives its server by design: a second server stops and removes it.
+      ServerProcess again = ServerProcess.start(state);
+      try (CryoClient client = CryoClient.builder().target(again.target()).build()) {
+        DomainLifecycleTest.destroyQuietly(client.domains(), name);
+        client.domains().undefine(name);
+      } finally {
+        again.close();
+      }
+      assertThat(Files.readString(again.log()))
+          .contains("stopping: no new calls; no calls in flight")
+          .contains("no guests running");
     }
-    String log = Files.readString(server.log());
+  }
+
+  private static void assertSigtermLog(String log, String name, long pid) {
     assertThat(log).contains("stopping: no new calls; waiting up to 5 s for calls in flight "
         + "{DomainService/WatchDomainEvents=1}");
-    assertThat(log).contains("cancelling calls still in flight after 5 s: {DomainService/WatchDomainEvents=1}");
+    assertThat(log).contains(
+        "cancelling calls still in flight after 5 s: {DomainService/WatchDomainEvents=1}");
     assertThat(log).containsPattern("stopped after \\d+ ms; guests left running for the next "
         + "server to re-attach: \\[" + name + "\\]");
     assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
-
-    ServerProcess again = ServerProcess.start(state);
-    try (CryoClient client = CryoClient.builder().target(again.target()).build()) {
-      client.domains().destroy(name);
-      client.domains().undefine(name);
-    } finally {
-      again.close();
-    }
-    assertThat(Files.readString(again.log()))
-        .contains("stopping: no new calls; no calls in flight")
-        .contains("no guests running");
   }
 
   @Test
