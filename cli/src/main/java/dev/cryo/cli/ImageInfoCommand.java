@@ -54,7 +54,7 @@ final class ImageInfoCommand extends ClientCommand {
         // The server saw only the head; the payload is the rest of the file.
         info = new ImageInfo(info.xml(), info.wasRunning(), info.compression(),
             info.payloadOffset(), Math.max(0, size - info.payloadOffset()), info.sha256(),
-            info.libvirtCompatible(), info.verifiable());
+            info.libvirtCompatible(), info.verifiable(), info.libvirtRestorableBy());
       }
     }
     if (out.json()) {
@@ -71,7 +71,8 @@ final class ImageInfoCommand extends ClientCommand {
           : Progress.bytes(info.payloadBytes()) + " (" + info.payloadBytes() + " bytes)"));
       out.line(String.format("%-16s %s", "SHA-256:", info.sha256().isEmpty() ? "-"
           : info.sha256()));
-      out.line(String.format("%-16s %s", "libvirt:", info.libvirtCompatible() ? "yes" : "no"));
+      out.line(String.format("%-16s %s", "libvirt:", (info.libvirtCompatible() ? "yes: " : "no: ")
+          + info.libvirtRestorableBy()));
       out.line(String.format("%-16s %s", "Verifiable:", info.verifiable() ? "yes"
           : "no (no digest: a restore cannot check it)"));
     }

@@ -173,6 +173,7 @@ final class Output {
     o.addProperty("payloadBytes", i.payloadBytes());
     o.addProperty("sha256", i.sha256());
     o.addProperty("libvirtCompatible", i.libvirtCompatible());
+    o.addProperty("libvirtRestorableBy", i.libvirtRestorableBy());
     o.addProperty("verifiable", i.verifiable());
     return o;
   }

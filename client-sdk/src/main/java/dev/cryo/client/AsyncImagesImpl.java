@@ -665,7 +665,7 @@ final class AsyncImagesImpl implements AsyncImages {
             ? ImageCompression.RAW
             : ImageCompression.valueOf(r.getCompression().name().replace("COMPRESSION_", "")),
         r.getPayloadOffset(), r.getPayloadBytes(), r.getSha256(), r.getLibvirtCompatible(),
-        r.getVerifiable());
+        r.getVerifiable(), r.getLibvirtRestorableBy());
   }
 
   @Override

@@ -10,5 +10,10 @@ public enum ImageCompression {
   /** Cryo only: libvirt cannot restore such an image. */
   LZ4,
   /** libvirt's lzop: reported for such images; Cryo neither saves nor restores them. */
-  LZOP
+  LZOP,
+  /**
+   * libvirt's "sparse" format (QEMU's mapped-ram, libvirt 11.2+): reported for such images; Cryo
+   * neither saves nor restores them.
+   */
+  SPARSE
 }

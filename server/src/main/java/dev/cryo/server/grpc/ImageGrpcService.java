@@ -158,6 +158,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       case COMPRESSION_ZSTD -> Compression.ZSTD;
       case COMPRESSION_LZ4 -> Compression.LZ4;
       case COMPRESSION_LZOP -> Compression.LZOP;
+      case COMPRESSION_SPARSE -> Compression.SPARSE;
       default -> throw new InvalidArgumentException("unknown compression " + c);
     };
   }
@@ -171,6 +172,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       case ZSTD -> dev.cryo.api.v1.Compression.COMPRESSION_ZSTD;
       case LZ4 -> dev.cryo.api.v1.Compression.COMPRESSION_LZ4;
       case LZOP -> dev.cryo.api.v1.Compression.COMPRESSION_LZOP;
+      case SPARSE -> dev.cryo.api.v1.Compression.COMPRESSION_SPARSE;
     };
   }
 
@@ -407,6 +409,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         .setPayloadBytes(info.payloadBytes())
         .setSha256(info.digest().map(ImageXml.Digest::sha256).orElse(""))
         .setLibvirtCompatible(info.compression().libvirtCompatible())
+        .setLibvirtRestorableBy(info.compression().libvirtRestorableBy())
         .setVerifiable(info.verifiable())
         .build());
     out.onCompleted();

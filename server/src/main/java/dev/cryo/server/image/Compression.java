@@ -19,7 +19,7 @@ import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
 
 /**
  * How the QEMU migration stream of a save image is compressed: the {@code format} word of
- * libvirt's header. Codes 0-5 are libvirt's ({@code virQEMUSaveFormat}); {@link #LZ4} is Cryo's
+ * libvirt's header. Codes 0-6 are libvirt's ({@code virQEMUSaveFormat}); {@link #LZ4} is Cryo's
  * own and an image using it cannot be restored by libvirt. Every codec runs in-process.
  */
 public enum Compression {
@@ -32,6 +32,11 @@ public enum Compression {
   /** libvirt's lzop: recognised in headers, refused for both reading and writing. */
   LZOP(4, 0, 0, 0),
   ZSTD(5, 1, 19, 3),
+  /**
+   * libvirt's "sparse" format (libvirt 11.2): QEMU's mapped-ram stream, guest pages at fixed
+   * offsets of the file. Recognised in headers, refused for both reading and writing.
+   */
+  SPARSE(6, 0, 0, 0),
   /** Cryo-only (LZ4 frame format). libvirt has no code for it and refuses the image. */
   LZ4(0x43720001, 0, 0, 0);
 
@@ -52,9 +57,24 @@ public enum Compression {
     return code;
   }
 
-  /** True if libvirt can restore images in this format (given its compressor is installed). */
+  /** True if some libvirt release can restore images in this format. */
   public boolean libvirtCompatible() {
     return this != LZ4;
+  }
+
+  /**
+   * Which libvirt restores images in this format, for callers that move images to libvirt hosts:
+   * the release that added the format to {@code virQEMUSaveFormat}, as far as it is known and
+   * tested here (Debian 12's libvirt 9.0 restores raw, gzip, bzip2 and xz images and refuses
+   * zstd).
+   */
+  public String libvirtRestorableBy() {
+    return switch (this) {
+      case RAW, GZIP, BZIP2, XZ, LZOP -> "any libvirt release, with its compressor installed";
+      case ZSTD -> "libvirt releases after 9.0 (9.0 has no zstd save format), with zstd installed";
+      case SPARSE -> "libvirt 11.2 or later, with QEMU 9.0 or later (mapped-ram)";
+      case LZ4 -> "no libvirt: lz4 is Cryo's own format";
+    };
   }
 
   /** The lower-case name libvirt uses in {@code qemu.conf} ({@code save_image_format}). */
@@ -75,6 +95,7 @@ public enum Compression {
     }
     throw new InvalidArgumentException("unknown compression code " + code
         + " in the save image header; known: 0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop, 5 zstd, "
+        + "6 sparse, "
         + LZ4.code + " lz4 (Cryo only)");
   }
 
@@ -115,7 +136,7 @@ public enum Compression {
       // content checksum as the zstd tool writes them (ZstdInputStream checks it).
       case ZSTD -> new ZstdOutputStream(out, l).setChecksum(true).setWorkers(ZSTD_WORKERS);
       case LZ4 -> new LZ4FrameOutputStream(out, LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
-      case LZOP -> throw new AssertionError();
+      case LZOP, SPARSE -> throw new AssertionError();
     };
   }
 
@@ -129,7 +150,7 @@ public enum Compression {
       case XZ -> new XZCompressorInputStream(in, true);
       case ZSTD -> new ZstdInputStream(in);
       case LZ4 -> new LZ4FrameInputStream(in);
-      case LZOP -> throw new AssertionError();
+      case LZOP, SPARSE -> throw new AssertionError();
     };
   }
 
@@ -138,6 +159,14 @@ public enum Compression {
       throw new InvalidArgumentException("lzop-compressed save images are not supported: Cryo "
           + "has no in-process lzop codec. Convert the image with virsh (save_image_format) or "
           + "save it again with another compression");
+    }
+    if (this == SPARSE) {
+      // A mapped-ram image is not a stream: QEMU reads it with random access through a file
+      // migration URI and the mapped-ram capability (QEMU 9.0), which this QEMU lacks.
+      throw new InvalidArgumentException("the save image uses libvirt's 'sparse' format (code 6, "
+          + "QEMU's mapped-ram migration stream, written by libvirt 11.2 or later), which Cryo "
+          + "neither reads nor writes: restore it with virsh on libvirt 11.2 or later with QEMU "
+          + "9.0 or later, or save the domain there again with save_image_format 'raw'");
     }
   }
 

@@ -81,13 +81,16 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
     ByteBuffer b = ByteBuffer.wrap(bytes, MAGIC.length, SIZE - MAGIC.length)
         .order(ByteOrder.LITTLE_ENDIAN);
     int version = b.getInt();
-    if (version != VERSION && Integer.reverseBytes(version) == VERSION) {
+    // As libvirt (qemuSaveImageReadHeader): a version above ours may be byte-swapped; any version
+    // up to ours is read.
+    if (Integer.compareUnsigned(version, VERSION) > 0
+        && Integer.compareUnsigned(Integer.reverseBytes(version), VERSION) <= 0) {
       b.order(ByteOrder.BIG_ENDIAN);
-      version = VERSION;
+      version = Integer.reverseBytes(version);
     }
-    if (version != VERSION) {
+    if (Integer.compareUnsigned(version, VERSION) > 0) {
       throw new InvalidArgumentException("save image version " + Integer.toUnsignedString(version)
-          + " is not supported; Cryo reads version " + VERSION + " (libvirt 1.2.13 and later)");
+          + " is not supported; Cryo reads versions up to " + VERSION + ", as libvirt does");
     }
     int dataLen = b.getInt();
     if (dataLen < 0 || dataLen > MAX_DATA_LEN) {
@@ -95,7 +98,10 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
           + " is beyond the limit of " + MAX_DATA_LEN + " bytes; the header is corrupt");
     }
     int wasRunning = b.getInt();
-    Compression compression = Compression.fromCode(b.getInt());
+    int format = b.getInt();
+    // Before version 2 the word was unused: libvirt decompresses only version-2 images and feeds
+    // older ones to QEMU as they are.
+    Compression compression = version < VERSION ? Compression.RAW : Compression.fromCode(format);
     int cookieOffset = b.getInt();
     if (cookieOffset < 0 || cookieOffset > dataLen) {
       throw new InvalidArgumentException("save image cookieOffset " + cookieOffset

@@ -84,7 +84,8 @@ class SaveImageFormatTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = Compression.class, names = "LZOP", mode = EnumSource.Mode.EXCLUDE)
+  @EnumSource(value = Compression.class, names = {"LZOP", "SPARSE"},
+      mode = EnumSource.Mode.EXCLUDE)
   void roundTrip_everyCodec(Compression c) throws Exception {
     byte[] payload = payload(300_000);
     byte[] image = write(c, payload, true);
@@ -249,6 +250,48 @@ class SaveImageFormatTest {
     ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putInt(28, 4);
     assertThat(open(image).dataLoss()).isFalse();
     assertThat(open(image).message()).contains("lzop");
+  }
+
+  @Test
+  void open_sparse_isReadAsSparseButItsPayloadRefusedNamingMappedRam() throws Exception {
+    byte[] image = write(Compression.RAW, payload(100), true);
+    ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putInt(28, 6);
+    // The header and XML read (GetImageInfo works); only the payload is refused.
+    SaveImageReader r = SaveImageReader.open(new ByteArrayInputStream(image));
+    assertThat(r.header().compression()).isEqualTo(Compression.SPARSE);
+    assertThat(r.parsed().def().getName()).isEqualTo("img");
+    assertThat(open(image).dataLoss()).isFalse();
+    assertThat(open(image).message()).contains("'sparse'").contains("mapped-ram")
+        .contains("libvirt 11.2");
+  }
+
+  @Test
+  void open_version1_isReadAndItsFormatWordIgnored_asLibvirtDoes() throws Exception {
+    byte[] payload = payload(1000);
+    byte[] image = write(Compression.RAW, payload, true);
+    // Version 1 predates compression: libvirt feeds its payload to QEMU as it is, whatever the
+    // (then unused) format word holds.
+    ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN).putInt(16, 1).putInt(28, 5);
+    SaveImageReader r = SaveImageReader.open(new ByteArrayInputStream(image));
+    assertThat(r.header().compression()).isEqualTo(Compression.RAW);
+    assertThat(r.payload().readAllBytes()).isEqualTo(payload);
+    // ... byte-swapped too.
+    ByteBuffer b = ByteBuffer.wrap(image);
+    for (int off = 16; off < 36; off += 4) {
+      int v = b.order(ByteOrder.LITTLE_ENDIAN).getInt(off);
+      b.order(ByteOrder.BIG_ENDIAN).putInt(off, v);
+    }
+    assertThat(open(image)).isNull();
+  }
+
+  @Test
+  void libvirtRestorableBy_namesAReleaseForEveryFormat() {
+    for (Compression c : Compression.values()) {
+      assertThat(c.libvirtRestorableBy()).as(c.label()).contains("libvirt").isNotBlank();
+    }
+    assertThat(Compression.ZSTD.libvirtRestorableBy()).contains("after 9.0");
+    assertThat(Compression.LZ4.libvirtCompatible()).isFalse();
+    assertThat(Compression.SPARSE.libvirtCompatible()).isTrue();
   }
 
   @Test
