@@ -244,7 +244,10 @@ final class LibvirtHost implements AutoCloseable {
 
   // No systemd here: start the daemons by hand (virtlogd keeps QEMU's logs for libvirtd).
   private static void startDaemons() throws Exception {
-    if (!Files.exists(VIRTLOGD_SOCK)) {
+    // A virtlogd that died (the machine's earlier run) leaves its socket behind.
+    if (ProcessHandle.allProcesses()
+        .noneMatch(h -> h.info().command().orElse("").endsWith("/virtlogd"))) {
+      Files.deleteIfExists(VIRTLOGD_SOCK);
       run(List.of("/usr/sbin/virtlogd", "--daemon"), 60);
     }
     if (daemon().isEmpty()) {

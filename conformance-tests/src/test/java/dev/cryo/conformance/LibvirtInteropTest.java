@@ -2,7 +2,6 @@ package dev.cryo.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.abort;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cryo.client.CryoException;
@@ -37,14 +36,14 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Images move between Cryo and libvirt, for every format both support (raw, gzip, bzip2, xz, and
- * zstd where libvirt has it: 9.0 does not, and that case is skipped with the reason): a {@code
- * virsh save} of the test guest restores through Cryo and the guest carries on; Cryo's save of it
- * restores through {@code virsh restore} and carries on under libvirt. libvirt's lzop images get
- * Cryo's clear refusal. One guest boot serves every format: it moves back and
- * forth between the two. Installs libvirt and the compressors from Debian packages if they are
- * missing, starts {@code libvirtd} by hand and switches its {@code save_image_format} in {@code
- * qemu.conf} (put back afterwards). Runs only with {@code -Dcryo.libvirt=true} (it changes the
- * host: packages, a daemon, its configuration).
+ * zstd where libvirt has it; where it has not, as in 9.0, the difference Cryo documents is
+ * asserted): a {@code virsh save} of the test guest restores through Cryo and the guest carries on;
+ * Cryo's save of it restores through {@code virsh restore} and carries on under libvirt. libvirt's
+ * lzop images get Cryo's clear refusal. One guest boot serves every format: it moves back and forth
+ * between the two. Installs libvirt and the compressors from Debian packages if they are missing,
+ * starts {@code libvirtd} by hand and switches its {@code save_image_format} in {@code qemu.conf}
+ * (put back afterwards). Runs with {@code -Dcryo.libvirt=true}, which {@code scripts/test} (and so
+ * CI) passes: it changes the host (packages, a daemon, its configuration).
  */
 @Timeout(2400)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -116,26 +115,27 @@ class LibvirtInteropTest {
 
   static String xml(Path serialSocket) {
     return """
-        <domain type='qemu'>
-          <name>%s</name>
-          <uuid>%s</uuid>
-          <memory unit='MiB'>128</memory>
-          <vcpu>1</vcpu>
-          <os>
-            <type arch='x86_64' machine='pc'>hvm</type>
-            <kernel>%s</kernel>
-            <initrd>%s</initrd>
-            <cmdline>console=ttyS0 quiet no_timer_check cryo.fill=8</cmdline>
-          </os>
-          <features><acpi/></features>
-          <devices>
-            <serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>
-            <controller type='usb' model='none'/>
-            <memballoon model='none'/>
-          </devices>
-        </domain>
-        """.formatted(NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"),
-        serialSocket);
+    <domain type='qemu'>
+      <name>%s</name>
+      <uuid>%s</uuid>
+      <memory unit='MiB'>128</memory>
+      <vcpu>1</vcpu>
+      <os>
+        <type arch='x86_64' machine='pc'>hvm</type>
+        <kernel>%s</kernel>
+        <initrd>%s</initrd>
+        <cmdline>console=ttyS0 quiet no_timer_check cryo.fill=8</cmdline>
+      </os>
+      <features><acpi/></features>
+      <devices>
+        <serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>
+        <controller type='usb' model='none'/>
+        <memballoon model='none'/>
+      </devices>
+    </domain>
+    """
+        .formatted(
+            NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"), serialSocket);
   }
 
   /** libvirt's XML has a Unix-socket serial, which Cryo does not model: replace it (dxml). */
@@ -173,8 +173,39 @@ class LibvirtInteropTest {
   @ValueSource(strings = {"gzip", "bzip2", "xz", "zstd"})
   @Order(3)
   void compressedImage_movesBothWays(String format) throws Exception {
-    virshSaveThenCryoRestore(format);
-    cryoSaveThenVirshRestore(ImageCompression.valueOf(format.toUpperCase(Locale.ROOT)));
+    ImageCompression c = ImageCompression.valueOf(format.toUpperCase(Locale.ROOT));
+    if (!virshSaveThenCryoRestore(format)) {
+      libvirtLacksFormat(c);
+      return;
+    }
+    cryoSaveThenVirshRestore(c);
+  }
+
+  /**
+   * This libvirt has no {@code save_image_format} {@code c} (zstd before libvirt 9.1): what Cryo
+   * documents holds. Cryo's image in that format says which libvirt releases restore it, this
+   * libvirt refuses it naming the format, and Cryo restores it; the guest carries on through all of
+   * it and ends under libvirt again, in raw.
+   */
+  static void libvirtLacksFormat(ImageCompression c) throws Exception {
+    String format = c.name().toLowerCase(Locale.ROOT);
+    assertThat(virshSaveThenCryoRestore("raw")).as("raw, which every libvirt has").isTrue();
+    Path image = shared.resolve("cryo-" + format + ".save");
+    beat = GuestProbe.latest(cryo.client().domains(), NAME, beat.checksum());
+    images.saveToServer(NAME, image.toString(), SaveOptions.defaults().compression(c));
+    assertThat(images.info(image.toString()).libvirtRestorableBy())
+        .as("what Cryo says of %s images", format)
+        .contains("after 9.0");
+    Files.setPosixFilePermissions(image, PosixFilePermissions.fromString("rw-r--r--"));
+    Path dxml = shared.resolve("interop-refused.xml");
+    Files.writeString(dxml, xml(nextSerial()));
+    assertThatThrownBy(() -> libvirt.virsh("restore", image.toString(), "--xml", dxml.toString()))
+        .as("libvirt %s restoring a %s image", libvirt.daemonVersion(), format)
+        .hasMessageContaining(format);
+    assertThat(images.restoreFromServer(image.toString(), RestoreOptions.defaults()).verified())
+        .isTrue();
+    beat = GuestProbe.assertCarriesOn(cryo.client().domains(), NAME, beat);
+    cryoSaveThenVirshRestore(ImageCompression.RAW);
   }
 
   @Test
@@ -198,15 +229,22 @@ class LibvirtInteropTest {
 
   // ---- one move each way ---------------------------------------------------------------------
 
-  /** The guest runs under libvirt: {@code virsh save} in {@code format}, Cryo restores it. */
-  static void virshSaveThenCryoRestore(String format) throws Exception {
+  /**
+   * The guest runs under libvirt: {@code virsh save} in {@code format}, Cryo restores it. False
+   * when this libvirt has no such format: then the guest still runs under libvirt.
+   */
+  static boolean virshSaveThenCryoRestore(String format) throws Exception {
     Path image = virshSave(format);
+    if (image == null) {
+      return false;
+    }
     Restored r = images.restoreFromServer(image.toString(),
         RestoreOptions.defaults().replacementXml(cryoXml()));
     assertThat(r.verified()).isFalse();
     assertThat(r.warnings()).anyMatch(w -> w.contains("no SHA-256"));
     assertThat(r.domain().state()).isEqualTo(DomainState.RUNNING);
     beat = GuestProbe.assertCarriesOn(cryo.client().domains(), NAME, beat);
+    return true;
   }
 
   /** The guest runs under Cryo: Cryo saves with {@code c}, {@code virsh restore} runs it. */
@@ -225,7 +263,10 @@ class LibvirtInteropTest {
     virshRestore(image);
   }
 
-  /** {@code virsh save} of the guest running under libvirt, in libvirt's {@code format}. */
+  /**
+   * {@code virsh save} of the guest running under libvirt, in libvirt's {@code format}; null when
+   * this libvirt has no such format (asserted: it says so, and the guest runs on under it).
+   */
   static Path virshSave(String format) throws Exception {
     if (!format.equals(virshFormat)) {
       libvirt.configure(Map.of("save_image_format", "\"" + format + "\""));
@@ -240,8 +281,12 @@ class LibvirtInteropTest {
       } catch (AssertionError e) {
         // The guest keeps running under libvirt; the next format carries on from there.
         if (LibvirtHost.unknownSaveFormat(e)) {
-          abort("libvirt " + libvirt.daemonVersion() + " has no save_image_format \"" + format
-              + "\", so it can neither write nor restore such images: " + e.getMessage().trim());
+          assertThat(e.getMessage()).as("libvirt's refusal").contains(format);
+          Matcher next = serial.await(GuestProbe.COUNTER, 60);
+          assertThat(Long.parseLong(next.group(1)))
+              .as("still running under libvirt")
+              .isGreaterThan(Long.parseLong(last.group(1)));
+          return null;
         }
         throw e;
       }
