@@ -162,8 +162,14 @@ class AsyncCallsTest {
   @Test
   void saveToLocalFile_futureCancelled_callCancelledAndNoFileLeft() throws Exception {
     Path file = temp.resolve("vm1.save");
-    Operation<SaveSummary> save = images.async().save("vm1", file, SaveOptions.defaults());
-    assertThat(chunksSent.await(10, TimeUnit.SECONDS)).isTrue();
+    // Wait for the client to have taken a progress report, not just for the server to have
+    // sent one: the report counted in progress() comes before the callback.
+    CountDownLatch reported = new CountDownLatch(1);
+    Operation<SaveSummary> save =
+        images
+            .async()
+            .save("vm1", file, SaveOptions.defaults().progress(p -> reported.countDown()));
+    assertThat(reported.await(10, TimeUnit.SECONDS)).isTrue();
     assertThat(save.result().cancel(true)).isTrue();
     assertThat(saveCancelled.await(10, TimeUnit.SECONDS)).as("server saw the cancel").isTrue();
     assertThatThrownBy(() -> save.result().join()).isInstanceOf(CancellationException.class);
