@@ -135,8 +135,8 @@ final class ConsoleImpl implements Console {
         }
       }
       if (failure != null) {
-        throw new CryoException(failure.code(), "console ended while waiting for /" + pattern
-            + "/: " + failure.getMessage(), failure);
+        throw failure.explained(
+            "console ended while waiting for /" + pattern + "/: " + failure.getMessage());
       }
       long left = deadline - System.nanoTime();
       if (left <= 0) {

@@ -116,7 +116,6 @@ final class FutureCalls {
       return new CryoException(CryoException.ErrorCode.CANCELLED, "cancelled by the caller",
           failure);
     }
-    CryoException e = CryoException.from(RunningOperation.unwrap(failure));
-    return new CryoException(e.code(), e.getMessage(), e.getCause() != null ? e.getCause() : e);
+    return CryoException.from(RunningOperation.unwrap(failure)).atCaller();
   }
 }

@@ -2,9 +2,11 @@ package dev.cryo.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
-import dev.cryo.client.CryoException;
 import dev.cryo.client.CryoException.ErrorCode;
+import dev.cryo.client.CryoException.Reason;
+import dev.cryo.client.CryoException;
 import dev.cryo.client.Defined;
 import dev.cryo.client.Domain;
 import dev.cryo.client.DomainConfig;
@@ -42,10 +44,19 @@ class DomainErrorsTest {
     cryo.close();
   }
 
-  static void assertCode(ThrowingCallable call, ErrorCode code, String messagePart) {
+  static CryoException assertCode(ThrowingCallable call, ErrorCode code, String messagePart) {
     assertThatThrownBy(call).isInstanceOf(CryoException.class)
         .satisfies(e -> assertThat(((CryoException) e).code()).isEqualTo(code))
         .hasMessageContaining(messagePart);
+    return (CryoException) catchThrowable(call);
+  }
+
+  /** As {@link #assertCode}, and the server's machine-readable reason is {@code reason}. */
+  static CryoException assertReason(
+      ThrowingCallable call, ErrorCode code, Reason reason, String messagePart) {
+    CryoException e = assertCode(call, code, messagePart);
+    assertThat(e.reason()).as(e.getMessage()).isEqualTo(reason);
+    return e;
   }
 
   @Test
@@ -56,7 +67,13 @@ class DomainErrorsTest {
         domains::xml, n -> domains.shutdown(n, Duration.ofSeconds(1)),
         n -> domains.console(n).awaitLine(java.util.regex.Pattern.compile("x"),
             Duration.ofSeconds(30)))) {
-      assertCode(() -> op.accept(name), ErrorCode.NOT_FOUND, "no domain named 'no-such-domain'");
+      CryoException e =
+          assertReason(
+              () -> op.accept(name),
+              ErrorCode.NOT_FOUND,
+              Reason.DOMAIN_NOT_FOUND,
+              "no domain named 'no-such-domain'");
+      assertThat(e.metadata()).containsEntry("domain", name);
     }
   }
 
@@ -65,8 +82,11 @@ class DomainErrorsTest {
     String name = "dup-" + System.nanoTime();
     domains.define(TestGuest.xml(name, 64, 0, null, null));
     try {
-      assertCode(() -> domains.define(TestGuest.xml(name, 64, 0, null, null)),
-          ErrorCode.ALREADY_EXISTS, "already exists with UUID");
+      assertReason(
+          () -> domains.define(TestGuest.xml(name, 64, 0, null, null)),
+          ErrorCode.ALREADY_EXISTS,
+          Reason.DOMAIN_EXISTS,
+          "already exists with UUID");
     } finally {
       domains.undefine(name);
     }
@@ -88,7 +108,13 @@ class DomainErrorsTest {
   @Test
   void define_malformedXml_namesLineAndElement() {
     String xml = "<domain type='kvm'>\n  <name>x</name>\n  <memory>64\n</domain>";
-    assertCode(() -> domains.define(xml), ErrorCode.INVALID_ARGUMENT, "line 4");
+    CryoException e =
+        assertReason(
+            () -> domains.define(xml),
+            ErrorCode.INVALID_ARGUMENT,
+            Reason.DOMAIN_XML_INVALID,
+            "line 4");
+    assertThat(e.field()).isEqualTo("xml");
     assertCode(() -> domains.define(xml), ErrorCode.INVALID_ARGUMENT, "memory");
   }
 
@@ -97,7 +123,8 @@ class DomainErrorsTest {
     String xxe = "<?xml version='1.0'?>\n<!DOCTYPE domain [<!ENTITY x SYSTEM "
         + "'file:///etc/passwd'>]>\n<domain type='kvm'><name>&x;</name>"
         + "<memory>65536</memory></domain>";
-    assertCode(() -> domains.define(xxe), ErrorCode.INVALID_ARGUMENT, "DTD");
+    assertReason(
+        () -> domains.define(xxe), ErrorCode.INVALID_ARGUMENT, Reason.DOMAIN_XML_INVALID, "DTD");
   }
 
   @Test
@@ -122,7 +149,11 @@ class DomainErrorsTest {
     for (Path hostile : new Path[] {Path.of("/etc/passwd"), escape, Path.of("/dev/null"),
         temp.resolve("../../etc/shadow")}) {
       String xml = TestGuest.xml("escape-" + System.nanoTime(), 64, 0, hostile, "raw");
-      assertCode(() -> domains.define(xml), ErrorCode.PERMISSION_DENIED, "disk vda source");
+      assertReason(
+          () -> domains.define(xml),
+          ErrorCode.PERMISSION_DENIED,
+          Reason.PATH_NOT_ALLOWED,
+          "disk vda source");
     }
     String kernel = TestGuest.xml("kernel-" + System.nanoTime(), 64, 0, null, null)
         .replaceFirst("<kernel>[^<]+</kernel>", "<kernel>/boot/../etc/hostname</kernel>");
@@ -136,7 +167,11 @@ class DomainErrorsTest {
     String name = "off-" + System.nanoTime();
     domains.define(TestGuest.xml(name, 64, 0, null, null));
     try {
-      assertCode(() -> domains.suspend(name), ErrorCode.FAILED_PRECONDITION, "not running");
+      assertReason(
+          () -> domains.suspend(name),
+          ErrorCode.FAILED_PRECONDITION,
+          Reason.DOMAIN_STATE,
+          "not running");
       assertCode(() -> domains.resume(name), ErrorCode.FAILED_PRECONDITION, "not running");
       assertCode(() -> domains.destroy(name), ErrorCode.FAILED_PRECONDITION, "not running");
       assertCode(() -> domains.shutdown(name, Duration.ofSeconds(1)),
@@ -165,7 +200,11 @@ class DomainErrorsTest {
     domains.define(TestGuest.xml(name, 64, 0, null, null));
     try {
       domains.start(name, true, false);
-      assertCode(() -> domains.undefine(name), ErrorCode.FAILED_PRECONDITION, "destroy");
+      assertReason(
+          () -> domains.undefine(name),
+          ErrorCode.FAILED_PRECONDITION,
+          Reason.DOMAIN_STATE,
+          "destroy");
       assertCode(() -> domains.start(name), ErrorCode.FAILED_PRECONDITION, "already");
       assertCode(() -> domains.suspend(name), ErrorCode.FAILED_PRECONDITION, "already paused");
     } finally {

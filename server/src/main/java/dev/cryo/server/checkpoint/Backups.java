@@ -9,13 +9,15 @@ import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.error.AbortedException;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
-import dev.cryo.server.qemu.QemuImg;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.BlockdevOptions;
 import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.TransactionAction;
 import java.io.IOException;
@@ -269,8 +271,12 @@ public final class Backups {
         }
         for (Map.Entry<String, Path> t : targets.entrySet()) {
           if (Files.exists(t.getValue())) {
-            throw new AlreadyExistsException("backup target " + t.getValue() + " exists; "
-                + "a backup never overwrites a file, choose a new path");
+            throw new CryoException(
+                Reason.FILE_EXISTS,
+                "backup target "
+                    + t.getValue()
+                    + " exists; "
+                    + "a backup never overwrites a file, choose a new path");
           }
           Checkpoints.qemuImgStep(() -> img.createQcow2(t.getValue(), sizes.get(t.getKey())));
           filesCreated.add(t.getValue());

@@ -1,7 +1,9 @@
 package dev.cryo.server.checkpoint;
 
 import dev.cryo.server.error.AlreadyExistsException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -40,12 +42,28 @@ public final class CheckpointTree {
    */
   public void add(CheckpointDef def) {
     if (byName.containsKey(def.getName())) {
-      throw new AlreadyExistsException("domain '" + domain + "' already has a checkpoint named '"
-          + def.getName() + "'; choose another name or delete that one first");
+      throw new CryoException(
+              Reason.CHECKPOINT_EXISTS,
+              "domain '"
+                  + domain
+                  + "' already has a checkpoint named '"
+                  + def.getName()
+                  + "'; choose another name or delete that one first")
+          .with("domain", domain)
+          .with("checkpoint", def.getName());
     }
     if (def.getParent() != null && !byName.containsKey(def.getParent())) {
-      throw new NotFoundException("parent checkpoint '" + def.getParent() + "' of '"
-          + def.getName() + "' does not exist in domain '" + domain + "'");
+      throw new CryoException(
+              Reason.CHECKPOINT_NOT_FOUND,
+              "parent checkpoint '"
+                  + def.getParent()
+                  + "' of '"
+                  + def.getName()
+                  + "' does not exist in domain '"
+                  + domain
+                  + "'")
+          .with("domain", domain)
+          .with("checkpoint", def.getParent());
     }
     byName.put(def.getName(), def);
   }
@@ -64,8 +82,11 @@ public final class CheckpointTree {
   public CheckpointDef get(String name) {
     CheckpointDef def = byName.get(name);
     if (def == null) {
-      throw new NotFoundException("domain '" + domain + "' has no checkpoint named '" + name
-          + "'");
+      throw new CryoException(
+              Reason.CHECKPOINT_NOT_FOUND,
+              "domain '" + domain + "' has no checkpoint named '" + name + "'")
+          .with("domain", domain)
+          .with("checkpoint", name);
     }
     return def;
   }

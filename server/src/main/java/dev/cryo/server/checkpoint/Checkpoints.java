@@ -8,9 +8,11 @@ import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.error.AlreadyExistsException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QemuMonitor.DirtyBitmap;
 import dev.cryo.server.qemu.TransactionAction;
@@ -142,9 +144,15 @@ public final class Checkpoints {
     synchronized (this) {
       CheckpointTree tree = tree(domain.name());
       if (tree.contains(def.getName())) {
-        throw new AlreadyExistsException("domain '" + domain.name()
-            + "' already has a checkpoint named '" + def.getName()
-            + "'; choose another name or delete that one first");
+        throw new CryoException(
+                Reason.CHECKPOINT_EXISTS,
+                "domain '"
+                    + domain.name()
+                    + "' already has a checkpoint named '"
+                    + def.getName()
+                    + "'; choose another name or delete that one first")
+            .with("domain", domain.name())
+            .with("checkpoint", def.getName());
       }
       def.setParent(tree.current());
     }
@@ -276,9 +284,17 @@ public final class Checkpoints {
       synchronized (this) {
         CheckpointTree tree = tree(domainName);
         if (def.getParent() != null && !tree.contains(def.getParent())) {
-          throw new NotFoundException("parent checkpoint '" + def.getParent() + "' of '"
-              + def.getName() + "' does not exist in domain '" + domainName
-              + "'; redefine the parent first");
+          throw new CryoException(
+                  Reason.CHECKPOINT_NOT_FOUND,
+                  "parent checkpoint '"
+                      + def.getParent()
+                      + "' of '"
+                      + def.getName()
+                      + "' does not exist in domain '"
+                      + domainName
+                      + "'; redefine the parent first")
+              .with("domain", domainName)
+              .with("checkpoint", def.getParent());
         }
         try {
           store(domainName).write(def);
@@ -360,8 +376,15 @@ public final class Checkpoints {
     CheckpointTree tree = tree(domainName);
     String parent = tree.get(name).getParent();
     if (parent == null) {
-      throw new NotFoundException("checkpoint '" + name + "' of domain '" + domainName
-          + "' is a root and has no parent");
+      throw new CryoException(
+              Reason.CHECKPOINT_NOT_FOUND,
+              "checkpoint '"
+                  + name
+                  + "' of domain '"
+                  + domainName
+                  + "' is a root and has no parent")
+          .with("domain", domainName)
+          .with("checkpoint", name);
     }
     return wrap(tree, List.of(tree.get(parent))).get(0);
   }
@@ -371,7 +394,9 @@ public final class Checkpoints {
     domains.get(caller, domainName);
     CheckpointTree tree = tree(domainName);
     if (tree.current() == null) {
-      throw new NotFoundException("domain '" + domainName + "' has no current checkpoint");
+      throw new CryoException(
+              Reason.CHECKPOINT_NOT_FOUND, "domain '" + domainName + "' has no current checkpoint")
+          .with("domain", domainName);
     }
     return wrap(tree, List.of(tree.get(tree.current()))).get(0);
   }

@@ -2,7 +2,9 @@ package dev.cryo.server.domain;
 
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.error.AbortedException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.RunDir;
 import java.time.Duration;
 import java.time.Instant;
@@ -118,8 +120,11 @@ public final class Domain {
       throw new AbortedException("interrupted while waiting for domain '" + name + "'", e);
     }
     if (!acquired) {
-      throw new AbortedException("domain '" + name + "' is busy with " + jobName
-          + "; retry when it has finished");
+      throw new CryoException(
+              Reason.DOMAIN_BUSY,
+              "domain '" + name + "' is busy with " + jobName + "; retry when it has finished")
+          .with("domain", name)
+          .with("job", jobName);
     }
     Runnable release;
     try {

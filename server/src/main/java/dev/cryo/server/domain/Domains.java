@@ -1,20 +1,21 @@
 package dev.cryo.server.domain;
 
 import dev.cryo.server.auth.Principal;
-import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DeadlineExceededException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
+import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuConfinement;
-import dev.cryo.server.qemu.QemuProcess;
-import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.QemuEvent;
 import dev.cryo.server.qemu.QemuMonitor;
+import dev.cryo.server.qemu.QemuProcess;
+import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.RunDir;
 import dev.cryo.server.qemu.SerialConsole;
 import dev.cryo.server.store.AtomicFile;
@@ -59,6 +60,7 @@ public final class Domains implements AutoCloseable {
   private static final Duration GRACEFUL_KILL = Duration.ofSeconds(10);
   private static final String ACCEL_FILE = "accelerator";
 
+  private final Path stateDir;
   private final Path domainsDir;
   private final Path runRoot;
   private final Path saveDir;
@@ -76,6 +78,7 @@ public final class Domains implements AutoCloseable {
     this.limits = limits;
     this.roots = roots;
     this.confinement = confinement;
+    this.stateDir = stateDir;
     this.domainsDir = stateDir.resolve("domains");
     this.runRoot = stateDir.resolve("run");
     this.saveDir = stateDir.resolve("save");
@@ -180,7 +183,12 @@ public final class Domains implements AutoCloseable {
    * UUID (a running domain uses the new definition from its next start).
    */
   public Defined define(Principal caller, String xml) {
-    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    DomainXml.Parsed parsed;
+    try {
+      parsed = DomainXml.parse(xml);
+    } catch (InvalidArgumentException e) {
+      throw new CryoException(Reason.DOMAIN_XML_INVALID, e.getMessage(), e).field("xml");
+    }
     return new Defined(define(caller, parsed.def()), parsed.warnings());
   }
 
@@ -189,21 +197,34 @@ public final class Domains implements AutoCloseable {
     Domain domain;
     boolean created;
     if (!caller.sees(def.getName())) {
-      throw new PermissionDeniedException("principal '" + caller.name()
-          + "' may only define the domains " + new TreeSet<>(caller.domains()));
+      throw new CryoException(
+              Reason.ROLE_DENIED,
+              "principal '"
+                  + caller.name()
+                  + "' may only define the domains "
+                  + new TreeSet<>(caller.domains()))
+          .with("principal", caller.name());
     }
     confineFiles(def);
     synchronized (this) {
       DomainNames.check(def.getName());
       Domain existing = byName.get(def.getName());
       if (existing != null && !existing.uuid().equals(def.getUuid())) {
-        throw new AlreadyExistsException("domain '" + def.getName() + "' already exists with UUID "
-            + existing.uuid() + "; use that UUID to update it, or another name");
+        throw new CryoException(
+                Reason.DOMAIN_EXISTS,
+                "domain '"
+                    + def.getName()
+                    + "' already exists with UUID "
+                    + existing.uuid()
+                    + "; use that UUID to update it, or another name")
+            .with("domain", def.getName());
       }
       for (Domain other : byName.values()) {
         if (other != existing && other.uuid().equals(def.getUuid())) {
-          throw new AlreadyExistsException("UUID " + def.getUuid()
-              + " already belongs to domain '" + other.name() + "'");
+          throw new CryoException(
+                  Reason.DOMAIN_EXISTS,
+                  "UUID " + def.getUuid() + " already belongs to domain '" + other.name() + "'")
+              .with("domain", other.name());
         }
       }
       try {
@@ -230,13 +251,19 @@ public final class Domains implements AutoCloseable {
     Domain domain = get(caller, name);
     try (Domain.Job job = domain.beginJob(caller, "undefine")) {
       if (domain.state().isActive()) {
-        throw new FailedPreconditionException("domain '" + name
-            + "' is active; destroy or shut it down before undefining it");
+        throw new CryoException(
+                Reason.DOMAIN_STATE,
+                "domain '" + name + "' is active; destroy or shut it down before undefining it")
+            .with("domain", name);
       }
       Path save = savePath(name);
       if (Files.exists(save) && !removeManagedSave) {
-        throw new FailedPreconditionException("domain '" + name
-            + "' has a managed save image; pass remove_managed_save to delete it too");
+        throw new CryoException(
+                Reason.DOMAIN_STATE,
+                "domain '"
+                    + name
+                    + "' has a managed save image; pass remove_managed_save to delete it too")
+            .with("domain", name);
       }
       synchronized (this) {
         try {
@@ -263,7 +290,8 @@ public final class Domains implements AutoCloseable {
   public synchronized Domain get(Principal caller, String name) {
     Domain domain = byName.get(name);
     if (domain == null || !caller.sees(name)) {
-      throw new NotFoundException("no domain named '" + name + "'");
+      throw new CryoException(Reason.DOMAIN_NOT_FOUND, "no domain named '" + name + "'")
+          .with("domain", name);
     }
     return domain;
   }
@@ -480,7 +508,8 @@ public final class Domains implements AutoCloseable {
     try (Domain.Job job = domain.beginJob(caller, "suspend")) {
       RunningQemu running = requireActive(domain, "suspend");
       if (domain.state() == DomainState.PAUSED) {
-        throw new FailedPreconditionException("domain '" + name + "' is already paused");
+        throw new CryoException(Reason.DOMAIN_STATE, "domain '" + name + "' is already paused")
+            .with("domain", name);
       }
       running.monitor().stop();
       setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.SUSPENDED);
@@ -494,7 +523,8 @@ public final class Domains implements AutoCloseable {
     try (Domain.Job job = domain.beginJob(caller, "resume")) {
       RunningQemu running = requireActive(domain, "resume");
       if (domain.state() != DomainState.PAUSED) {
-        throw new FailedPreconditionException("domain '" + name + "' is not paused");
+        throw new CryoException(Reason.DOMAIN_STATE, "domain '" + name + "' is not paused")
+            .with("domain", name);
       }
       running.monitor().cont();
       setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
@@ -540,7 +570,8 @@ public final class Domains implements AutoCloseable {
     Domain domain = get(caller, name);
     RunningQemu running = domain.running();
     if (running == null) {
-      throw new FailedPreconditionException("domain '" + name + "' is not running");
+      throw new CryoException(Reason.DOMAIN_STATE, "domain '" + name + "' is not running")
+          .with("domain", name);
     }
     // No job: destroy must work while another job (a stuck shutdown, a save) holds the domain.
     running.destroyRequested = true;
@@ -578,7 +609,8 @@ public final class Domains implements AutoCloseable {
    */
   public AutoCloseable watch(Principal caller, String name, Consumer<DomainEvent> listener) {
     if (name != null && !caller.sees(name)) {
-      throw new NotFoundException("no domain named '" + name + "'");
+      throw new CryoException(Reason.DOMAIN_NOT_FOUND, "no domain named '" + name + "'")
+          .with("domain", name);
     }
     Listener l = new Listener(name, event -> {
       if (caller.sees(event.name())) {
@@ -680,8 +712,15 @@ public final class Domains implements AutoCloseable {
 
   private static void requireInactive(Domain domain, String what) {
     if (domain.state().isActive()) {
-      throw new FailedPreconditionException("cannot " + what + " domain '" + domain.name()
-          + "': it is already " + domain.state().name().toLowerCase());
+      throw new CryoException(
+              Reason.DOMAIN_STATE,
+              "cannot "
+                  + what
+                  + " domain '"
+                  + domain.name()
+                  + "': it is already "
+                  + domain.state().name().toLowerCase())
+          .with("domain", domain.name());
     }
   }
 
@@ -689,8 +728,10 @@ public final class Domains implements AutoCloseable {
   public static RunningQemu requireActive(Domain domain, String what) {
     RunningQemu running = domain.running();
     if (running == null) {
-      throw new FailedPreconditionException("cannot " + what + " domain '" + domain.name()
-          + "': it is not running");
+      throw new CryoException(
+              Reason.DOMAIN_STATE,
+              "cannot " + what + " domain '" + domain.name() + "': it is not running")
+          .with("domain", domain.name());
     }
     return running;
   }
@@ -761,6 +802,11 @@ public final class Domains implements AutoCloseable {
    * The folder for per-domain metadata other than the definition ({@code STATE/domains/NAME/}),
    * e.g. {@code snapshots/}. Not created here.
    */
+  /** The server's state folder: private to the server, never named to callers. */
+  public Path stateDir() {
+    return stateDir;
+  }
+
   public Path metadataDir(String name) {
     return domainsDir.resolve(name);
   }

@@ -1,7 +1,8 @@
 package dev.cryo.server.domain;
 
 import dev.cryo.server.auth.Principal;
-import dev.cryo.server.error.ResourceExhaustedException;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.Reason;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -33,12 +34,27 @@ public final class JobLimits {
   synchronized Runnable acquire(Principal caller, String what) {
     int mine = byPrincipal.getOrDefault(caller.name(), 0);
     if (running >= perServer) {
-      throw new ResourceExhaustedException("the server already runs " + running
-          + " jobs, its limit; retry " + what + " when one has finished");
+      throw new CryoException(
+              Reason.JOB_LIMIT,
+              "the server already runs "
+                  + running
+                  + " jobs, its limit; retry "
+                  + what
+                  + " when one has finished")
+          .with("limit", "server");
     }
     if (mine >= perPrincipal) {
-      throw new ResourceExhaustedException("principal '" + caller.name() + "' already runs "
-          + mine + " jobs, its limit; retry " + what + " when one has finished");
+      throw new CryoException(
+              Reason.JOB_LIMIT,
+              "principal '"
+                  + caller.name()
+                  + "' already runs "
+                  + mine
+                  + " jobs, its limit; retry "
+                  + what
+                  + " when one has finished")
+          .with("limit", "principal")
+          .with("principal", caller.name());
     }
     running++;
     byPrincipal.put(caller.name(), mine + 1);

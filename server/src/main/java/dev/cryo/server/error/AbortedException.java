@@ -5,10 +5,10 @@ public class AbortedException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public AbortedException(String message) {
-    super(message);
+    super(Reason.ABORTED, message);
   }
 
   public AbortedException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.ABORTED, message, cause);
   }
 }

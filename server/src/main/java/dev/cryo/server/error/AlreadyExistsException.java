@@ -5,10 +5,10 @@ public class AlreadyExistsException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public AlreadyExistsException(String message) {
-    super(message);
+    super(Reason.ALREADY_EXISTS, message);
   }
 
   public AlreadyExistsException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.ALREADY_EXISTS, message, cause);
   }
 }

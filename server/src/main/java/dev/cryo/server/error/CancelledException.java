@@ -5,10 +5,10 @@ public class CancelledException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public CancelledException(String message) {
-    super(message);
+    super(Reason.CANCELLED, message);
   }
 
   public CancelledException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.CANCELLED, message, cause);
   }
 }

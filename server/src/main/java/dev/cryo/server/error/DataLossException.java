@@ -5,10 +5,10 @@ public class DataLossException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public DataLossException(String message) {
-    super(message);
+    super(Reason.DATA_LOSS, message);
   }
 
   public DataLossException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.DATA_LOSS, message, cause);
   }
 }

@@ -5,10 +5,10 @@ public class DeadlineExceededException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public DeadlineExceededException(String message) {
-    super(message);
+    super(Reason.DEADLINE_EXCEEDED, message);
   }
 
   public DeadlineExceededException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.DEADLINE_EXCEEDED, message, cause);
   }
 }

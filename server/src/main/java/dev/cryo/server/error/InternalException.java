@@ -5,10 +5,10 @@ public class InternalException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public InternalException(String message) {
-    super(message);
+    super(Reason.INTERNAL, message);
   }
 
   public InternalException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.INTERNAL, message, cause);
   }
 }

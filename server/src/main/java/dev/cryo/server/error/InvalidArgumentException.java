@@ -5,10 +5,10 @@ public class InvalidArgumentException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public InvalidArgumentException(String message) {
-    super(message);
+    super(Reason.INVALID_ARGUMENT, message);
   }
 
   public InvalidArgumentException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.INVALID_ARGUMENT, message, cause);
   }
 }

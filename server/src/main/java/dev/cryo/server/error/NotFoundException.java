@@ -5,10 +5,10 @@ public class NotFoundException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public NotFoundException(String message) {
-    super(message);
+    super(Reason.NOT_FOUND, message);
   }
 
   public NotFoundException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.NOT_FOUND, message, cause);
   }
 }

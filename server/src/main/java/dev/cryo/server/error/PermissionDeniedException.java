@@ -5,10 +5,10 @@ public class PermissionDeniedException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public PermissionDeniedException(String message) {
-    super(message);
+    super(Reason.PERMISSION_DENIED, message);
   }
 
   public PermissionDeniedException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.PERMISSION_DENIED, message, cause);
   }
 }

@@ -5,10 +5,10 @@ public class UnavailableException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   public UnavailableException(String message) {
-    super(message);
+    super(Reason.UNAVAILABLE, message);
   }
 
   public UnavailableException(String message, Throwable cause) {
-    super(message, cause);
+    super(Reason.UNAVAILABLE, message, cause);
   }
 }

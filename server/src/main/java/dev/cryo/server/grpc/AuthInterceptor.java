@@ -4,13 +4,15 @@ import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.auth.ReloadingAccessFile;
 import dev.cryo.server.auth.Role;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.Reason;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
-import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,17 +45,28 @@ final class AuthInterceptor implements ServerInterceptor {
     }
     Optional<Principal> principal = Credential.of(call, headers).resolve(access.current());
     if (principal.isEmpty()) {
-      call.close(Status.UNAUTHENTICATED.withDescription("no valid credentials: send "
-          + "'authorization: Bearer TOKEN' with a token from the server's access file, or a "
-          + "client certificate it lists"), new Metadata());
+      close(
+          call,
+          StatusMapping.toException(
+              Reason.UNAUTHENTICATED,
+              "no valid credentials: send 'authorization: Bearer TOKEN' with a token from the"
+                  + " server's access file, or a client certificate it lists"));
       return new ServerCall.Listener<>() {};
     }
     Principal p = principal.get();
     if (p.role() == Role.READ_ONLY && !isReadOnly(call.getMethodDescriptor().getBareMethodName())) {
       log.info("denied {} to read-only principal {}", method, p.name());
-      call.close(Status.PERMISSION_DENIED.withDescription("principal '" + p.name()
-          + "' is read-only and " + call.getMethodDescriptor().getBareMethodName()
-          + " changes or reads guest state; use an admin credential"), new Metadata());
+      close(
+          call,
+          StatusMapping.toException(
+              new CryoException(
+                      Reason.ROLE_DENIED,
+                      "principal '"
+                          + p.name()
+                          + "' is read-only and "
+                          + call.getMethodDescriptor().getBareMethodName()
+                          + " changes or reads guest state; use an admin credential")
+                  .with("principal", p.name())));
       return new ServerCall.Listener<>() {};
     }
     Context context = Context.current().withValue(CallPrincipal.KEY, p);
@@ -64,5 +77,9 @@ final class AuthInterceptor implements ServerInterceptor {
   static boolean isReadOnly(String bareMethod) {
     return bareMethod == null || bareMethod.startsWith("Get") || bareMethod.startsWith("List")
         || bareMethod.startsWith("Watch") || bareMethod.equals("ServerReflectionInfo");
+  }
+
+  private static void close(ServerCall<?, ?> call, StatusRuntimeException refusal) {
+    call.close(refusal.getStatus(), refusal.getTrailers());
   }
 }

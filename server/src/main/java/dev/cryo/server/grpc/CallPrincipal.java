@@ -1,7 +1,9 @@
 package dev.cryo.server.grpc;
 
 import dev.cryo.server.auth.Principal;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.error.Reason;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Metadata;
@@ -30,8 +32,10 @@ final class CallPrincipal {
   static Principal require() {
     Principal p = KEY.get();
     if (p == null) {
-      throw new PermissionDeniedException("the server could not tell who is calling; "
-          + "the call was refused (no principal was attached at the edge)");
+      throw new CryoException(
+          Reason.CALLER_UNKNOWN,
+          "the server could not tell who is calling; "
+              + "the call was refused (no principal was attached at the edge)");
     }
     return p;
   }

@@ -1,8 +1,9 @@
 package dev.cryo.server.grpc;
 
 import com.google.protobuf.ByteString;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DataLossException;
-import dev.cryo.server.error.ResourceExhaustedException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.image.ChunkedImageStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
@@ -47,8 +48,13 @@ final class ChunkQueueInputStream extends ChunkedImageStream {
       if (!ended && failure == null && !closed) {
         received += chunk.size();
         if (received > maxBytes) {
-          fail(new ResourceExhaustedException("the image is larger than this server accepts in "
-              + "one call (" + maxBytes + " bytes, --max-image-bytes)"));
+          fail(
+              new CryoException(
+                  Reason.IMAGE_TOO_LARGE,
+                  "the image is larger than this server accepts in "
+                      + "one call ("
+                      + maxBytes
+                      + " bytes, --max-image-bytes)"));
         } else {
           queue.add(new Chunk(chunk, release));
           notifyAll();

@@ -9,6 +9,7 @@ import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +37,7 @@ public final class GrpcServices {
    */
   public static void register(ServerBuilder<?> builder, CoreServices core,
       ReloadingAccessFile access, AuditLog audit) {
-    List<ServerInterceptor> chain = chain(access, audit);
+    List<ServerInterceptor> chain = chain(access, audit, List.of(core.domains().stateDir()));
     ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
         core.streamLimits(), core.stallTimer());
     List<BindableService> services = List.of(
@@ -61,11 +62,12 @@ public final class GrpcServices {
   }
 
   /** The interceptors every cryo.v1 service sits behind, in {@code ServerInterceptors} order. */
-  static List<ServerInterceptor> chain(ReloadingAccessFile access, AuditLog audit) {
+  static List<ServerInterceptor> chain(
+      ReloadingAccessFile access, AuditLog audit, List<Path> privateFolders) {
     // Interceptors run last-added first: audit (outermost, so it records refused calls too),
     // revocation, authentication, then exception mapping.
     List<ServerInterceptor> chain = new ArrayList<>();
-    chain.add(new ExceptionInterceptor());
+    chain.add(new ExceptionInterceptor(privateFolders));
     // Either way the call then carries a principal; an adapter refuses a call without one.
     if (access != null) {
       chain.add(new AuthInterceptor(access));

@@ -4,16 +4,18 @@ import dev.cryo.server.auth.AccessFile;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.auth.ReloadingAccessFile;
 import dev.cryo.server.auth.Role;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.Reason;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
-import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor.MethodType;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -85,13 +87,28 @@ final class RevocationInterceptor implements ServerInterceptor {
       if (after.isEmpty() || !after.get().name().equals(t.principal.name())) {
         log.info("ending {} of principal '{}': its {} was removed from the access file",
             t.call.getMethodDescriptor().getFullMethodName(), t.principal.name(), t.credential);
-        t.revoke(Status.UNAUTHENTICATED.withDescription("the credential of principal '"
-            + t.principal.name() + "' was revoked by a reload of the server's access file"));
+        t.revoke(
+            StatusMapping.toException(
+                new CryoException(
+                        Reason.CREDENTIALS_REVOKED,
+                        "the credential of principal '"
+                            + t.principal.name()
+                            + "' was revoked by a reload of the server's access file")
+                    .with("principal", t.principal.name())));
       } else if (lost != null) {
         log.info("ending {} of principal '{}': it {}",
             t.call.getMethodDescriptor().getFullMethodName(), t.principal.name(), lost);
-        t.revoke(Status.PERMISSION_DENIED.withDescription("principal '" + t.principal.name()
-            + "' " + lost + " since a reload of the server's access file; call again"));
+        t.revoke(
+            StatusMapping.toException(
+                new CryoException(
+                        Reason.ROLE_DENIED,
+                        "principal '"
+                            + t.principal.name()
+                            + "' "
+                            + lost
+                            + " since a reload of the server's access file; "
+                            + "call again")
+                    .with("principal", t.principal.name())));
       }
     }
   }
@@ -256,14 +273,15 @@ final class RevocationInterceptor implements ServerInterceptor {
     }
 
     /** Closes the call with {@code status} and tells the service it was cancelled. */
-    void revoke(Status status) {
+    void revoke(StatusRuntimeException refusal) {
+      Status status = refusal.getStatus();
       synchronized (callLock) {
         if (closed) {
           return; // Ending anyway.
         }
         closed = true;
         revoked = true;
-        call.close(status, new Metadata());
+        call.close(status, refusal.getTrailers());
       }
       // Context listeners (abort signals) first, then the service's cancel handler.
       context.cancel(status.asRuntimeException());

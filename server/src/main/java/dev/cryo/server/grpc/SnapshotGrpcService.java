@@ -26,10 +26,11 @@ import dev.cryo.api.v1.SnapshotState;
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DomainNames;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.InvalidArgumentException;
-import dev.cryo.server.error.NotFoundException;
-import dev.cryo.server.snapshot.SnapshotDef;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.snapshot.SnapshotDef.Location;
+import dev.cryo.server.snapshot.SnapshotDef;
 import dev.cryo.server.snapshot.SnapshotFilter;
 import dev.cryo.server.snapshot.SnapshotXml;
 import dev.cryo.server.snapshot.Snapshots;
@@ -114,7 +115,9 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     Principal caller = CallPrincipal.require();
     SnapshotDef def = snapshots.current(caller, req.getDomain());
     if (def == null) {
-      throw new NotFoundException("domain '" + req.getDomain() + "' has no current snapshot");
+      throw new CryoException(
+              Reason.SNAPSHOT_NOT_FOUND, "domain '" + req.getDomain() + "' has no current snapshot")
+          .with("domain", req.getDomain());
     }
     respond(out, GetCurrentSnapshotResponse.newBuilder()
         .setSnapshot(toProto(req.getDomain(), def, true)).build());
@@ -126,7 +129,11 @@ final class SnapshotGrpcService extends SnapshotServiceGrpc.SnapshotServiceImplB
     Principal caller = CallPrincipal.require();
     SnapshotDef def = snapshots.get(caller, req.getDomain(), req.getName());
     if (def.parentName() == null) {
-      throw new NotFoundException("snapshot '" + req.getName() + "' is a root: it has no parent");
+      throw new CryoException(
+              Reason.SNAPSHOT_NOT_FOUND,
+              "snapshot '" + req.getName() + "' is a root: it has no parent")
+          .with("domain", req.getDomain())
+          .with("snapshot", req.getName());
     }
     SnapshotDef parent = snapshots.get(caller, req.getDomain(), def.parentName());
     respond(out, GetSnapshotParentResponse.newBuilder().setParent(toProto(req.getDomain(),

@@ -2,8 +2,7 @@ package dev.cryo.server.grpc;
 
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.CryoException;
-import dev.cryo.server.error.DeadlineExceededException;
-import dev.cryo.server.error.ResourceExhaustedException;
+import dev.cryo.server.error.Reason;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -245,9 +244,19 @@ final class StreamGate<T> {
     if (message != null) {
       log.info("abandoning {}: more than {} bytes waited for its client", what,
           limits.bufferBytes());
-      stop(new ResourceExhaustedException("the client reads " + what + " too slowly: more "
-          + "than " + limits.bufferBytes() + " bytes waited for it (the server's "
-          + "--stream-buffer-bytes); " + what + " was abandoned"), true);
+      stop(
+          new CryoException(
+              Reason.STREAM_BUFFER_FULL,
+              "the client reads "
+                  + what
+                  + " too slowly: more "
+                  + "than "
+                  + limits.bufferBytes()
+                  + " bytes waited for it (the server's "
+                  + "--stream-buffer-bytes); "
+                  + what
+                  + " was abandoned"),
+          true);
       return;
     }
     drain();
@@ -354,8 +363,16 @@ final class StreamGate<T> {
         : stall.toMillis() + " ms";
     log.info("abandoning {}: the client {} for {}", what, inbound ? "sent nothing" : "read nothing",
         seconds);
-    stop(new DeadlineExceededException("the client " + (inbound ? "sent" : "read")
-        + " nothing for " + seconds + " (the server's --stream-stall-seconds); " + what
-        + " was abandoned"), true);
+    stop(
+        new CryoException(
+            Reason.STREAM_STALLED,
+            "the client "
+                + (inbound ? "sent" : "read")
+                + " nothing for "
+                + seconds
+                + " (the server's --stream-stall-seconds); "
+                + what
+                + " was abandoned"),
+        true);
   }
 }

@@ -2,7 +2,9 @@ package dev.cryo.server.image;
 
 import com.github.luben.zstd.ZstdInputStream;
 import com.github.luben.zstd.ZstdOutputStream;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -93,10 +95,14 @@ public enum Compression {
         return c;
       }
     }
-    throw new InvalidArgumentException("unknown compression code " + code
-        + " in the save image header; known: 0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop, 5 zstd, "
-        + "6 sparse, "
-        + LZ4.code + " lz4 (Cryo only)");
+    throw new CryoException(
+        Reason.IMAGE_FORMAT_UNSUPPORTED,
+        "unknown compression code "
+            + code
+            + " in the save image header; known: 0 raw, 1 gzip, 2 bzip2, 3 xz, 4 lzop, 5 zstd, "
+            + "6 sparse, "
+            + LZ4.code
+            + " lz4 (Cryo only)");
   }
 
   /**
@@ -110,9 +116,20 @@ public enum Compression {
       return defaultLevel;
     }
     if (minLevel == maxLevel || level < minLevel || level > maxLevel) {
-      throw new InvalidArgumentException("compression level " + level + " is not valid for "
-          + label() + (minLevel == maxLevel ? ", which takes no level; use 0"
-          : "; use " + minLevel + ".." + maxLevel + " or 0 for the default (" + defaultLevel + ")"));
+      throw new InvalidArgumentException(
+          "compression level "
+              + level
+              + " is not valid for "
+              + label()
+              + (minLevel == maxLevel
+                  ? ", which takes no level; use 0"
+                  : "; use "
+                      + minLevel
+                      + ".."
+                      + maxLevel
+                      + " or 0 for the default ("
+                      + defaultLevel
+                      + ")"));
     }
     return level;
   }
@@ -156,17 +173,21 @@ public enum Compression {
 
   private void requireSupported() {
     if (this == LZOP) {
-      throw new InvalidArgumentException("lzop-compressed save images are not supported: Cryo "
-          + "has no in-process lzop codec. Convert the image with virsh (save_image_format) or "
-          + "save it again with another compression");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "lzop-compressed save images are not supported: Cryo "
+              + "has no in-process lzop codec. Convert the image with virsh (save_image_format) or "
+              + "save it again with another compression");
     }
     if (this == SPARSE) {
       // A mapped-ram image is not a stream: QEMU reads it with random access through a file
       // migration URI and the mapped-ram capability (QEMU 9.0), which this QEMU lacks.
-      throw new InvalidArgumentException("the save image uses libvirt's 'sparse' format (code 6, "
-          + "QEMU's mapped-ram migration stream, written by libvirt 11.2 or later), which Cryo "
-          + "neither reads nor writes: restore it with virsh on libvirt 11.2 or later with QEMU "
-          + "9.0 or later, or save the domain there again with save_image_format 'raw'");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "the save image uses libvirt's 'sparse' format (code 6, QEMU's mapped-ram migration"
+              + " stream, written by libvirt 11.2 or later), which Cryo neither reads nor writes:"
+              + " restore it with virsh on libvirt 11.2 or later with QEMU 9.0 or later, or save"
+              + " the domain there again with save_image_format 'raw'");
     }
   }
 

@@ -1,6 +1,8 @@
 package dev.cryo.server.image;
 
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.Reason;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -109,8 +111,15 @@ public record ImageTrailer(long payloadBytes, long migrationBytes, String sha256
     byte[] sha = new byte[32];
     b.get(sha);
     if (version != VERSION || size != SIZE || payload < 0 || migration < 0) {
-      throw new DataLossException("the image's digest trailer is corrupt (version " + version
-          + ", size " + size + ", payload " + payload + " bytes); the image cannot be verified");
+      throw new CryoException(
+          Reason.IMAGE_DIGEST_MISMATCH,
+          "the image's digest trailer is corrupt (version "
+              + version
+              + ", size "
+              + size
+              + ", payload "
+              + payload
+              + " bytes); the image cannot be verified");
     }
     return Optional.of(new ImageTrailer(payload, migration, HexFormat.of().formatHex(sha)));
   }

@@ -2,8 +2,10 @@ package dev.cryo.server.image;
 
 import dev.cryo.server.domain.DomainDef;
 import dev.cryo.server.domain.DomainXml;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -44,14 +46,17 @@ public final class ImageXml {
   /**
    * Parses the XML of an image as a domain definition.
    *
-   * @throws InvalidArgumentException naming the problem if it is not a domain XML
+   * @throws CryoException {@link Reason#IMAGE_XML_INVALID} naming the problem if it is not a domain
+   *     XML
    */
   public static DomainXml.Parsed parse(String xml) {
     try {
       return DomainXml.parse(xml);
     } catch (InvalidArgumentException e) {
-      throw new InvalidArgumentException("the domain XML in the save image is not valid: "
-          + e.getMessage(), e);
+      throw new CryoException(
+          Reason.IMAGE_XML_INVALID,
+          "the domain XML in the save image is not valid: " + e.getMessage(),
+          e);
     }
   }
 

@@ -1,7 +1,9 @@
 package dev.cryo.server.image;
 
 import dev.cryo.server.domain.DomainDef;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
 
-/** Save image operations that need a file: finishing one in place, reading its facts, editing XML. */
+/** Save image operations on a file: finishing one in place, reading its facts, editing its XML. */
 public final class SaveImageFile {
   private SaveImageFile() {}
 
@@ -78,8 +80,10 @@ public final class SaveImageFile {
     readFully(ch, tail, header.payloadOffset() + payload - tail.capacity());
     Optional<ImageTrailer> t = ImageTrailer.find(header.compression(), tail.array(), payload);
     if (t.isEmpty() && header.trailer()) {
-      throw new dev.cryo.server.error.DataLossException("the save image announces a digest "
-          + "trailer but its payload does not end with one: the image is truncated or corrupt");
+      throw new CryoException(
+          Reason.IMAGE_TRUNCATED,
+          "the save image announces a digest "
+              + "trailer but its payload does not end with one: the image is truncated or corrupt");
     }
     return t;
   }
@@ -142,7 +146,7 @@ public final class SaveImageFile {
     while (buf.hasRemaining()) {
       int n = ch.read(buf, pos);
       if (n < 0) {
-        throw new dev.cryo.server.error.DataLossException("save image truncated in the header");
+        throw new CryoException(Reason.IMAGE_TRUNCATED, "save image truncated in the header");
       }
       pos += n;
     }

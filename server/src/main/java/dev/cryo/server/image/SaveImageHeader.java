@@ -1,7 +1,8 @@
 package dev.cryo.server.image;
 
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DataLossException;
-import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -58,25 +59,31 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
   /**
    * Parses and checks a header.
    *
-   * @throws InvalidArgumentException for a wrong magic, an unknown version or compression code, or
-   *     a {@code data_len} beyond {@link #MAX_DATA_LEN}
+   * @throws CryoException IMAGE_FORMAT_UNSUPPORTED for a wrong magic, an unknown version or
+   *     compression code, or a {@code data_len} beyond {@link #MAX_DATA_LEN}
    * @throws DataLossException for {@code LibvirtQemudPart}: the image was never finished
    */
   public static SaveImageHeader decode(byte[] bytes) {
     if (bytes.length < SIZE) {
-      throw new DataLossException("save image truncated in the header: " + bytes.length
-          + " of " + SIZE + " bytes");
+      throw new CryoException(
+          Reason.IMAGE_TRUNCATED,
+          "save image truncated in the header: " + bytes.length + " of " + SIZE + " bytes");
     }
     byte[] magic = Arrays.copyOf(bytes, MAGIC.length);
     boolean complete = Arrays.equals(magic, MAGIC);
     if (!complete && !Arrays.equals(magic, PARTIAL)) {
-      throw new InvalidArgumentException("not a libvirt QEMU save image: it starts with "
-          + printable(magic) + " instead of LibvirtQemudSave");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "not a libvirt QEMU save image: it starts with "
+              + printable(magic)
+              + " instead of LibvirtQemudSave");
     }
     if (!complete) {
-      throw new DataLossException("the save image is incomplete (magic LibvirtQemudPart): it "
-          + "was never finished, probably because the save failed or was interrupted; save the "
-          + "domain again");
+      throw new CryoException(
+          Reason.IMAGE_TRUNCATED,
+          "the save image is incomplete (magic LibvirtQemudPart): it "
+              + "was never finished, probably because the save failed or was interrupted; save the "
+              + "domain again");
     }
     ByteBuffer b = ByteBuffer.wrap(bytes, MAGIC.length, SIZE - MAGIC.length)
         .order(ByteOrder.LITTLE_ENDIAN);
@@ -89,13 +96,23 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
       version = Integer.reverseBytes(version);
     }
     if (Integer.compareUnsigned(version, VERSION) > 0) {
-      throw new InvalidArgumentException("save image version " + Integer.toUnsignedString(version)
-          + " is not supported; Cryo reads versions up to " + VERSION + ", as libvirt does");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "save image version "
+              + Integer.toUnsignedString(version)
+              + " is not supported; Cryo reads versions up to "
+              + VERSION
+              + ", as libvirt does");
     }
     int dataLen = b.getInt();
     if (dataLen < 0 || dataLen > MAX_DATA_LEN) {
-      throw new InvalidArgumentException("save image data_len " + Integer.toUnsignedString(dataLen)
-          + " is beyond the limit of " + MAX_DATA_LEN + " bytes; the header is corrupt");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "save image data_len "
+              + Integer.toUnsignedString(dataLen)
+              + " is beyond the limit of "
+              + MAX_DATA_LEN
+              + " bytes; the header is corrupt");
     }
     int wasRunning = b.getInt();
     int format = b.getInt();
@@ -104,8 +121,13 @@ public record SaveImageHeader(boolean complete, int dataLen, boolean wasRunning,
     Compression compression = version < VERSION ? Compression.RAW : Compression.fromCode(format);
     int cookieOffset = b.getInt();
     if (cookieOffset < 0 || cookieOffset > dataLen) {
-      throw new InvalidArgumentException("save image cookieOffset " + cookieOffset
-          + " lies outside its data (" + dataLen + " bytes); the header is corrupt");
+      throw new CryoException(
+          Reason.IMAGE_FORMAT_UNSUPPORTED,
+          "save image cookieOffset "
+              + cookieOffset
+              + " lies outside its data ("
+              + dataLen
+              + " bytes); the header is corrupt");
     }
     boolean trailer = b.getInt(ImageTrailer.HEADER_MARK_OFFSET)
         == ImageTrailer.HEADER_MARK;

@@ -3,7 +3,7 @@ package dev.cryo.server.image;
 import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.DataLossException;
-import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -31,7 +31,8 @@ public final class SaveImageReader implements AutoCloseable {
   private final String xml;
   /** Null when the XML is a domain Cryo cannot run as written; see {@link #xmlProblem}. */
   private final DomainXml.Parsed parsed;
-  private final InvalidArgumentException xmlProblem;
+
+  private final CryoException xmlProblem;
   private final HashingStreams.In stored;
   private final ParallelSha256 digest = new ParallelSha256();
   /** The last stored bytes read through {@link #stored}, not yet hashed. */
@@ -48,8 +49,13 @@ public final class SaveImageReader implements AutoCloseable {
   private ImageTrailer trailer;
   private PayloadSummary summary;
 
-  private SaveImageReader(SaveImageHeader header, String xml, DomainXml.Parsed parsed,
-      InvalidArgumentException xmlProblem, InputStream source) throws IOException {
+  private SaveImageReader(
+      SaveImageHeader header,
+      String xml,
+      DomainXml.Parsed parsed,
+      CryoException xmlProblem,
+      InputStream source)
+      throws IOException {
     this.xmlProblem = xmlProblem;
     this.header = header;
     this.xml = xml;
@@ -70,14 +76,24 @@ public final class SaveImageReader implements AutoCloseable {
         // A wrong magic says more than "truncated" about a short non-image.
         SaveImageHeader.decode(java.util.Arrays.copyOf(head, SaveImageHeader.SIZE));
       }
-      throw new DataLossException("save image truncated in the header: it ends after "
-          + head.length + " of " + SaveImageHeader.SIZE + " bytes");
+      throw new CryoException(
+          Reason.IMAGE_TRUNCATED,
+          "save image truncated in the header: it ends after "
+              + head.length
+              + " of "
+              + SaveImageHeader.SIZE
+              + " bytes");
     }
     SaveImageHeader header = SaveImageHeader.decode(head);
     byte[] data = in.readNBytes(header.dataLen());
     if (data.length < header.dataLen()) {
-      throw new DataLossException("save image truncated in the domain XML: it ends "
-          + data.length + " bytes into its " + header.dataLen() + " bytes of XML and padding");
+      throw new CryoException(
+          Reason.IMAGE_TRUNCATED,
+          "save image truncated in the domain XML: it ends "
+              + data.length
+              + " bytes into its "
+              + header.dataLen()
+              + " bytes of XML and padding");
     }
     int end = header.cookieOffset() > 0 ? header.cookieOffset() : data.length;
     int nul = 0;
@@ -85,16 +101,20 @@ public final class SaveImageReader implements AutoCloseable {
       nul++;
     }
     if (nul == end && header.cookieOffset() == 0) {
-      throw new InvalidArgumentException("the domain XML in the save image is not "
-          + "NUL-terminated within data_len (" + header.dataLen() + " bytes); the image is corrupt");
+      throw new CryoException(
+          Reason.IMAGE_XML_INVALID,
+          "the domain XML in the save image is not "
+              + "NUL-terminated within data_len ("
+              + header.dataLen()
+              + " bytes); the image is corrupt");
     }
     String xml = new String(data, 0, nul, StandardCharsets.UTF_8);
     // A domain XML Cryo cannot run as written (a libvirt device it does not model) is kept for
     // a replacement XML to stand in for; parsed() then throws the problem.
     try {
       return new SaveImageReader(header, xml, ImageXml.parse(xml), null, in);
-    } catch (InvalidArgumentException e) {
-      if (!xml.trim().startsWith("<domain")) {
+    } catch (CryoException e) {
+      if (e.reason() != Reason.IMAGE_XML_INVALID || !xml.trim().startsWith("<domain")) {
         throw e;
       }
       return new SaveImageReader(header, xml, null, e, in);
@@ -234,8 +254,10 @@ public final class SaveImageReader implements AutoCloseable {
       long hashed = digest.count();
       if (trailer == null) {
         if (header.trailer()) {
-          throw new DataLossException("the save image announces a digest trailer but its "
-              + "payload does not end with one: the image is truncated or corrupt");
+          throw new CryoException(
+              Reason.IMAGE_TRUNCATED,
+              "the save image announces a digest trailer but its "
+                  + "payload does not end with one: the image is truncated or corrupt");
         }
         digest.update(held, 0, held.length);
         summary = new PayloadSummary(digest.finish(), total, rawBytes);
@@ -245,14 +267,24 @@ public final class SaveImageReader implements AutoCloseable {
         boolean fits = header.compression() == Compression.RAW ? unit == ImageTrailer.SIZE
             : unit > 0 && unit <= ImageTrailer.MAX_UNIT_BYTES;
         if (!fits || fromHeld < 0 || fromHeld > held.length) {
-          throw new DataLossException("the save image's digest trailer records "
-              + trailer.payloadBytes() + " payload bytes, but " + total + " bytes came with "
-              + "it: the image is truncated or corrupt");
+          throw new CryoException(
+              Reason.IMAGE_TRUNCATED,
+              "the save image's digest trailer records "
+                  + trailer.payloadBytes()
+                  + " payload bytes, but "
+                  + total
+                  + " bytes came with "
+                  + "it: the image is truncated or corrupt");
         }
         if (trailer.migrationBytes() != rawBytes) {
-          throw new DataLossException("the save image's digest trailer records a migration "
-              + "stream of " + trailer.migrationBytes() + " bytes, but the payload held "
-              + rawBytes + ": the image is corrupt");
+          throw new CryoException(
+              Reason.IMAGE_DIGEST_MISMATCH,
+              "the save image's digest trailer records a migration "
+                  + "stream of "
+                  + trailer.migrationBytes()
+                  + " bytes, but the payload held "
+                  + rawBytes
+                  + ": the image is corrupt");
         }
         digest.update(held, 0, (int) fromHeld);
         summary = new PayloadSummary(digest.finish(), trailer.payloadBytes(), rawBytes);
@@ -352,9 +384,15 @@ public final class SaveImageReader implements AutoCloseable {
       } catch (CryoException e) {
         throw e;
       } catch (IOException | RuntimeException e) {
-        throw new DataLossException("the " + header.compression().label() + " payload of the "
-            + "save image is truncated or corrupt after " + storedTail.total() + " stored bytes: "
-            + e.getMessage(), e);
+        throw new CryoException(
+            Reason.IMAGE_CORRUPT,
+            "the "
+                + header.compression().label()
+                + " payload of the save image is truncated or corrupt after "
+                + storedTail.total()
+                + " stored bytes: "
+                + e.getMessage(),
+            e);
       }
     }
   }

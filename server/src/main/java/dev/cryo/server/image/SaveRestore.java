@@ -18,6 +18,7 @@ import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuEvent;
 import dev.cryo.server.qemu.QemuMonitor;
@@ -694,7 +695,9 @@ public final class SaveRestore {
       Cancel cancel) {
     Path path = domains.managedSavePath(caller, name);
     if (!Files.isRegularFile(path)) {
-      throw new NotFoundException("domain '" + name + "' has no managed save image");
+      throw new CryoException(
+              Reason.IMAGE_NOT_FOUND, "domain '" + name + "' has no managed save image")
+          .with("domain", name);
     }
     RestoreResult result;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(path), IO_BUFFER)) {
@@ -764,8 +767,8 @@ public final class SaveRestore {
       if (replaced) {
         def = compatible(def, DomainXml.parse(options.replacementXml()).def());
       }
-    } catch (InvalidArgumentException e) {
-      if (!replaced || !e.getMessage().startsWith("the domain XML in the save image")) {
+    } catch (CryoException e) {
+      if (!replaced || e.reason() != Reason.IMAGE_XML_INVALID) {
         throw e;
       }
       // An image from libvirt with a device Cryo does not model (e.g. a Unix-socket serial):
@@ -788,7 +791,10 @@ public final class SaveRestore {
             + domain.uuid() + " but the image holds UUID " + def.getUuid()
             + "; undefine it or restore the image under its own domain");
       }
-    } catch (NotFoundException e) {
+    } catch (CryoException e) {
+      if (e.reason() != Reason.DOMAIN_NOT_FOUND) {
+        throw e;
+      }
       domain = null;
     }
     if (domain != null && domain.state().isActive()) {
@@ -1018,10 +1024,19 @@ public final class SaveRestore {
     for (Expected e : expected) {
       if (!e.digest().sha256().equals(summary.sha256())
           || e.digest().payloadBytes() != summary.storedBytes()) {
-        throw new DataLossException("the save image is corrupt: its payload's SHA-256 is "
-            + summary.sha256() + " over " + summary.storedBytes() + " bytes but "
-            + e.source() + " records " + e.digest().sha256() + " over "
-            + e.digest().payloadBytes() + " bytes; the guest was not started");
+        throw new CryoException(
+            Reason.IMAGE_DIGEST_MISMATCH,
+            "the save image is corrupt: its payload's SHA-256 is "
+                + summary.sha256()
+                + " over "
+                + summary.storedBytes()
+                + " bytes but "
+                + e.source()
+                + " records "
+                + e.digest().sha256()
+                + " over "
+                + e.digest().payloadBytes()
+                + " bytes; the guest was not started");
       }
     }
     boolean verified = !expected.isEmpty();
@@ -1147,10 +1162,10 @@ public final class SaveRestore {
   private static String imageDomainName(SaveImageReader reader) {
     try {
       return reader.parsed().def().getName();
-    } catch (InvalidArgumentException e) {
+    } catch (CryoException e) {
       try {
         return SecureXml.unmarshal(reader.xml(), DomainDef.class, "domain").getName();
-      } catch (InvalidArgumentException unreadable) {
+      } catch (CryoException unreadable) {
         return null;
       }
     }
@@ -1163,7 +1178,8 @@ public final class SaveRestore {
    */
   private static void requireSees(Principal caller, String imageDomain) {
     if (imageDomain == null ? !caller.domains().isEmpty() : !caller.sees(imageDomain)) {
-      throw new NotFoundException("no save image of a domain you may use there");
+      throw new CryoException(
+          Reason.IMAGE_NOT_FOUND, "no save image of a domain you may use there");
     }
   }
 

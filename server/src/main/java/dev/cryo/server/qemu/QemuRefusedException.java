@@ -1,6 +1,7 @@
 package dev.cryo.server.qemu;
 
-import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.Reason;
 import java.util.Arrays;
 
 /**
@@ -8,7 +9,7 @@ import java.util.Arrays;
  * only this command failed. Built only by {@link QemuMonitor}, which words the message for the
  * caller; catch it to say something more specific about a particular failure.
  */
-public final class QemuRefusedException extends FailedPreconditionException {
+public final class QemuRefusedException extends CryoException {
   private static final long serialVersionUID = 1L;
 
   /** QEMU's error classes ({@code QapiErrorClass} in {@code qapi/error.json}), plus jobs. */
@@ -42,10 +43,12 @@ public final class QemuRefusedException extends FailedPreconditionException {
 
   QemuRefusedException(String message, String command, ErrorClass errorClass,
       String description, Throwable cause) {
-    super(message, cause);
+    super(Reason.QEMU_REFUSED, message, cause);
     this.command = command;
     this.errorClass = errorClass;
     this.description = description;
+    with("qemu_command", command);
+    with("qemu_error_class", errorClass.name());
   }
 
   /** The QMP command that failed, e.g. {@code "blockdev-add"}. */

@@ -1,6 +1,8 @@
 package dev.cryo.server.snapshot;
 
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -25,7 +27,8 @@ public final class SnapshotTree {
   public SnapshotDef get(String name) {
     SnapshotDef s = byName.get(name);
     if (s == null) {
-      throw new NotFoundException("no snapshot named '" + name + "'");
+      throw new CryoException(Reason.SNAPSHOT_NOT_FOUND, "no snapshot named '" + name + "'")
+          .with("snapshot", name);
     }
     return s;
   }

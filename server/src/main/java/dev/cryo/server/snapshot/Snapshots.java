@@ -1,28 +1,30 @@
 package dev.cryo.server.snapshot;
 
 import dev.cryo.server.auth.Principal;
+import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
 import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.DomainState;
-import dev.cryo.server.domain.Domains;
-import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DomainXml;
+import dev.cryo.server.domain.Domains;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.SaveRestore;
-import dev.cryo.server.qemu.QemuCommandLine;
-import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.BlockdevOptions;
+import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuEvent;
+import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QemuJob;
 import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.QemuRefusedException;
@@ -198,8 +200,16 @@ public final class Snapshots {
       }
       synchronized (this) {
         if (tree.contains(def.name)) {
-          throw new AlreadyExistsException("domain '" + domainName + "' already has a snapshot "
-              + "named '" + def.name + "'; pick another name or delete that one");
+          throw new CryoException(
+                  Reason.SNAPSHOT_EXISTS,
+                  "domain '"
+                      + domainName
+                      + "' already has a snapshot "
+                      + "named '"
+                      + def.name
+                      + "'; pick another name or delete that one")
+              .with("domain", domainName)
+              .with("snapshot", def.name);
         }
       }
       RunningQemu running = domain.running();
@@ -1247,25 +1257,38 @@ public final class Snapshots {
     Path p = Path.of(file);
     if (!p.isAbsolute() || !p.normalize().equals(p) || file.contains("/../")
         || file.endsWith("/..")) {
-      throw new PermissionDeniedException(label + " has '.' or '..' components or is relative; "
-          + "give a plain absolute path");
+      throw new CryoException(
+          Reason.PATH_NOT_ALLOWED,
+          label + " has '.' or '..' components or is relative; " + "give a plain absolute path");
     }
     try {
       roots.forWriting(file);
-    } catch (PermissionDeniedException e) {
-      throw new PermissionDeniedException(label + " is outside the allowed folders (the "
-          + "server's image folders " + roots.roots() + "); put it in one of them", e);
-    } catch (dev.cryo.server.error.NotFoundException e) {
-      throw new FailedPreconditionException("the folder of " + label + " does not exist; "
-          + "create it first", e);
+    } catch (CryoException e) {
+      throw switch (e.kind()) {
+        case DENIED ->
+            new CryoException(
+                Reason.PATH_NOT_ALLOWED,
+                label
+                    + " is outside the "
+                    + "allowed folders (the server's image folders "
+                    + roots.roots()
+                    + "); put it in one "
+                    + "of them",
+                e);
+        case NOT_FOUND ->
+            new FailedPreconditionException(
+                "the folder of " + label + " does not exist; create it first", e);
+        default -> e;
+      };
     }
     if (sources.contains(p) || !seen.add(p)) {
       throw new InvalidArgumentException(label + " is already a disk of the domain or named "
           + "twice in the snapshot");
     }
     if (Files.exists(p) && !reuse) {
-      throw new AlreadyExistsException(label + " already exists; remove it, name another file, "
-          + "or pass reuse_external");
+      throw new CryoException(
+          Reason.FILE_EXISTS,
+          label + " already exists; remove it, name another file, " + "or pass reuse_external");
     }
     if (!Files.exists(p) && reuse && !"memory file".equals(what)) {
       throw new FailedPreconditionException("reuse_external: " + label + " does not exist");

@@ -1,8 +1,10 @@
 package dev.cryo.server.store;
 
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
+import dev.cryo.server.error.Reason;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -68,7 +70,7 @@ public final class ImageRoots {
     } catch (IOException e) {
       // Say "outside" before "missing": a caller must not probe the file system with this call.
       inside(realParent(p), path);
-      throw new NotFoundException("no image file at " + path);
+      throw new CryoException(Reason.IMAGE_NOT_FOUND, "no image file at " + path);
     }
     inside(real, path);
     if (!Files.isRegularFile(real)) {
@@ -92,7 +94,8 @@ public final class ImageRoots {
     Path target = parent.resolve(p.getFileName());
     inside(target, path);
     if (Files.isSymbolicLink(target)) {
-      throw new PermissionDeniedException(path + " is a symbolic link; name the file itself");
+      throw new CryoException(
+          Reason.PATH_NOT_ALLOWED, path + " is a symbolic link; name the file itself");
     }
     if (Files.isDirectory(target)) {
       throw new InvalidArgumentException(path + " is a folder; name a file");
@@ -117,12 +120,20 @@ public final class ImageRoots {
       real = parent == null ? p : parent.resolve(p.getFileName());
     }
     if (!isInside(real)) {
-      throw new PermissionDeniedException(what + " " + path + " is outside the server's image "
-          + "folders; use a path under " + roots.get(0) + " (or start the server with "
-          + "--image-root for another folder)");
+      throw new CryoException(
+          Reason.PATH_NOT_ALLOWED,
+          what
+              + " "
+              + path
+              + " is outside the server's image "
+              + "folders; use a path under "
+              + roots.get(0)
+              + " (or start the server with "
+              + "--image-root for another folder)");
     }
     if (Files.exists(real) && !Files.isRegularFile(real)) {
-      throw new PermissionDeniedException(what + " " + path + " is not a regular file");
+      throw new CryoException(
+          Reason.PATH_NOT_ALLOWED, what + " " + path + " is not a regular file");
     }
     return real;
   }
@@ -172,8 +183,14 @@ public final class ImageRoots {
     if (real != null && isInside(real)) {
       return;
     }
-    throw new PermissionDeniedException("image path " + given + " is outside the server's image "
-        + "folders; use a path under " + roots.get(0) + " (or start the server with "
-        + "--image-root for another folder)");
+    throw new CryoException(
+        Reason.PATH_NOT_ALLOWED,
+        "image path "
+            + given
+            + " is outside the server's image "
+            + "folders; use a path under "
+            + roots.get(0)
+            + " (or start the server with "
+            + "--image-root for another folder)");
   }
 }

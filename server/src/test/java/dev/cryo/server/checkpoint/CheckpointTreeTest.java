@@ -3,8 +3,7 @@ package dev.cryo.server.checkpoint;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cryo.server.error.AlreadyExistsException;
-import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -65,14 +64,15 @@ class CheckpointTreeTest {
   void add_duplicateName_alreadyExists() {
     CheckpointTree tree = sample();
     assertThatThrownBy(() -> tree.add(def("b", "a", 9)))
-        .isInstanceOf(AlreadyExistsException.class);
+        .hasFieldOrPropertyWithValue("reason", Reason.CHECKPOINT_EXISTS);
     assertThat(tree.size()).isEqualTo(4);
   }
 
   @Test
   void add_unknownParent_notFound() {
     CheckpointTree tree = sample();
-    assertThatThrownBy(() -> tree.add(def("e", "zz", 9))).isInstanceOf(NotFoundException.class);
+    assertThatThrownBy(() -> tree.add(def("e", "zz", 9)))
+        .hasFieldOrPropertyWithValue("reason", Reason.CHECKPOINT_NOT_FOUND);
   }
 
   @Test
@@ -87,7 +87,8 @@ class CheckpointTreeTest {
 
   @Test
   void get_unknown_notFound() {
-    assertThatThrownBy(() -> sample().get("nope")).isInstanceOf(NotFoundException.class)
+    assertThatThrownBy(() -> sample().get("nope"))
+        .hasFieldOrPropertyWithValue("reason", Reason.CHECKPOINT_NOT_FOUND)
         .hasMessageContaining("nope");
   }
 

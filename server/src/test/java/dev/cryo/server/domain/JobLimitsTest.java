@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.auth.Role;
-import dev.cryo.server.error.ResourceExhaustedException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.RunDir;
 import java.nio.file.Path;
 import java.util.Set;
@@ -29,7 +29,8 @@ class JobLimitsTest {
     limits.acquire(ALICE, "save");
     Runnable second = limits.acquire(ALICE, "save");
     assertThatThrownBy(() -> limits.acquire(ALICE, "save"))
-        .isInstanceOf(ResourceExhaustedException.class).hasMessageContaining("'alice'");
+        .hasFieldOrPropertyWithValue("reason", Reason.JOB_LIMIT)
+        .hasMessageContaining("'alice'");
     assertThatCode(() -> limits.acquire(BOB, "save")).doesNotThrowAnyException();
     second.run();
     assertThatCode(() -> limits.acquire(ALICE, "save")).doesNotThrowAnyException();
@@ -41,7 +42,8 @@ class JobLimitsTest {
     Runnable first = limits.acquire(ALICE, "backup");
     limits.acquire(BOB, "backup");
     assertThatThrownBy(() -> limits.acquire(CAROL, "backup"))
-        .isInstanceOf(ResourceExhaustedException.class).hasMessageContaining("the server");
+        .hasFieldOrPropertyWithValue("reason", Reason.JOB_LIMIT)
+        .hasMessageContaining("the server");
     first.run();
     assertThatCode(() -> limits.acquire(CAROL, "backup")).doesNotThrowAnyException();
   }
@@ -63,8 +65,10 @@ class JobLimitsTest {
     try {
       Domain.Job held = first.submit(() -> a1.beginJob(ALICE, "save")).get();
       Future<Domain.Job> second = others.submit(() -> a2.beginJob(ALICE, "save"));
-      assertThatThrownBy(second::get).isInstanceOf(ExecutionException.class)
-          .hasCauseInstanceOf(ResourceExhaustedException.class)
+      assertThatThrownBy(second::get)
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .hasFieldOrPropertyWithValue("reason", Reason.JOB_LIMIT)
           .hasMessageContaining("'alice'");
       assertThat(a2.jobInfo()).as("the refused job left the domain free").isNull();
       others.submit(() -> b1.beginJob(BOB, "save").close()).get();

@@ -55,7 +55,8 @@ class CallPrincipalTest {
 
   @Test
   void everyMethod_withoutPrincipal_isPermissionDenied() throws Exception {
-    ManagedChannel channel = serve(adaptersWithoutCore(), List.of(new ExceptionInterceptor()));
+    ManagedChannel channel =
+        serve(adaptersWithoutCore(), List.of(new ExceptionInterceptor(List.of())));
     Map<String, Status.Code> codes = new TreeMap<>();
     for (BindableService service : adaptersWithoutCore()) {
       ServiceDescriptor sd = service.bindService().getServiceDescriptor();
@@ -81,8 +82,10 @@ class CallPrincipalTest {
               out.onCompleted();
             })))
         .build();
-    ManagedChannel channel = serve(List.of(() -> probe),
-        List.of(new ExceptionInterceptor(), CallPrincipal.localInterceptor()));
+    ManagedChannel channel =
+        serve(
+            List.of(() -> probe),
+            List.of(new ExceptionInterceptor(List.of()), CallPrincipal.localInterceptor()));
     assertThat(call(channel, probeMethod()).getCode()).isEqualTo(Status.Code.OK);
     assertThat(seen.get(5, TimeUnit.SECONDS)).isSameAs(Principal.LOCAL);
   }

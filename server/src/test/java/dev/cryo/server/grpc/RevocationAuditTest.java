@@ -133,9 +133,14 @@ class RevocationAuditTest {
     access = ReloadingAccessFile.open(accessPath);
     audit = AuditLog.open(dir.resolve("audit.log"));
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).executor(java.util.concurrent.Executors
-        .newCachedThreadPool()).addService(ServerInterceptors.intercept(new FakeDomains(),
-            GrpcServices.chain(access, audit))).build().start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .executor(java.util.concurrent.Executors.newCachedThreadPool())
+            .addService(
+                ServerInterceptors.intercept(
+                    new FakeDomains(), GrpcServices.chain(access, audit, List.of())))
+            .build()
+            .start();
     channel = InProcessChannelBuilder.forName(name).build();
   }
 

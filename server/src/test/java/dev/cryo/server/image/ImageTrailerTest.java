@@ -5,7 +5,9 @@ import static dev.cryo.server.image.SaveImageFormatTest.write;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.ErrorKind;
+import dev.cryo.server.error.Reason;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -39,7 +41,10 @@ class ImageTrailerTest {
         return new Outcome(true, null, r.trailer());
       }
       return new Outcome(false, migration, r.trailer());
-    } catch (DataLossException e) {
+    } catch (CryoException e) {
+      if (e.kind() != ErrorKind.CORRUPT) {
+        throw new AssertionError("not DATA_LOSS: " + e, e);
+      }
       return new Outcome(true, null, Optional.empty());
     } catch (IOException | RuntimeException e) {
       throw new AssertionError("not DATA_LOSS: " + e, e);
@@ -125,11 +130,14 @@ class ImageTrailerTest {
     byte[] stripped = withoutTrailer(image);
     // Put the header's announcement back: the image lost only its trailer.
     System.arraycopy(image, 0, stripped, 0, SaveImageHeader.SIZE);
-    assertThatThrownBy(() -> {
-      try (SaveImageReader r = SaveImageReader.open(new ByteArrayInputStream(stripped))) {
-        r.finish(r.payload().readAllBytes().length);
-      }
-    }).isInstanceOf(DataLossException.class).hasMessageContaining("announces a digest trailer");
+    assertThatThrownBy(
+            () -> {
+              try (SaveImageReader r = SaveImageReader.open(new ByteArrayInputStream(stripped))) {
+                r.finish(r.payload().readAllBytes().length);
+              }
+            })
+        .hasFieldOrPropertyWithValue("reason", Reason.IMAGE_TRUNCATED)
+        .hasMessageContaining("announces a digest trailer");
   }
 
   @Test
@@ -143,9 +151,11 @@ class ImageTrailerTest {
     // The last 4 bytes of the payload's frame are its content checksum.
     byte[] bad = image.clone();
     bad[offset + (int) trailer.payloadBytes() - 2] ^= 1;
-    assertThatThrownBy(() -> SaveImageReader.open(new ByteArrayInputStream(bad)).payload()
-        .readAllBytes()).isInstanceOf(DataLossException.class)
-        .hasMessageContaining("zstd payload").hasMessageContaining("hecksum");
+    assertThatThrownBy(
+            () -> SaveImageReader.open(new ByteArrayInputStream(bad)).payload().readAllBytes())
+        .hasFieldOrPropertyWithValue("reason", Reason.IMAGE_CORRUPT)
+        .hasMessageContaining("zstd payload")
+        .hasMessageContaining("hecksum");
   }
 
   @ParameterizedTest

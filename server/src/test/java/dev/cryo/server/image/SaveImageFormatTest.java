@@ -3,8 +3,10 @@ package dev.cryo.server.image;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cryo.server.error.DataLossException;
+import dev.cryo.server.error.CryoException;
+import dev.cryo.server.error.ErrorKind;
 import dev.cryo.server.error.InvalidArgumentException;
+import dev.cryo.server.error.Reason;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,7 +30,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 @Timeout(120)
 class SaveImageFormatTest {
-  static final String XML = """
+  static final String XML =
+      """
       <domain type='kvm'>
         <name>img</name>
         <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>
@@ -129,7 +132,8 @@ class SaveImageFormatTest {
     byte[] image = write(Compression.RAW, payload(100), false);
     assertThat(new String(image, 0, 16, StandardCharsets.US_ASCII)).isEqualTo("LibvirtQemudPart");
     assertThatThrownBy(() -> SaveImageReader.open(new ByteArrayInputStream(image)))
-        .isInstanceOf(DataLossException.class).hasMessageContaining("incomplete");
+        .hasFieldOrPropertyWithValue("reason", Reason.IMAGE_TRUNCATED)
+        .hasMessageContaining("incomplete");
   }
 
   @Test
@@ -147,7 +151,8 @@ class SaveImageFormatTest {
       s = w.finish();
       trailerBytes = w.trailerBytes();
       header = w.header();
-      assertThatThrownBy(() -> SaveImageFile.info(file)).isInstanceOf(DataLossException.class);
+      assertThatThrownBy(() -> SaveImageFile.info(file))
+          .hasFieldOrPropertyWithValue("reason", Reason.IMAGE_TRUNCATED);
       String xml = ImageXml.withDigest(ImageXml.parse(XML).def(),
           new ImageXml.Digest(s.sha256(), s.storedBytes()));
       SaveImageFile.complete(ch, header, xml);
@@ -189,10 +194,11 @@ class SaveImageFormatTest {
       SaveImageReader r = SaveImageReader.open(new ByteArrayInputStream(image));
       r.payload().readAllBytes();
       return null;
-    } catch (InvalidArgumentException e) {
-      return new InvalidArgumentOrDataLoss(false, e.getMessage());
-    } catch (DataLossException e) {
-      return new InvalidArgumentOrDataLoss(true, e.getMessage());
+    } catch (CryoException e) {
+      if (e.kind() != ErrorKind.BAD_REQUEST && e.kind() != ErrorKind.CORRUPT) {
+        throw new AssertionError("neither INVALID_ARGUMENT nor DATA_LOSS: " + e, e);
+      }
+      return new InvalidArgumentOrDataLoss(e.kind() == ErrorKind.CORRUPT, e.getMessage());
     } catch (IOException e) {
       throw new AssertionError(e);
     }

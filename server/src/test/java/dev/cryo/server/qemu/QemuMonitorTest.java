@@ -7,7 +7,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.cryo.server.error.CancelledException;
-import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.ErrorKind;
 import dev.cryo.server.qemu.QemuRefusedException.ErrorClass;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -430,13 +430,16 @@ class QemuMonitorTest {
       String message) throws Exception {
     Future<?> call = background.submit(() -> monitor.blockdevDel("n"));
     peer.replyError(peer.takeCommand(), wire, "boom");
-    assertThat(failureOf(call)).isInstanceOfSatisfying(QemuRefusedException.class, e -> {
-      assertThat(e).isInstanceOf(FailedPreconditionException.class);
-      assertThat(e.errorClass()).isEqualTo(kind);
-      assertThat(e.command()).isEqualTo("blockdev-del");
-      assertThat(e.description()).isEqualTo("boom");
-      assertThat(e.getMessage()).isEqualTo(message);
-    });
+    assertThat(failureOf(call))
+        .isInstanceOfSatisfying(
+            QemuRefusedException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ErrorKind.WRONG_STATE);
+              assertThat(e.errorClass()).isEqualTo(kind);
+              assertThat(e.command()).isEqualTo("blockdev-del");
+              assertThat(e.description()).isEqualTo("boom");
+              assertThat(e.getMessage()).isEqualTo(message);
+            });
     assertThat(monitor.isOpen()).as("one refused command leaves the monitor usable").isTrue();
   }
 
@@ -445,11 +448,16 @@ class QemuMonitorTest {
     Future<?> call = background.submit(monitor::cont);
     peer.takeCommand();
     peer.die();
-    assertThat(failureOf(call)).isInstanceOfSatisfying(QemuGoneException.class, e -> {
-      assertThat(e).isInstanceOf(FailedPreconditionException.class);
-      assertThat(e.getMessage()).startsWith("the QEMU of domain 'vm1' went away")
-          .contains("during cont").contains("start it again");
-    });
+    assertThat(failureOf(call))
+        .isInstanceOfSatisfying(
+            QemuGoneException.class,
+            e -> {
+              assertThat(e.kind()).isEqualTo(ErrorKind.WRONG_STATE);
+              assertThat(e.getMessage())
+                  .startsWith("the QEMU of domain 'vm1' went away")
+                  .contains("during cont")
+                  .contains("start it again");
+            });
     assertThatThrownBy(monitor::stop).as("later commands fail the same way")
         .isInstanceOf(QemuGoneException.class);
   }

@@ -3,7 +3,7 @@ package dev.cryo.server.snapshot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cryo.server.error.NotFoundException;
+import dev.cryo.server.error.Reason;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -83,7 +83,8 @@ class SnapshotTreeTest {
   @Test
   void list_descendantsOfUnknown_isNotFound() {
     assertThatThrownBy(() -> tree.list(filter().descendantsOf("zz").build()))
-        .isInstanceOf(NotFoundException.class).hasMessageContaining("zz");
+        .hasFieldOrPropertyWithValue("reason", Reason.SNAPSHOT_NOT_FOUND)
+        .hasMessageContaining("zz");
   }
 
   @Test
