@@ -2,20 +2,20 @@ package dev.cryo.server;
 
 import dev.cryo.server.auth.AuditLog;
 import dev.cryo.server.auth.ReloadingAccessFile;
-import dev.cryo.server.domain.Domain;
-import dev.cryo.server.domain.Domains;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Checkpoints;
+import dev.cryo.server.domain.Domain;
+import dev.cryo.server.domain.Domains;
 import dev.cryo.server.grpc.CallsInFlight;
 import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
-import dev.cryo.server.store.ImageRoots;
 import dev.cryo.server.image.SaveRestore;
-import dev.cryo.server.qemu.QemuImg;
-import dev.cryo.server.snapshot.Snapshots;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCgroups;
 import dev.cryo.server.qemu.QemuConfinement;
+import dev.cryo.server.qemu.QemuImg;
+import dev.cryo.server.snapshot.Snapshots;
+import dev.cryo.server.store.ImageRoots;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;
@@ -219,11 +219,24 @@ public final class CryoServer implements AutoCloseable {
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
     SaveRestore saveRestore = new SaveRestore(domains, roots, config.requireVerifiedImages());
-    return new CoreServices(domains, saveRestore,
-        new Snapshots(domains, QemuImg.besides(domains.qemuBinary()), saveRestore,
-            checkpoints::requireNoCheckpointsForRevert), checkpoints,
-        new Backups(domains, checkpoints, backupExecutor), imageExecutor, backupExecutor,
-        config.limits().streams(), stallTimer);
+    Snapshots snapshots =
+        new Snapshots(
+            domains,
+            QemuImg.besides(domains.qemuBinary()),
+            saveRestore,
+            checkpoints::requireNoCheckpointsForRevert,
+            config.failPoints());
+    snapshots.recover();
+    return new CoreServices(
+        domains,
+        saveRestore,
+        snapshots,
+        checkpoints,
+        new Backups(domains, checkpoints, backupExecutor),
+        imageExecutor,
+        backupExecutor,
+        config.limits().streams(),
+        stallTimer);
   }
 
   /** A cached pool of daemon threads: a stuck job never keeps the JVM from exiting. */

@@ -1,12 +1,14 @@
 package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.domain.FailPoints;
 import dev.cryo.server.domain.JobLimits;
 import dev.cryo.server.grpc.StreamLimits;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -120,6 +122,15 @@ public final class CryoServerMain implements Callable<Integer> {
           + "server's user.")
   String qemuUser = dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER;
 
+  @Option(
+      names = "--fail-point",
+      paramLabel = "NAME",
+      hidden = true,
+      description =
+          "For tests: hang at this instant and print CRYO_FAIL_POINT NAME, so the "
+              + "test can kill -9 the server there.")
+  Set<String> failPoints = Set.of();
+
   @Override
   public Integer call() throws Exception {
     AcceleratorPolicy policy;
@@ -157,10 +168,23 @@ public final class CryoServerMain implements Callable<Integer> {
         new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes,
         new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), streamBufferBytes,
             maxImageBytes));
-    CryoServer server = CryoServer.start(new ServerConfig(
-        "none".equals(listen) ? null : parseAddress(listen), unixSocket, state, qemu, policy, tls,
-        accessFile, limits, imageRoots, auditLog,
-        java.time.Duration.ofSeconds(accessReloadSeconds), qemuUser, requireVerifiedImages));
+    CryoServer server =
+        CryoServer.start(
+            new ServerConfig(
+                "none".equals(listen) ? null : parseAddress(listen),
+                unixSocket,
+                state,
+                qemu,
+                policy,
+                tls,
+                accessFile,
+                limits,
+                imageRoots,
+                auditLog,
+                java.time.Duration.ofSeconds(accessReloadSeconds),
+                qemuUser,
+                requireVerifiedImages,
+                failPoints(failPoints)));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     reloadOnHangup(server);
     // Machine-readable line for scripts and the conformance kit that start a server on port 0.
@@ -169,6 +193,15 @@ public final class CryoServerMain implements Callable<Integer> {
     System.out.flush();
     server.awaitTermination();
     return 0;
+  }
+
+  private FailPoints failPoints(Set<String> names) {
+    try {
+      return new FailPoints(names, System.out);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(
+          new CommandLine(this), "--fail-point: " + e.getMessage());
+    }
   }
 
   /**

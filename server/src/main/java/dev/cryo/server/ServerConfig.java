@@ -1,6 +1,7 @@
 package dev.cryo.server;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.domain.FailPoints;
 import dev.cryo.server.domain.JobLimits;
 import dev.cryo.server.grpc.StreamLimits;
 import java.net.InetSocketAddress;
@@ -30,6 +31,8 @@ import java.util.Objects;
  *     {@code "none"} for the server's own user
  * @param requireVerifiedImages refuse to restore an image whose payload cannot be checked
  *     against a digest (libvirt's images, Cryo's from before digest trailers)
+ * @param failPoints where to stop for a test that kills the server at an exact instant; {@link
+ *     FailPoints#NONE} but in tests
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -44,7 +47,8 @@ public record ServerConfig(
     Path auditLog,
     Duration accessReloadPeriod,
     String qemuUser,
-    boolean requireVerifiedImages) {
+    boolean requireVerifiedImages,
+    FailPoints failPoints) {
 
   public static final int DEFAULT_PORT = 7600;
   /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
@@ -72,6 +76,7 @@ public record ServerConfig(
           + accessReloadPeriod);
     }
     Objects.requireNonNull(qemuUser, "qemuUser");
+    Objects.requireNonNull(failPoints, "failPoints");
     if (listen == null && unixSocket == null) {
       throw new IllegalArgumentException("nothing to listen on: give a TCP address or a Unix "
           + "socket");
@@ -80,9 +85,21 @@ public record ServerConfig(
 
   /** A plain local server: TCP on {@code listen}, no TLS, no authentication. */
   public static ServerConfig local(InetSocketAddress listen, Path stateDir) {
-    return new ServerConfig(listen, null, stateDir, Path.of("/usr/bin/qemu-system-x86_64"),
-        AcceleratorPolicy.AUTO, null, null, Limits.DEFAULT, List.of(), null, null,
-        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER, false);
+    return new ServerConfig(
+        listen,
+        null,
+        stateDir,
+        Path.of("/usr/bin/qemu-system-x86_64"),
+        AcceleratorPolicy.AUTO,
+        null,
+        null,
+        Limits.DEFAULT,
+        List.of(),
+        null,
+        null,
+        dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER,
+        false,
+        FailPoints.NONE);
   }
 
   /**

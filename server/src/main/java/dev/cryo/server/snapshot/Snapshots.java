@@ -9,6 +9,7 @@ import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.DomainState;
 import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.FailPoints;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.AlreadyExistsException;
@@ -76,6 +77,11 @@ import org.slf4j.LoggerFactory;
 public final class Snapshots {
   private static final Logger log = LoggerFactory.getLogger(Snapshots.class);
   private static final Duration JOB_TIMEOUT = Duration.ofMinutes(15);
+
+  /** {@code query-migrate} statuses of no migration, or of one that is over. */
+  private static final Set<String> MIGRATION_ENDED =
+      Set.of("none", "completed", "failed", "cancelled");
+
   private static final AtomicLong JOB_IDS = new AtomicLong();
 
   private final Domains domains;
@@ -85,19 +91,26 @@ public final class Snapshots {
 
   private final RevertGuard revertGuard;
   private final SaveRestore saves;
+  private final FailPoints failPoints;
 
   public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves) {
-    this(domains, qemuImg, saves, (caller, domain, snapshot) -> { });
+    this(domains, qemuImg, saves, (caller, domain, snapshot) -> {}, FailPoints.NONE);
   }
 
   /**
    * @param saves the save path, for external memory (the memory file is a save image)
    * @param revertGuard asked before every revert; throws to refuse it (checkpoints refuse a
    *     revert that would invalidate their dirty bitmaps, as libvirt does)
+   * @param failPoints where a test may stop the server mid-create
    */
-  public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves,
-      RevertGuard revertGuard) {
+  public Snapshots(
+      Domains domains,
+      QemuImg qemuImg,
+      SaveRestore saves,
+      RevertGuard revertGuard,
+      FailPoints failPoints) {
     this.domains = domains;
+    this.failPoints = failPoints;
     this.qemuImg = qemuImg;
     this.saves = saves;
     this.revertGuard = revertGuard;
@@ -420,7 +433,9 @@ public final class Snapshots {
       }
       job.progress("disks", total, total);
       job.onAbort(null);
+      failPoints.reach(FailPoints.SNAPSHOT_MEMORY_SAVED);
       overlays.commit();
+      failPoints.reach(FailPoints.SNAPSHOT_DISKS_SWITCHED);
     } catch (IOException | RuntimeException e) {
       job.onAbort(null);
       overlays.rollback(e);
@@ -1081,13 +1096,27 @@ public final class Snapshots {
   }
 
   /**
-   * Undoes a create the server did not finish: removes the internal snapshot it may have left in
-   * the images and overlays the domain does not use. An external snapshot QEMU already switched
-   * to is kept and recorded, since the guest writes to it.
+   * Finishes what a killed server left half done, at start: the snapshots it was creating, and a
+   * guest it had paused for one. Without this a guest paused for an external snapshot's memory
+   * save stays paused until someone touches its snapshots.
+   */
+  public void recover() {
+    for (Domain domain : domains.all()) {
+      synchronized (this) {
+        tree(domain);
+      }
+    }
+  }
+
+  /**
+   * Ends a create the server did not finish. An external snapshot QEMU already switched to is
+   * kept and recorded, since the guest writes to it (its memory file was complete before the
+   * switch); anything else is undone: a memory save still running is cancelled, overlays QEMU
+   * opened are closed, files it made and internal snapshots it left in the images are removed.
+   * Either way a guest the create paused runs again, as it did before.
    */
   private void undoPending(Domain domain, SnapshotStore store, SnapshotDef pending) {
-    log.warn("domain '{}': snapshot '{}' was being created when the server stopped; undoing it",
-        domain.name(), pending.name());
+    RunningQemu running = domain.running();
     DomainDef def = domain.def();
     boolean inUse = false;
     for (SnapshotDef.Disk sd : pending.disks()) {
@@ -1099,6 +1128,11 @@ public final class Snapshots {
       }
     }
     if (inUse) {
+      log.warn(
+          "domain '{}': snapshot '{}' was being created when the server stopped, after "
+              + "its disks switched; keeping it",
+          domain.name(),
+          pending.name());
       DomainDef newDef = def.copy();
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
@@ -1111,13 +1145,27 @@ public final class Snapshots {
       store.save(pending);
       store.setCurrent(pending.name());
       store.clearPending(pending.name());
+      resumeAfterRecovery(domain, running, pending);
       return;
     }
+    log.warn(
+        "domain '{}': snapshot '{}' was being created when the server stopped; undoing it",
+        domain.name(),
+        pending.name());
     try {
-      RunningQemu running = domain.running();
       if (running != null) {
         awaitSnapshotJobs(running.monitor());
+        awaitNoMigration(running.monitor());
+        closeOverlays(running.monitor(), pending);
       }
+    } catch (IOException | RuntimeException e) {
+      log.error(
+          "domain '{}': could not close what snapshot '{}' opened in QEMU: {}",
+          domain.name(),
+          pending.name(),
+          e.getMessage());
+    }
+    try {
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
           Files.deleteIfExists(Path.of(sd.file()));
@@ -1134,6 +1182,93 @@ public final class Snapshots {
           domain.name(), e.getMessage());
     }
     store.clearPending(pending.name());
+    resumeAfterRecovery(domain, running, pending);
+  }
+
+  /** Runs a guest again that was running when a create paused it, and that is still paused. */
+  private void resumeAfterRecovery(Domain domain, RunningQemu running, SnapshotDef pending) {
+    if (running == null || !"running".equals(pending.state())) {
+      return;
+    }
+    try {
+      if (!running.monitor().queryStatus().running()) {
+        running.monitor().cont();
+        domains.setState(
+            domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
+        log.warn(
+            "domain '{}': resumed the guest snapshot '{}' had paused",
+            domain.name(),
+            pending.name());
+      }
+    } catch (RuntimeException e) {
+      log.error(
+          "domain '{}': could not resume the guest snapshot '{}' had paused: {}",
+          domain.name(),
+          pending.name(),
+          e.getMessage());
+    }
+  }
+
+  /**
+   * Cancels a memory save an earlier server left running in this QEMU and waits for it to end: its
+   * output (the killed server) is gone, so it could only fail, and QEMU keeps the guest paused
+   * until it does.
+   */
+  private static void awaitNoMigration(QemuMonitor qmp) throws IOException {
+    long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+    boolean cancelled = false;
+    while (true) {
+      java.util.concurrent.CompletableFuture<QemuEvent.Migration> change =
+          qmp.nextEvent(QemuEvent.Migration.class, null);
+      String status = qmp.queryMigrate().status();
+      if (status == null || MIGRATION_ENDED.contains(status)) {
+        change.cancel(false);
+        return;
+      }
+      if (!cancelled) {
+        qmp.migrateCancel();
+        cancelled = true;
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        change.cancel(false);
+        throw new IOException("QEMU's migration did not end in " + JOB_TIMEOUT);
+      }
+      // Events need the 'events' capability the earlier server may not have set: look again
+      // now and then.
+      qmp.await(change, Duration.ofNanos(Math.min(left, Duration.ofMillis(200).toNanos())));
+    }
+  }
+
+  /** Closes the overlay nodes a create opened in QEMU for {@code pending}'s disks, tops first. */
+  private static void closeOverlays(QemuMonitor qmp, SnapshotDef pending) {
+    Set<String> overlays = new HashSet<>();
+    for (SnapshotDef.Disk sd : pending.disks()) {
+      if (sd.location() == Location.EXTERNAL) {
+        overlays.add(sd.file());
+      }
+    }
+    // Each overlay is a protocol node BASE-s under a format node BASE-f (OverlaySwitch).
+    Set<String> names = new HashSet<>();
+    Set<String> bases = new java.util.TreeSet<>();
+    for (QemuMonitor.BlockDeviceInfo node : qmp.queryNamedBlockNodes()) {
+      names.add(node.nodeName());
+      if (node.nodeName().startsWith("cryo-") && overlays.contains(node.file())) {
+        bases.add(node.nodeName().replaceFirst("-[fs]$", ""));
+      }
+    }
+    List<String> nodes = new ArrayList<>();
+    for (String base : bases) {
+      // The format node holds its protocol node open: close it first.
+      for (String node : List.of(base + "-f", base + "-s")) {
+        if (names.contains(node)) {
+          nodes.add(node);
+        }
+      }
+    }
+    for (String node : nodes) {
+      qmp.blockdevDel(node);
+    }
   }
 
   /**
