@@ -44,6 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
  * baseline access file back.
  */
 @Timeout(600)
+@LocalServer("starts servers with access files, TLS and audit logs of its own")
 class AccessReloadAuditTest {
   static final String OPS = token("ops");
   static final String BOB = token("bob");

@@ -185,6 +185,7 @@ class AsyncSdkTest {
     Files.delete(local);
   }
 
+  @LocalServer("checks the server's state folder for temporary files")
   @Test
   @Order(4)
   void cancelTheFuture_duringStreamedSave_serverUndoesIt() throws Exception {
@@ -254,9 +255,6 @@ class AsyncSdkTest {
 
   /** No temporary file or save socket left in the server's state folder. */
   static void assertNoServerTempFiles() throws java.io.IOException {
-    if (cryo.stateDir() == null) {
-      return;
-    }
     try (Stream<Path> files = Files.walk(cryo.stateDir())) {
       assertThat(files.filter(f -> f.getFileName().toString().endsWith(".tmp")
           || f.getFileName().toString().endsWith(".sock") && f.toString().contains("save"))

@@ -84,6 +84,7 @@ class BackupTest {
     } catch (CryoException e) {
       // Already off.
     }
+    domains.undefine(name);
     cryo.close();
   }
 
@@ -204,6 +205,7 @@ class BackupTest {
         .doesNotContain("doomed");
   }
 
+  @LocalServer("checks the server's state folder for temporary backup files")
   @Test
   @Order(4)
   void stream_clientGivesUp_serverCleansUpAndDropsNewCheckpoint() throws Exception {
@@ -217,7 +219,7 @@ class BackupTest {
     BackupJob job = awaitEnd();
     assertThat(job.state()).isEqualTo(BackupJob.State.CANCELLED);
     assertThat(checkpoints.list(name)).extracting(Checkpoint::name).containsExactly("c1");
-    try (Stream<Path> files = Files.walk(temp.resolve("state"))) {
+    try (Stream<Path> files = Files.walk(cryo.stateDir())) {
       assertThat(files.filter(f -> f.getFileName().toString().startsWith("backup-vd")).toList())
           .as("temporary backup files").isEmpty();
     }
@@ -225,6 +227,7 @@ class BackupTest {
         .doesNotContain("abandoned");
   }
 
+  @LocalServer("kills the server mid-backup")
   @Test
   @Order(5)
   void push_serverKilledMidway_nextBackupStillWorks() throws Exception {

@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the state folder changes.
  */
 @Timeout(300)
+@LocalServer("compares the server's state folder before and after each refused call")
 class CheckpointErrorsTest {
   @TempDir static Path temp;
   static CryoTarget cryo;
@@ -159,7 +160,7 @@ class CheckpointErrorsTest {
     cryo.client().domains().define(xml.replaceFirst("<uuid>[^<]+</uuid>", ""));
 
     assertThat(cps().list(other)).isEmpty();
-    assertThat(temp.resolve("state/domains/" + other + "/checkpoints")).doesNotExist();
+    assertThat(cryo.stateDir().resolve("domains/" + other + "/checkpoints")).doesNotExist();
     assertThat(BackupGuest.qemuImgOutput("info", image.toString()))
         .as("the bitmap stays in the image").contains("name: old");
     cryo.client().domains().undefine(other);
@@ -169,7 +170,7 @@ class CheckpointErrorsTest {
   static List<String> state() throws Exception {
     List<String> out = new java.util.ArrayList<>(cps().list(name).stream()
         .map(Checkpoint::name).toList());
-    try (Stream<Path> files = Files.walk(temp.resolve("state/domains"))) {
+    try (Stream<Path> files = Files.walk(cryo.stateDir().resolve("domains"))) {
       files.map(Path::toString).sorted().forEach(out::add);
     }
     return out;

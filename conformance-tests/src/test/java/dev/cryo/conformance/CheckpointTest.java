@@ -58,6 +58,7 @@ class CheckpointTest {
     return list.stream().map(Checkpoint::name).toList();
   }
 
+  @LocalServer("kills and restarts the server")
   @Test
   void checkpoints_treeSizesPersistenceDeleteAndRedefine() throws Exception {
     cryo.client().domains().start(name);

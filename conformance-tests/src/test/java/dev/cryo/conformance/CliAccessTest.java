@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * no file. No guest is booted: the refusals come before any QEMU work.
  */
 @Timeout(300)
+@LocalServer("starts a server with an access file of its own")
 class CliAccessTest {
   static final String ADMIN_TOKEN = "admin-" + HexFormat.of().formatHex(random(24));
   static final String READER_TOKEN = "reader-" + HexFormat.of().formatHex(random(24));

@@ -42,6 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(900)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@LocalServer("moves a guest between two servers and reads their state folders")
 class CliSaveRestoreTest {
   static final String NAME = "cli-mover";
   /** Random fill: a bzip2 save of it takes seconds under TCG, so Ctrl-C lands mid-save. */

@@ -6,9 +6,9 @@ import dev.cryo.client.DomainState;
 import dev.cryo.client.ImageCompression;
 import dev.cryo.client.RestoreOptions;
 import dev.cryo.client.Restored;
-import dev.cryo.client.Transferred;
 import dev.cryo.client.SaveOptions;
 import dev.cryo.client.StateReason;
+import dev.cryo.client.Transferred;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * side, and the guest carries on under B.
  */
 @Timeout(600)
+@LocalServer("moves a guest between two servers and reads their state folders")
 class CrossServerTest {
   static final String NAME = "mover";
 

@@ -3,10 +3,14 @@ package dev.cryo.conformance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cryo.client.CryoClient;
+import dev.cryo.client.Domain;
+import dev.cryo.client.DomainState;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 
 /**
@@ -20,11 +24,20 @@ final class CryoTarget implements AutoCloseable {
   private String target;
   private CryoClient client;
 
+  /** Domains a live target had before this kit used it; the kit leaves only those behind. */
+  private final Set<String> domainsBefore;
+
   private CryoTarget(Path stateDir, ServerProcess server, String target) {
     this.stateDir = stateDir;
     this.server = server;
     this.target = target;
     this.client = CryoClient.builder().target(target).build();
+    this.domainsBefore = server != null ? Set.of() : domainNames();
+  }
+
+  /** The live server {@code -Dcryo.target} names, or empty when the kit starts its own. */
+  static String externalTarget() {
+    return System.getProperty("cryo.target", "").trim();
   }
 
   static CryoTarget start(Path tempDir) throws IOException {
@@ -33,8 +46,16 @@ final class CryoTarget implements AutoCloseable {
 
   /** As {@link #start(Path)}, with more server options for a server this kit starts. */
   static CryoTarget start(Path tempDir, List<String> serverArgs) throws IOException {
-    String external = System.getProperty("cryo.target", "");
-    if (!external.isBlank()) {
+    String external = externalTarget();
+    if (!external.isEmpty()) {
+      if (!serverArgs.isEmpty()) {
+        throw new IllegalStateException(
+            "this test needs a server started with "
+                + serverArgs
+                + ", which "
+                + external
+                + " may not be; mark it @LocalServer");
+      }
       return new CryoTarget(null, null, external);
     }
     Path state = tempDir.resolve("state");
@@ -42,24 +63,54 @@ final class CryoTarget implements AutoCloseable {
     return new CryoTarget(state, server, server.target());
   }
 
-  /** The server process this kit started; null for an external target. */
+  /** The server process this kit started. */
   ProcessHandle serverProcess() {
-    return server == null ? null : server.handle();
+    return local("the server's process").handle();
   }
 
-  /** True when this kit started the server, so it may kill and restart it. */
-  boolean ownsServer() {
-    return server != null;
+  /** Completes when the server this kit started stops at its {@code --fail-point}. */
+  CompletableFuture<String> failPoint() {
+    return local("fail points").failPoint();
   }
 
-  /** The state folder of a server this kit started; null for an external target. */
+  /** The state folder of a server this kit started. */
   Path stateDir() {
+    local("the server's state folder");
     return stateDir;
   }
 
-  /** The default image folder of a server this kit started ({@code STATE/images}). */
+  /**
+   * An image folder of the server this kit may write files to: {@code STATE/images} of a server
+   * it started; for a live server on this host, {@code -Dcryo.target.images}.
+   */
   Path imagesDir() {
-    return stateDir == null ? null : stateDir.resolve("images");
+    if (server != null) {
+      return stateDir.resolve("images");
+    }
+    String dir = System.getProperty("cryo.target.images", "").trim();
+    if (dir.isEmpty()) {
+      throw new IllegalStateException(
+          "this test writes files into an image folder of "
+              + target
+              + ": name one this kit may write to with -Dcryo.target.images, or mark the "
+              + "test @LocalServer");
+    }
+    return Path.of(dir);
+  }
+
+  /**
+   * Checks that no guest this kit started is still running: by the server's domain list, and
+   * for a server this kit started by its QEMU processes too.
+   */
+  void assertNoGuestRunning() {
+    assertThat(client.domains().list(Set.of(DomainState.RUNNING, DomainState.PAUSED)))
+        .extracting(Domain::name)
+        .filteredOn(n -> !domainsBefore.contains(n))
+        .as("domains active on %s", target)
+        .isEmpty();
+    if (server != null) {
+      assertThat(qemuProcesses()).as("QEMU processes of %s", target).isEmpty();
+    }
   }
 
   CryoClient client() {
@@ -77,9 +128,7 @@ final class CryoTarget implements AutoCloseable {
 
   /** {@code kill -9} the server, run {@code whileDown}, then start a new one on the same state. */
   void killAndRestartAfter(Runnable whileDown) throws IOException, InterruptedException {
-    if (server == null) {
-      throw new IllegalStateException("cannot restart a server this kit did not start");
-    }
+    local("killing the server");
     client.close();
     server.kill9();
     whileDown.run();
@@ -93,9 +142,7 @@ final class CryoTarget implements AutoCloseable {
    * would wait for them), then start a new one on the same state folder.
    */
   void killNowAndRestart() throws IOException, InterruptedException {
-    if (server == null) {
-      throw new IllegalStateException("cannot restart a server this kit did not start");
-    }
+    local("killing the server");
     server.kill9();
     client.close();
     server = ServerProcess.start(stateDir);
@@ -105,9 +152,7 @@ final class CryoTarget implements AutoCloseable {
 
   /** QEMU processes whose command line mentions this target's state folder. */
   List<ProcessHandle> qemuProcesses() {
-    if (stateDir == null) {
-      return List.of();
-    }
+    local("the server's QEMU processes");
     String marker = stateDir.toAbsolutePath().toString();
     return ProcessHandle.allProcesses()
         .filter(p -> p.info().commandLine().map(c -> c.contains("qemu-system")
@@ -115,12 +160,31 @@ final class CryoTarget implements AutoCloseable {
         .toList();
   }
 
+  private Set<String> domainNames() {
+    return client.domains().list(Set.of()).stream()
+        .map(Domain::name)
+        .collect(java.util.stream.Collectors.toSet());
+  }
+
+  /** The server this kit started; refuses, naming {@code what}, for a live target. */
+  private ServerProcess local(String what) {
+    if (server == null) {
+      throw new IllegalStateException(
+          what + " needs a server this kit starts, not " + target + "; mark the test @LocalServer");
+    }
+    return server;
+  }
+
   @Override
   public void close() throws Exception {
-    client.close();
     if (server == null) {
+      Set<String> left = new java.util.TreeSet<>(domainNames());
+      left.removeAll(domainsBefore);
+      client.close();
+      assertThat(left).as("domains the kit left defined on %s", target).isEmpty();
       return;
     }
+    client.close();
     server.close();
     List<ProcessHandle> left = qemuProcesses();
     left.forEach(ProcessHandle::destroyForcibly);

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.cryo.client.CryoException;
 import dev.cryo.client.CryoException.ErrorCode;
 import dev.cryo.client.CryoException.Reason;
-import dev.cryo.client.CryoException;
 import dev.cryo.client.Defined;
 import dev.cryo.client.Domain;
 import dev.cryo.client.DomainConfig;
@@ -188,7 +188,7 @@ class DomainErrorsTest {
     try {
       assertCode(() -> domains.start(name), ErrorCode.FAILED_PRECONDITION, "does not exist");
       assertThat(domains.get(name).state()).isEqualTo(DomainState.SHUTOFF);
-      assertThat(cryo.qemuProcesses()).isEmpty();
+      cryo.assertNoGuestRunning();
     } finally {
       domains.undefine(name);
     }

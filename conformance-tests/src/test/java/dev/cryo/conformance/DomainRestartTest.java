@@ -1,7 +1,6 @@
 package dev.cryo.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cryo.client.Console;
 import dev.cryo.client.CryoClient;
@@ -25,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * running, and a new server on the same state folder re-attaches and controls it.
  */
 @Timeout(300)
+@LocalServer("kills and restarts the server")
 class DomainRestartTest {
   @TempDir static Path temp;
   static CryoTarget cryo;
@@ -42,7 +42,6 @@ class DomainRestartTest {
 
   @Test
   void kill9_guestKeepsRunningAndNewServerReattaches() throws Exception {
-    assumeTrue(cryo.ownsServer(), "needs a server this kit started, to kill it");
     String name = "restart-" + System.nanoTime();
     cryo.client().domains().define(TestGuest.xml(name, 128, 8, null, null));
     Domain before = cryo.client().domains().start(name);
@@ -137,7 +136,6 @@ class DomainRestartTest {
 
   @Test
   void restart_guestThatDiedWhileServerWasDown_isShutOff() throws Exception {
-    assumeTrue(cryo.ownsServer(), "needs a server this kit started, to kill it");
     String name = "died-" + System.nanoTime();
     cryo.client().domains().define(TestGuest.xml(name, 64, 0, null, null));
     Domain started = cryo.client().domains().start(name, true, false);

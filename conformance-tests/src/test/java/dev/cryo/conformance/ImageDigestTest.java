@@ -105,6 +105,7 @@ class ImageDigestTest {
     }
   }
 
+  @LocalServer("pipes a guest between two servers")
   @Test
   @Order(1)
   void cliSavePipeRestore_isVerified_andTheGuestCarriesOn() throws Exception {
@@ -241,6 +242,7 @@ class ImageDigestTest {
    * Cryo writes them) restores with UNVERIFIED, and is refused with FAILED_PRECONDITION when the
    * request or the server requires verified images.
    */
+  @LocalServer("starts a second server with --require-verified-images")
   @Test
   @Order(4)
   void unverifiableImage_saysSo_andIsRefusedWhenRequired() throws Exception {
@@ -340,7 +342,7 @@ class ImageDigestTest {
   static void assertNothingLeft(CryoTarget t) {
     assertThat(t.client().domains().list(Set.of())).extracting(Domain::name)
         .as("the failed restore defined nothing").doesNotContain(NAME);
-    assertThat(t.qemuProcesses()).as("no QEMU left: the guest never ran").isEmpty();
+    t.assertNoGuestRunning();
   }
 
   /** Stored bytes of the trailer's codec unit: the shortest suffix that holds the record. */

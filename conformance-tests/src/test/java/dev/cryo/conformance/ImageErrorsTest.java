@@ -104,7 +104,7 @@ class ImageErrorsTest {
 
   static void assertNothingLeft() {
     assertThat(domains.list(Set.of())).extracting(Domain::name).doesNotContain(NAME);
-    assertThat(cryo.qemuProcesses()).isEmpty();
+    cryo.assertNoGuestRunning();
   }
 
   static byte[] damaged(Consumer<ByteBuffer> edit) {

@@ -120,7 +120,7 @@ class LibvirtImageFormatsTest {
               .contains("save_image_format 'raw'");
         });
     assertThat(domains.get(NAME).state()).isEqualTo(DomainState.SHUTOFF);
-    assertThat(cryo.qemuProcesses()).as("QEMU left by the refused restore").isEmpty();
+    cryo.assertNoGuestRunning();
     assertThat(Files.exists(Path.of(sparse))).as("the refused image is kept").isTrue();
   }
 

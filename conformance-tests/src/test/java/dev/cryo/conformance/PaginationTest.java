@@ -56,6 +56,7 @@ import org.junit.jupiter.api.io.TempDir;
  * name exactly once, in the documented order, which the test works out on its own.
  */
 @Timeout(600)
+@LocalServer("starts a server with options of its own")
 class PaginationTest {
   private static final String ROOT = "root-" + System.nanoTime();
   private static final String TENANT = "tenant-" + System.nanoTime();

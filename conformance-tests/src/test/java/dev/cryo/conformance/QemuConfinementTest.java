@@ -53,6 +53,7 @@ import org.junit.jupiter.api.io.TempDir;
  * switches to QEMU's uid with {@code setpriv}).
  */
 @Timeout(900)
+@LocalServer("starts servers of its own and inspects their QEMU processes")
 class QemuConfinementTest {
   static final Pattern COUNTER = DomainLifecycleTest.COUNTER;
   static final Duration BOOT = DomainLifecycleTest.BOOT;

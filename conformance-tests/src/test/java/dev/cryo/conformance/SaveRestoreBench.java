@@ -11,9 +11,9 @@ import dev.cryo.client.SaveOptions;
 import dev.cryo.client.SaveSummary;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCommandLine;
-import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.QemuEvent;
 import dev.cryo.server.qemu.QemuMonitor;
+import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.RunDir;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -53,6 +53,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @EnabledIfSystemProperty(named = "cryo.bench", matches = "true")
 @Timeout(14400)
+@LocalServer("measures the server process's CPU time")
 class SaveRestoreBench {
   static final Path QEMU = Path.of("/usr/bin/qemu-system-x86_64");
   /** The copy loop's buffer when the bench JVM feeds QEMU's incoming migration. */

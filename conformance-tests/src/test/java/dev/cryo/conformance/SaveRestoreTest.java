@@ -26,9 +26,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -79,6 +79,7 @@ class SaveRestoreTest {
     return cryo.imagesDir().resolve(file).toString();
   }
 
+  @LocalServer("checks the server's state folder for temporary files")
   @Test
   @Order(1)
   void saveToServer_raw_thenRestoreFromServer() throws Exception {
@@ -182,6 +183,7 @@ class SaveRestoreTest {
     Files.delete(Path.of(serverPath("cont.save")));
   }
 
+  @LocalServer("checks the server's state folder for temporary files")
   @Test
   @Order(6)
   void save_cancelled_guestCarriesOnAndNoFileLeft() throws Exception {
@@ -222,6 +224,7 @@ class SaveRestoreTest {
     assertThat(domains.get(NAME).state()).isEqualTo(DomainState.RUNNING);
   }
 
+  @LocalServer("checks the server's state folder for temporary files")
   @Test
   @Order(8)
   void save_abortedAsDomjobabort_guestCarriesOnAndNoFileLeft() throws Exception {

@@ -36,6 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * only their own domains, and a server that refuses plaintext on a non-loopback address.
  */
 @Timeout(300)
+@LocalServer("starts servers with access files and TLS of their own")
 class SecurityTest {
   static final String ADMIN_TOKEN = "admin-" + HexFormat.of().formatHex(random(24));
   static final String READER_TOKEN = "reader-" + HexFormat.of().formatHex(random(24));

@@ -22,11 +22,13 @@ final class ServerProcess implements AutoCloseable {
   private final Process process;
   private final int port;
   private final Path log;
+  private final CompletableFuture<String> failPoint;
 
-  private ServerProcess(Process process, int port, Path log) {
+  private ServerProcess(Process process, int port, Path log, CompletableFuture<String> failPoint) {
     this.process = process;
     this.port = port;
     this.log = log;
+    this.failPoint = failPoint;
   }
 
   /**
@@ -94,25 +96,35 @@ final class ServerProcess implements AutoCloseable {
         .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .start();
     CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(
-          new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          if (line.startsWith("CRYO_LISTENING port=")) {
-            port.complete(Integer.parseInt(
-                line.substring("CRYO_LISTENING port=".length()).split(" ")[0]));
-          }
-        }
-      } catch (IOException e) {
-        // Process gone.
-      }
-      port.completeExceptionally(new IOException("server exited before listening; see " + log));
-    }, "server-stdout");
+    CompletableFuture<String> failPoint = new CompletableFuture<>();
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                  if (line.startsWith("CRYO_LISTENING port=")) {
+                    port.complete(
+                        Integer.parseInt(
+                            line.substring("CRYO_LISTENING port=".length()).split(" ")[0]));
+                  } else if (line.startsWith("CRYO_FAIL_POINT ")) {
+                    failPoint.complete(line.substring("CRYO_FAIL_POINT ".length()));
+                  }
+                }
+              } catch (IOException e) {
+                // Process gone.
+              }
+              port.completeExceptionally(
+                  new IOException("server exited before listening; see " + log));
+              failPoint.completeExceptionally(new IOException("server exited; see " + log));
+            },
+            "server-stdout");
     reader.setDaemon(true);
     reader.start();
     try {
-      return new ServerProcess(p, port.get(60, TimeUnit.SECONDS), log);
+      return new ServerProcess(p, port.get(60, TimeUnit.SECONDS), log, failPoint);
     } catch (Exception e) {
       p.destroyForcibly();
       throw new IOException("Cryo server did not start: " + tail(log), e);
@@ -130,6 +142,14 @@ final class ServerProcess implements AutoCloseable {
 
   String target() {
     return "127.0.0.1:" + port;
+  }
+
+  /**
+   * The name of the fail point ({@code --fail-point}) the server stopped at, once it prints
+   * {@code CRYO_FAIL_POINT}; fails if the server exits first.
+   */
+  CompletableFuture<String> failPoint() {
+    return failPoint;
   }
 
   ProcessHandle handle() {

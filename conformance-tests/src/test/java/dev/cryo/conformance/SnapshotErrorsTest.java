@@ -106,6 +106,7 @@ class SnapshotErrorsTest {
     }
   }
 
+  @LocalServer("kills the server mid-create")
   @Test
   void create_badCombinationsOnRunningDomain_thenKill9MidCreate_leavesNoHalfSnapshot()
       throws Exception {
@@ -147,7 +148,7 @@ class SnapshotErrorsTest {
           name, "<name>x</name><memory snapshot='external' file='" + disk + "'/>"));
 
       // kill -9 the server while QEMU saves an internal snapshot.
-      Path meta = temp.resolve("state/domains/" + name + "/snapshots");
+      Path meta = cryo.stateDir().resolve("domains/" + name + "/snapshots");
       CompletableFuture<Void> creating;
       try (WatchService watch = FileSystems.getDefault().newWatchService()) {
         meta.register(watch, StandardWatchEventKinds.ENTRY_CREATE);

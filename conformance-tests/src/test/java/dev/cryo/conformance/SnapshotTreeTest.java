@@ -49,6 +49,7 @@ class SnapshotTreeTest {
     cryo.close();
   }
 
+  @LocalServer("kills and restarts the server")
   @Test
   void tree_threeLevelsWithBranch_filtersAndDeletes() throws Exception {
     String name = "tree-" + System.nanoTime();

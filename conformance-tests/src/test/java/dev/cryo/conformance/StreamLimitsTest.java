@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the domain is left as it was, shut off, and no QEMU runs.
  */
 @Timeout(300)
+@LocalServer("needs a server with small stream limits")
 class StreamLimitsTest {
   static final String NAME = "limits";
   static final long MAX_IMAGE_BYTES = 8 << 20;
@@ -92,7 +93,7 @@ class StreamLimitsTest {
       released.countDown();
     }
     assertThat(cryo.client().domains().get(NAME).state()).isEqualTo(DomainState.SHUTOFF);
-    assertThat(cryo.qemuProcesses()).isEmpty();
+    cryo.assertNoGuestRunning();
   }
 
   @Test
@@ -103,6 +104,6 @@ class StreamLimitsTest {
         .satisfies(e -> assertThat(((CryoException) e).code())
             .isEqualTo(ErrorCode.RESOURCE_EXHAUSTED));
     assertThat(cryo.client().domains().get(NAME).state()).isEqualTo(DomainState.SHUTOFF);
-    assertThat(cryo.qemuProcesses()).isEmpty();
+    cryo.assertNoGuestRunning();
   }
 }

@@ -2,10 +2,10 @@ package dev.cryo.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cryo.api.v1.ImageServiceGrpc;
 import dev.cryo.api.v1.BackupServiceGrpc;
 import dev.cryo.api.v1.Compression;
 import dev.cryo.api.v1.DomainServiceGrpc;
+import dev.cryo.api.v1.ImageServiceGrpc;
 import dev.cryo.api.v1.SaveDomainRequest;
 import dev.cryo.api.v1.SaveDomainResponse;
 import dev.cryo.api.v1.StreamBackupRequest;
@@ -50,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * StreamLimitsTest}. Each test leaves the guest running, as it found it.
  */
 @Timeout(600)
+@LocalServer("needs a server with --stream-stall-seconds and reads its state folder")
 class StreamStallTest {
   static final String NAME = "stall";
   static final int STALL_SECONDS = 3;

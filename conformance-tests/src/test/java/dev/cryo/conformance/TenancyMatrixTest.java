@@ -152,6 +152,7 @@ import org.junit.jupiter.api.io.TempDir;
  * request against shut-off b2. Each row says which.
  */
 @Timeout(value = 20, unit = TimeUnit.MINUTES)
+@LocalServer("starts a server with an access file of its own")
 class TenancyMatrixTest {
   private static final String ROOT = "root-" + random();
   private static final String OPS = "ops-" + random();
