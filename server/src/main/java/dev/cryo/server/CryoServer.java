@@ -10,6 +10,7 @@ import dev.cryo.server.grpc.CallsInFlight;
 import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
 import dev.cryo.server.store.ImageRoots;
+import dev.cryo.server.store.ObjectStore;
 import dev.cryo.server.image.SaveRestore;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.snapshot.Snapshots;
@@ -218,7 +219,13 @@ public final class CryoServer implements AutoCloseable {
     resources.add(stallTimer::shutdownNow);
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
-    SaveRestore saveRestore = new SaveRestore(domains, roots, config.requireVerifiedImages());
+    ObjectStore objects = null;
+    if (config.objectStore() != null) {
+      objects = ObjectStore.open(config.objectStore());
+      resources.add(objects);
+    }
+    SaveRestore saveRestore = new SaveRestore(domains, roots, config.requireVerifiedImages(),
+        objects);
     return new CoreServices(domains, saveRestore,
         new Snapshots(domains, QemuImg.besides(domains.qemuBinary()), saveRestore,
             checkpoints::requireNoCheckpointsForRevert), checkpoints,

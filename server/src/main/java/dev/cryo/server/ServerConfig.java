@@ -3,6 +3,7 @@ package dev.cryo.server;
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import dev.cryo.server.domain.JobLimits;
 import dev.cryo.server.grpc.StreamLimits;
+import dev.cryo.server.store.ObjectStore;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,6 +31,7 @@ import java.util.Objects;
  *     {@code "none"} for the server's own user
  * @param requireVerifiedImages refuse to restore an image whose payload cannot be checked
  *     against a digest (libvirt's images, Cryo's from before digest trailers)
+ * @param objectStore the S3-compatible store images may also be saved to, or null for none
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -44,7 +46,17 @@ public record ServerConfig(
     Path auditLog,
     Duration accessReloadPeriod,
     String qemuUser,
-    boolean requireVerifiedImages) {
+    boolean requireVerifiedImages,
+    ObjectStore.Config objectStore) {
+
+  /** A server without an object store. */
+  public ServerConfig(InetSocketAddress listen, Path unixSocket, Path stateDir, Path qemuBinary,
+      AcceleratorPolicy accelerator, Tls tls, Path accessFile, Limits limits,
+      List<Path> imageRoots, Path auditLog, Duration accessReloadPeriod, String qemuUser,
+      boolean requireVerifiedImages) {
+    this(listen, unixSocket, stateDir, qemuBinary, accelerator, tls, accessFile, limits,
+        imageRoots, auditLog, accessReloadPeriod, qemuUser, requireVerifiedImages, null);
+  }
 
   public static final int DEFAULT_PORT = 7600;
   /** Reading a small file every two seconds costs nothing; a revocation applies within 4 s. */
