@@ -196,4 +196,43 @@ class ObjectStoreTest {
         .isInstanceOfSatisfying(StatusRuntimeException.class, e ->
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
   }
+
+  @Test
+  @Order(5)
+  void badCredentials_isPermissionDenied_missingBucket_isFailedPrecondition() throws Exception {
+    Path wrong = s3proxy.credentialsFile(temp.resolve("wrong-credentials"), "not-the-secret");
+    try (CryoTarget bad = CryoTarget.start(temp.resolve("bad"), List.of("--object-store-bucket",
+        BUCKET, "--object-store-endpoint", s3proxy.endpoint(), "--object-store-path-style",
+        "--object-store-credentials", wrong.toString()))) {
+      ManagedChannel ch = RawCalls.transport(bad.target());
+      try {
+        assertThatThrownBy(() -> ImageServiceGrpc.newBlockingStub(ch).getImageInfo(
+            GetImageInfoRequest.newBuilder().setObjectKey("tenant-a/vm/s3-guest.save").build()))
+            .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+              assertThat(e.getStatus().getDescription()).contains("credentials");
+            });
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+    Path creds = s3proxy.credentialsFile(temp.resolve("aws-credentials"),
+        S3ProxyProcess.CREDENTIAL);
+    try (CryoTarget missing = CryoTarget.start(temp.resolve("missing"), List.of(
+        "--object-store-bucket", "no-such-bucket", "--object-store-endpoint",
+        s3proxy.endpoint(), "--object-store-path-style", "--object-store-credentials",
+        creds.toString()))) {
+      ManagedChannel ch = RawCalls.transport(missing.target());
+      try {
+        assertThatThrownBy(() -> ImageServiceGrpc.newBlockingStub(ch).getImageInfo(
+            GetImageInfoRequest.newBuilder().setObjectKey("x.save").build()))
+            .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+              assertThat(e.getStatus().getDescription()).contains("no-such-bucket");
+            });
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+  }
 }
