@@ -235,4 +235,32 @@ class ObjectStoreTest {
       }
     }
   }
+
+  @Test
+  @Order(6)
+  void s3ServerKilledMidUpload_saveFailsUnavailable_guestCarriesOn_noObject() throws Exception {
+    domains.start(NAME);
+    GuestProbe.Beat up = GuestProbe.awaitBooted(domains, NAME);
+    Iterator<SaveDomainResponse> it = images.withDeadlineAfter(300, TimeUnit.SECONDS)
+        .saveDomain(SaveDomainRequest.newBuilder().setName(NAME).setObjectKey("vm/killed.save")
+            .setCompression(dev.cryo.api.v1.Compression.COMPRESSION_BZIP2)
+            .setAfter(AfterSave.AFTER_SAVE_CONTINUE).build());
+    // bzip2 makes the save slow enough that the first progress report comes mid-upload.
+    while (it.hasNext() && !it.next().hasProgress()) {
+      // setup messages
+    }
+    s3proxy.kill();
+    assertThatThrownBy(() -> {
+      while (it.hasNext()) {
+        it.next();
+      }
+    }).isInstanceOfSatisfying(StatusRuntimeException.class, e ->
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+    assertThat(domains.get(NAME).state()).isEqualTo(DomainState.RUNNING);
+    GuestProbe.Beat now = GuestProbe.latest(domains, NAME, up.checksum());
+    assertThat(now.boot()).isEqualTo(up.boot());
+    s3proxy.restart();
+    assertThat(s3.listObjectsV2(b -> b.bucket(BUCKET).prefix("tenant-a/vm/killed")).contents())
+        .isEmpty();
+  }
 }
