@@ -137,7 +137,10 @@ public final class CryoException extends RuntimeException {
     STREAM_BUFFER_FULL,
     STREAM_STALLED,
     QEMU_GONE,
-    QEMU_REFUSED
+    QEMU_REFUSED,
+    OBJECT_STORE_UNAVAILABLE,
+    OBJECT_STORE_DENIED,
+    BUCKET_NOT_FOUND
   }
 
   /** What went wrong, one value per gRPC status code. */

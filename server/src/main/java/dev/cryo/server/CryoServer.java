@@ -16,6 +16,7 @@ import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.snapshot.Snapshots;
 import dev.cryo.server.store.ImageRoots;
+import dev.cryo.server.store.ObjectStore;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;
@@ -218,7 +219,13 @@ public final class CryoServer implements AutoCloseable {
     resources.add(stallTimer::shutdownNow);
     ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
-    SaveRestore saveRestore = new SaveRestore(domains, roots, config.requireVerifiedImages());
+    ObjectStore objects = null;
+    if (config.objectStore() != null) {
+      objects = ObjectStore.open(config.objectStore());
+      resources.add(objects);
+    }
+    SaveRestore saveRestore =
+        new SaveRestore(domains, roots, config.requireVerifiedImages(), objects);
     Snapshots snapshots =
         new Snapshots(
             domains,

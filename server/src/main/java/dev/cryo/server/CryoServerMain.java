@@ -131,6 +131,40 @@ public final class CryoServerMain implements Callable<Integer> {
               + "test can kill -9 the server there.")
   Set<String> failPoints = Set.of();
 
+  @Option(names = "--object-store-bucket", paramLabel = "BUCKET",
+      description = "Lets callers save images to and restore them from this S3 bucket "
+          + "(SaveDomain object_key, `cryo save vm1 s3://BUCKET/KEY`).")
+  String objectStoreBucket;
+
+  @Option(names = "--object-store-endpoint", paramLabel = "URL",
+      description = "S3 endpoint (Ceph RGW, MinIO...); default: AWS S3 of the region.")
+  java.net.URI objectStoreEndpoint;
+
+  @Option(names = "--object-store-prefix", paramLabel = "PREFIX", defaultValue = "",
+      description = "Key prefix every image object lives under (e.g. cryo/host-a/).")
+  String objectStorePrefix;
+
+  @Option(names = "--object-store-region", paramLabel = "REGION", defaultValue = "us-east-1",
+      description = "Signing region (default: ${DEFAULT-VALUE}).")
+  String objectStoreRegion;
+
+  @Option(names = "--object-store-path-style",
+      description = "Path-style URLs (http://host/bucket/key), as MinIO and most Ceph RGW need.")
+  boolean objectStorePathStyle;
+
+  @Option(names = "--object-store-credentials", paramLabel = "FILE",
+      description = "AWS shared credentials file; default: the AWS default provider chain.")
+  Path objectStoreCredentials;
+
+  @Option(names = "--object-store-profile", paramLabel = "NAME", defaultValue = "default",
+      description = "Profile in --object-store-credentials (default: ${DEFAULT-VALUE}).")
+  String objectStoreProfile;
+
+  @Option(names = "--object-store-part-mib", paramLabel = "N", defaultValue = "8",
+      description = "Multipart upload part size in MiB, at least 5 (default: ${DEFAULT-VALUE}); "
+          + "a save holds three parts in memory.")
+  int objectStorePartMib;
+
   @Override
   public Integer call() throws Exception {
     AcceleratorPolicy policy;
@@ -168,6 +202,16 @@ public final class CryoServerMain implements Callable<Integer> {
         new JobLimits(maxJobs, maxJobsPerPrincipal), maxMessageBytes,
         new StreamLimits(java.time.Duration.ofSeconds(streamStallSeconds), streamBufferBytes,
             maxImageBytes));
+    dev.cryo.server.store.ObjectStore.Config objectStore = null;
+    if (objectStoreBucket != null) {
+      try {
+        objectStore = new dev.cryo.server.store.ObjectStore.Config(objectStoreEndpoint,
+            objectStoreBucket, objectStorePrefix, objectStoreRegion, objectStorePathStyle,
+            objectStoreCredentials, objectStoreProfile, objectStorePartMib << 20);
+      } catch (IllegalArgumentException e) {
+        throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+      }
+    }
     CryoServer server =
         CryoServer.start(
             new ServerConfig(
@@ -184,6 +228,7 @@ public final class CryoServerMain implements Callable<Integer> {
                 java.time.Duration.ofSeconds(accessReloadSeconds),
                 qemuUser,
                 requireVerifiedImages,
+                objectStore,
                 failPoints(failPoints)));
     Runtime.getRuntime().addShutdownHook(new Thread(server::close, "cryo-shutdown"));
     reloadOnHangup(server);

@@ -4,6 +4,7 @@ import dev.cryo.server.domain.Domains.AcceleratorPolicy;
 import dev.cryo.server.domain.FailPoints;
 import dev.cryo.server.domain.JobLimits;
 import dev.cryo.server.grpc.StreamLimits;
+import dev.cryo.server.store.ObjectStore;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +34,7 @@ import java.util.Objects;
  *     against a digest (libvirt's images, Cryo's from before digest trailers)
  * @param failPoints where to stop for a test that kills the server at an exact instant; {@link
  *     FailPoints#NONE} but in tests
+ * @param objectStore the S3-compatible store images may also be saved to, or null for none
  */
 public record ServerConfig(
     InetSocketAddress listen,
@@ -48,6 +50,7 @@ public record ServerConfig(
     Duration accessReloadPeriod,
     String qemuUser,
     boolean requireVerifiedImages,
+    ObjectStore.Config objectStore,
     FailPoints failPoints) {
 
   public static final int DEFAULT_PORT = 7600;
@@ -99,6 +102,7 @@ public record ServerConfig(
         null,
         dev.cryo.server.qemu.QemuConfinement.DEFAULT_USER,
         false,
+        null,
         FailPoints.NONE);
   }
 

@@ -84,7 +84,16 @@ public enum Reason {
    */
   QEMU_GONE(ErrorKind.WRONG_STATE),
   /** QEMU refused a command; the message has QEMU's words. */
-  QEMU_REFUSED(ErrorKind.WRONG_STATE);
+  QEMU_REFUSED(ErrorKind.WRONG_STATE),
+  /** The object store did not answer (down, unreachable, timed out); retrying may work. */
+  OBJECT_STORE_UNAVAILABLE(ErrorKind.UNAVAILABLE),
+  /**
+   * The object store refused the server's credentials or their rights on the bucket: fix the
+   * server's object store credentials. Metadata: {@code bucket}.
+   */
+  OBJECT_STORE_DENIED(ErrorKind.DENIED),
+  /** The configured bucket does not exist in the object store. Metadata: {@code bucket}. */
+  BUCKET_NOT_FOUND(ErrorKind.WRONG_STATE);
 
   /** The {@code google.rpc.ErrorInfo.domain} of every Cryo reason. */
   public static final String DOMAIN = "cryo.dev";

@@ -2,7 +2,6 @@ package dev.cryo.server.grpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
-import dev.cryo.api.v1.AfterSave;
 import dev.cryo.api.v1.GetImageInfoRequest;
 import dev.cryo.api.v1.GetImageInfoResponse;
 import dev.cryo.api.v1.GetManagedSaveRequest;
@@ -27,6 +26,7 @@ import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.ImageXml;
 import dev.cryo.server.image.SaveImageFile;
 import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.store.ObjectStore;
 import io.grpc.BindableService;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -101,10 +101,13 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     SaveRestore.SaveOptions options = saveOptions(req);
     Path path = switch (req.getDestinationCase()) {
       case PATH -> images.roots().forWriting(req.getPath());
-      case MANAGED_SAVE, STREAM -> null;
+      case MANAGED_SAVE, STREAM, OBJECT_KEY -> null;
       default -> throw new InvalidArgumentException(
-          "SaveDomainRequest needs a destination: path, managed_save or stream");
+          "SaveDomainRequest needs a destination: path, managed_save, stream or object_key");
     };
+    ObjectStore.Location object = req.getDestinationCase()
+        == SaveDomainRequest.DestinationCase.OBJECT_KEY
+        ? images.objects().resolve(req.getObjectKey()) : null;
     // NOT_FOUND now, on the call, rather than after the stream has begun.
     images.domains().get(caller, req.getName());
     SaveRestore.ProgressListener progress = (phase, done, total, rate) ->
@@ -117,6 +120,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         SaveRestore.SaveResult result = switch (req.getDestinationCase()) {
           case PATH -> images.saveToFile(caller, req.getName(), path, options, progress, cancel);
           case MANAGED_SAVE -> images.saveManaged(caller, req.getName(), options, progress, cancel);
+          case OBJECT_KEY -> images.saveToObject(caller, req.getName(), object, options, progress,
+              cancel);
           default -> {
             try (ChunkingOutputStream chunks = new ChunkingOutputStream(gate)) {
               SaveRestore.SaveResult r = images.saveToStream(caller, req.getName(), chunks, options,
@@ -127,7 +132,9 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           }
         };
         // Queued, not waited for: the save is done and its thread goes back to the pool.
-        gate.offer(SaveDomainResponse.newBuilder().setSummary(summary(result)).build());
+        SaveSummary summary = object == null ? summary(result)
+            : summary(result).toBuilder().setObjectKey(object.uri()).build();
+        gate.offer(SaveDomainResponse.newBuilder().setSummary(summary).build());
         gate.complete();
       } catch (Throwable t) {
         gate.fail(t);
@@ -349,8 +356,12 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
             yield () -> finish(images.restoreManaged(caller, o.getManagedSaveName(), options,
                 cancel));
           }
+          case OBJECT_KEY -> {
+            ObjectStore.Location loc = images.objects().resolve(o.getObjectKey());
+            yield () -> finish(images.restoreFromObject(caller, loc, options, cancel));
+          }
           default -> throw new InvalidArgumentException(
-              "RestoreOptions needs a source: stream, path or managed_save_name");
+              "RestoreOptions needs a source: stream, path, managed_save_name or object_key");
         };
         executor.execute(() -> {
           try {
@@ -398,8 +409,9 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       // The caller's own bytes: nothing of anyone else's to reveal.
       case HEAD -> images.info(req.getHead().toByteArray());
       case MANAGED_SAVE_NAME -> images.info(caller, managed(caller, req.getManagedSaveName()));
+      case OBJECT_KEY -> images.info(caller, images.objects().resolve(req.getObjectKey()));
       default -> throw new InvalidArgumentException(
-          "GetImageInfoRequest needs a source: path, head or managed_save_name");
+          "GetImageInfoRequest needs a source: path, head, managed_save_name or object_key");
     };
     out.onNext(GetImageInfoResponse.newBuilder()
         .setXml(info.xml())

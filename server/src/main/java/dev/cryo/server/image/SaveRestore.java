@@ -25,6 +25,7 @@ import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.QemuRefusedException;
 import dev.cryo.server.store.AtomicFile;
 import dev.cryo.server.store.ImageRoots;
+import dev.cryo.server.store.ObjectStore;
 import dev.cryo.server.xml.SecureXml;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -85,16 +86,37 @@ public final class SaveRestore {
   private final Domains domains;
   private final ImageRoots roots;
   private final boolean requireVerifiedImages;
+  /** The server's object store, or null if it has none. */
+  private final ObjectStore objects;
 
   public SaveRestore(Domains domains, ImageRoots roots) {
     this(domains, roots, false);
+  }
+
+  public SaveRestore(Domains domains, ImageRoots roots, boolean requireVerifiedImages) {
+    this(domains, roots, requireVerifiedImages, null);
+  }
+
+  /**
+   * The object store images may also live in.
+   *
+   * @throws FailedPreconditionException if the server has none
+   */
+  public ObjectStore objects() {
+    if (objects == null) {
+      throw new FailedPreconditionException("this server has no object store: start it with "
+          + "--object-store-bucket (and --object-store-endpoint for a store other than AWS S3)");
+    }
+    return objects;
   }
 
   /**
    * @param requireVerifiedImages refuse every restore of an image whose payload cannot be
    *     checked against a digest (FAILED_PRECONDITION), whatever the request says
    */
-  public SaveRestore(Domains domains, ImageRoots roots, boolean requireVerifiedImages) {
+  public SaveRestore(Domains domains, ImageRoots roots, boolean requireVerifiedImages,
+      ObjectStore objects) {
+    this.objects = objects;
     this.domains = domains;
     this.roots = roots;
     this.requireVerifiedImages = requireVerifiedImages;
@@ -277,6 +299,80 @@ public final class SaveRestore {
         (imageXml, written) -> { }, null);
   }
 
+  /**
+   * Saves {@code name} into the object {@code loc} as one multipart upload, in a stream's format
+   * (complete header, digest trailer), with memory bounded by a few parts and no local file. The
+   * upload starts before the guest is touched, so bad credentials or a missing bucket change
+   * nothing; on any later failure it is aborted, no object appears, and the guest goes on.
+   */
+  public SaveResult saveToObject(Principal caller, String name, ObjectStore.Location loc,
+      SaveOptions options, ProgressListener progress, Cancel cancel) {
+    domains.get(caller, name);
+    try (ObjectStore.Upload upload = objects().startUpload(loc)) {
+      return save(caller, name, options, progress, cancel, m -> {
+        Written w = throughCodec(m, upload, true, options);
+        upload.finishParts();
+        return w;
+      }, (imageXml, written) -> upload.complete(), null);
+    }
+  }
+
+  /**
+   * Restores from the object {@code loc}, read with one GET as it arrives and verified against
+   * its trailer before the guest runs, as a streamed image is.
+   */
+  public RestoreResult restoreFromObject(Principal caller, ObjectStore.Location loc,
+      RestoreOptions options, Cancel cancel) {
+    InputStream object = objects().read(loc);
+    cancel.closeOnCancel(object);
+    try (InputStream in = new BufferedInputStream(object, IO_BUFFER)) {
+      return restore(caller, in, Optional::empty, options, cancel, null, null);
+    } catch (IOException e) {
+      throw new InternalException("could not read " + loc.uri() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The facts of the image object {@code loc}, from two ranged GETs: its header and XML, and
+   * its last few KiB for the digest trailer. The payload is not read.
+   *
+   * @throws NotFoundException if the image holds a domain {@code caller} does not see
+   */
+  public SaveImageFile.Info info(Principal caller, ObjectStore.Location loc) {
+    ObjectStore store = objects();
+    ObjectStore.Range head = store.range(loc, 0,
+        SaveImageHeader.SIZE + SaveImageWriter.XML_PADDING + 64 * 1024 - 1);
+    try {
+      SaveImageHeader header = SaveImageHeader.decode(
+          java.util.Arrays.copyOf(head.bytes(), SaveImageHeader.SIZE));
+      byte[] bytes = head.bytes();
+      if (bytes.length < header.payloadOffset() && head.objectBytes() > bytes.length) {
+        bytes = store.range(loc, 0, header.payloadOffset() - 1).bytes();
+      }
+      SaveImageReader r = SaveImageReader.open(new java.io.ByteArrayInputStream(bytes));
+      requireSees(caller, imageDomainName(r));
+      long offset = header.payloadOffset();
+      long payload = Math.max(0, head.objectBytes() - offset);
+      int tailBytes = (int) Math.min(ImageTrailer.MAX_UNIT_BYTES, payload);
+      Optional<ImageTrailer> trailer = Optional.empty();
+      if (tailBytes > 0) {
+        byte[] tail = store.range(loc, head.objectBytes() - tailBytes,
+            head.objectBytes() - 1).bytes();
+        trailer = ImageTrailer.find(header.compression(), tail, payload);
+      }
+      if (trailer.isEmpty() && header.trailer()) {
+        throw new CryoException(Reason.IMAGE_TRUNCATED, "the image object " + loc.uri()
+            + " announces a digest trailer but does not end with one: it is truncated or "
+            + "corrupt");
+      }
+      Optional<ImageXml.Digest> digest = trailer.map(ImageTrailer::digest).or(r::storedDigest);
+      return new SaveImageFile.Info(r.xml(), r.parsed().def(), header.wasRunning(),
+          header.compression(), offset, payload, digest, digest.isPresent());
+    } catch (IOException e) {
+      throw new InternalException("could not read " + loc.uri() + ": " + e.getMessage(), e);
+    }
+  }
+
   /** The domain's managed save: {@code STATE/save/NAME.save}. */
   public SaveResult saveManaged(Principal caller, String name, SaveOptions options,
       ProgressListener progress, Cancel cancel) {
@@ -330,6 +426,9 @@ public final class SaveRestore {
       progress.progress(Phase.SETUP, 0, total, 0);
       long stoppedAt = 0;
       boolean completed = false;
+      // Past QEMU's end but before the image is whole (an object store refusing to complete
+      // the upload): the guest still goes on as before the save.
+      boolean afterApplied = false;
       try {
         setupMigration(qmp, true);
         if (wasRunning && !options.live()) {
@@ -365,6 +464,7 @@ public final class SaveRestore {
             new ImageXml.Digest(written.payload().sha256(), written.payload().storedBytes())));
         completion.complete(imageXml, written);
         clock.mark("sync");
+        afterApplied = true;
         DomainInfo info = after(domain, running, options.after(), wasRunning);
         clock.mark("after");
         log.info("saved '{}' ({} {} bytes) in {}", name, options.compression().label(),
@@ -376,6 +476,8 @@ public final class SaveRestore {
       } catch (IOException | RuntimeException e) {
         if (!completed) {
           undoSave(domain, running, wasRunning, stoppedAt != 0 || options.live());
+        } else if (!afterApplied) {
+          undoSave(domain, running, wasRunning, true);
         }
         throw translate(e, cancel, "save domain '" + name + "'");
       } catch (Error e) {
