@@ -56,7 +56,7 @@ final class GuestProbe {
 
   /**
    * Asserts that the guest carries on from {@code before}: the next heartbeat continues the
-   * counter (one line that was in flight at the save is tolerated), with the same boot id, and
+   * counter (from the probe or the few beats after it, up to the save), with the same boot id, and
    * the memory checksum is unchanged. Returns the new state.
    */
   static Beat assertCarriesOn(Domains domains, String name, Beat before) {
@@ -70,8 +70,10 @@ final class GuestProbe {
         n = Long.parseLong(next.group(1));
       }
       assertThat(next.group(2)).as("same boot after restore").isEqualTo(before.boot());
+      // The guest runs on between the probe and the instant the save stops it (seconds under a
+      // loaded TCG host): the counter goes on from there, a few beats past the probe, never back.
       assertThat(n).as("heartbeat continues from %d", before.counter())
-          .isBetween(before.counter() + 1, before.counter() + 3);
+          .isBetween(before.counter() + 1, before.counter() + 8);
       c.sendLine("checksum");
       Matcher sum = c.awaitLine(CHECKSUM, LINE);
       assertThat(sum.group(1)).as("guest memory checksum").isEqualTo(before.checksum());
