@@ -21,7 +21,8 @@ OUT=${1:-${CRYO_GUEST_DIR:-$HOME/.cache/cryo/guest}}
 # Root modules we need; their dependencies are resolved from modules.dep.
 # virtio_blk + virtio_pci: the disk.  button + evdev: ACPI power button
 # (QMP system_powerdown) as /dev/input/event*, consumed by busybox acpid.
-ROOT_MODULES=(virtio_pci virtio_blk button evdev)
+# virtio_net, e1000e, e1000, 8139cp (QEMU's rtl8139 is a C+ chip): the cards Cryo offers.
+ROOT_MODULES=(virtio_pci virtio_blk button evdev virtio_net e1000e e1000 8139cp)
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -140,7 +140,8 @@ public final class CryoException extends RuntimeException {
     QEMU_REFUSED,
     OBJECT_STORE_UNAVAILABLE,
     OBJECT_STORE_DENIED,
-    BUCKET_NOT_FOUND
+    BUCKET_NOT_FOUND,
+    HOST_PORT_IN_USE
   }
 
   /** What went wrong, one value per gRPC status code. */

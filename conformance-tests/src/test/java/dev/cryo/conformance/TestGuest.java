@@ -47,6 +47,12 @@ final class TestGuest {
    */
   static String xml(String name, int memoryMib, int fillMib, Path disk, String diskFormat)
       throws IOException, InterruptedException {
+    return xml(name, memoryMib, fillMib, disk, diskFormat, "");
+  }
+
+  /** {@link #xml(String, int, int, Path, String)} with more {@code <devices>}, e.g. interfaces. */
+  static String xml(String name, int memoryMib, int fillMib, Path disk, String diskFormat,
+      String devices) throws IOException, InterruptedException {
     Path d = dir();
     String diskXml = disk == null ? "" : """
             <disk type='file' device='disk'>
@@ -74,7 +80,7 @@ final class TestGuest {
           </devices>
         </domain>
         """.formatted(name, UUID.randomUUID(), memoryMib, d.resolve("vmlinuz"),
-        d.resolve("initramfs.img"), fillMib, diskXml);
+        d.resolve("initramfs.img"), fillMib, diskXml + devices);
   }
 
   /** Creates a qcow2 image with {@code qemu-img}. */

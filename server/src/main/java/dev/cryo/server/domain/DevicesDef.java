@@ -16,6 +16,7 @@ import java.util.List;
  *   <emulator>/usr/bin/qemu-system-x86_64</emulator>   kept, but the server picks its own QEMU
  *   <disk .../>*                                        see DiskDef
  *   <controller type='usb' model='none'/>*              type and model only
+ *   <interface .../>*                                   see InterfaceDef
  *   <serial type='pty'/>* <console type='pty'/>*        only that they exist
  *   <memballoon model='none|virtio'/>
  * </devices>
@@ -27,7 +28,16 @@ import java.util.List;
  * <serial>} and {@code <console>} say. Mutable, not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
-@XmlType(propOrder = {"emulator", "disks", "controllers", "serials", "consoles", "memballoon"})
+@XmlType(
+    propOrder = {
+      "emulator",
+      "disks",
+      "controllers",
+      "interfaces",
+      "serials",
+      "consoles",
+      "memballoon"
+    })
 public final class DevicesDef {
   @XmlElement(name = "emulator")
   private String emulator;
@@ -37,6 +47,9 @@ public final class DevicesDef {
 
   @XmlElement(name = "controller")
   private List<Controller> controllers = new ArrayList<>();
+
+  @XmlElement(name = "interface")
+  private List<InterfaceDef> interfaces = new ArrayList<>();
 
   @XmlElement(name = "serial")
   private List<CharDevice> serials = new ArrayList<>();
@@ -66,6 +79,11 @@ public final class DevicesDef {
   /** The controllers in document order; the live list. */
   public List<Controller> getControllers() {
     return controllers;
+  }
+
+  /** The network interfaces in document order; the live list. */
+  public List<InterfaceDef> getInterfaces() {
+    return interfaces;
   }
 
   /** The {@code <serial>} devices; the live list. */

@@ -31,9 +31,9 @@ import org.w3c.dom.Element;
  * }</pre>
  *
  * <p><b>Unsupported content.</b> Elements and attributes Cryo does not model (features, cpu,
- * clock, interfaces, graphics, addresses, aliases, ...) are ignored: they are dropped, and {@link
+ * clock, graphics, addresses, aliases, ...) are ignored: they are dropped, and {@link
  * DomainXml#parse} reports each as a warning such as {@code ignored element
- * /domain/devices/interface (line 31)} or {@code ignored attribute /domain/vcpu/@cpuset (line
+ * /domain/devices/graphics (line 31)} or {@code ignored attribute /domain/vcpu/@cpuset (line
  * 9)}. Values Cryo models but cannot honour are rejected with an {@code InvalidArgumentException}
  * that names them: a domain type other than kvm or qemu, an os type other than hvm, a disk whose
  * type is not file, whose device is not disk, whose driver type is not raw or qcow2, whose target
@@ -46,8 +46,21 @@ import org.w3c.dom.Element;
  */
 @XmlRootElement(name = "domain")
 @XmlAccessorType(XmlAccessType.FIELD)
-@XmlType(propOrder = {"name", "uuid", "description", "metadata", "memory", "currentMemory",
-    "vcpu", "os", "onPoweroff", "onReboot", "onCrash", "devices"})
+@XmlType(
+    propOrder = {
+      "name",
+      "uuid",
+      "description",
+      "metadata",
+      "memory",
+      "currentMemory",
+      "vcpu",
+      "os",
+      "onPoweroff",
+      "onReboot",
+      "onCrash",
+      "devices"
+    })
 public final class DomainDef {
   @XmlAttribute(name = "type")
   private String type;

@@ -2,6 +2,7 @@ package dev.cryo.server.domain;
 
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.xml.SecureXml;
+import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashSet;
@@ -25,6 +26,11 @@ public final class DomainXml {
   private static final Set<String> BOOT_DEVICES = Set.of("hd", "cdrom", "network", "fd");
   private static final Pattern UUID_HEX = Pattern.compile("[0-9a-fA-F]{32}");
   private static final Pattern TARGET_DEV = Pattern.compile("[a-z][a-z0-9]{0,31}");
+  private static final Pattern MAC = Pattern.compile("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
+  private static final String OCTET = "(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])";
+  private static final Pattern IPV4 = Pattern.compile("(" + OCTET + "\\.){3}" + OCTET);
+  private static final List<String> NIC_MODELS = List.of("virtio", "e1000e", "e1000", "rtl8139");
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private DomainXml() {}
 
@@ -258,6 +264,7 @@ public final class DomainXml {
             + "' is used by more than one disk; give each disk its own target dev");
       }
     }
+    normalizeInterfaces(devices.getInterfaces());
     normalizeCharDevices(devices.getSerials(), "serial");
     normalizeCharDevices(devices.getConsoles(), "console");
     DevicesDef.Memballoon balloon = devices.getMemballoon();
@@ -314,6 +321,143 @@ public final class DomainXml {
           + "absolute path");
     }
     requireAbsolute(disk.getSourceFile(), label + "source file");
+  }
+
+  private static void normalizeInterfaces(List<InterfaceDef> interfaces) {
+    Set<String> macs = new HashSet<>();
+    Set<String> hostPorts = new HashSet<>();
+    for (int i = 0; i < interfaces.size(); i++) {
+      InterfaceDef nic = interfaces.get(i);
+      String label = "interface #" + (i + 1) + ": ";
+      if (nic.type == null) {
+        nic.type = "user"; // libvirt's default type
+      } else if (!nic.type.equals("user")) {
+        throw new InvalidArgumentException(label + "type '" + nic.type
+            + "' is not supported; use type='user' (QEMU's user-mode network, with <portForward> "
+            + "for host ports)");
+      }
+      if (nic.mac == null || nic.mac.address == null) {
+        nic.mac = new InterfaceDef.Mac();
+        nic.mac.address = generateMac();
+      } else if (!MAC.matcher(nic.mac.address).matches()) {
+        throw new InvalidArgumentException(label + "mac address '" + nic.mac.address
+            + "' is not six hex pairs such as 52:54:00:12:34:56");
+      } else if ((Integer.parseInt(nic.mac.address.substring(0, 2), 16) & 1) != 0) {
+        throw new InvalidArgumentException(label + "mac address '" + nic.mac.address
+            + "' is a multicast address; use a unicast one such as 52:54:00:12:34:56");
+      }
+      nic.mac.address = nic.mac.address.toLowerCase(Locale.ROOT);
+      if (!macs.add(nic.mac.address)) {
+        throw new InvalidArgumentException(label + "mac address " + nic.mac.address
+            + " is used by another interface; give each its own or leave <mac> out");
+      }
+      if (nic.model == null || nic.model.type == null) {
+        nic.model = new InterfaceDef.Model();
+        nic.model.type = "rtl8139"; // libvirt's default on x86
+      } else if (!NIC_MODELS.contains(nic.model.type)) {
+        throw new InvalidArgumentException(label + "model '" + nic.model.type
+            + "' is not supported; use one of " + String.join(", ", NIC_MODELS));
+      }
+      if (nic.link != null && !"up".equals(nic.link.state) && !"down".equals(nic.link.state)) {
+        throw new InvalidArgumentException(label + "link state '" + nic.link.state
+            + "' is not known; use 'up' or 'down'");
+      }
+      normalizeIps(nic, label);
+      for (InterfaceDef.PortForward forward : nic.portForwards) {
+        normalizePortForward(forward, label, hostPorts);
+      }
+    }
+  }
+
+  private static void normalizeIps(InterfaceDef nic, String label) {
+    if (nic.ips.size() > 1) {
+      throw new InvalidArgumentException(label + "has " + nic.ips.size()
+          + " <ip> elements; QEMU's user network takes one IPv4 network");
+    }
+    for (InterfaceDef.Ip ip : nic.ips) {
+      if (ip.family == null) {
+        ip.family = "ipv4";
+      } else if (!ip.family.equals("ipv4")) {
+        throw new InvalidArgumentException(label + "ip family '" + ip.family
+            + "' is not supported; use 'ipv4'");
+      }
+      if (ip.address == null || !IPV4.matcher(ip.address).matches()) {
+        throw new InvalidArgumentException(label + "ip address '" + ip.address
+            + "' is not an IPv4 address such as 10.0.3.0");
+      }
+      if (ip.prefix == null) {
+        ip.prefix = "24";
+      }
+      int prefix = number(ip.prefix, label + "ip prefix", 1, 30);
+      ip.prefix = Integer.toString(prefix);
+    }
+  }
+
+  private static void normalizePortForward(InterfaceDef.PortForward forward, String label,
+      Set<String> hostPorts) {
+    String what = label + "portForward: ";
+    if (!"tcp".equals(forward.proto) && !"udp".equals(forward.proto)) {
+      throw new InvalidArgumentException(what + "proto '" + forward.proto
+          + "' is not supported; use proto='tcp' or proto='udp'");
+    }
+    if (forward.address != null && !IPV4.matcher(forward.address).matches()) {
+      throw new InvalidArgumentException(what + "address '" + forward.address
+          + "' is not an IPv4 address; give the host address to listen on, such as 127.0.0.1, or "
+          + "leave it out to listen on all");
+    }
+    if (forward.dev != null) {
+      throw new InvalidArgumentException(what + "dev '" + forward.dev
+          + "' is not supported by QEMU's user network; use address= to choose where the host "
+          + "listens");
+    }
+    if (forward.ranges.isEmpty()) {
+      throw new InvalidArgumentException(what + "has no <range start='...' to='...'/>");
+    }
+    for (InterfaceDef.Range range : forward.ranges) {
+      if (range.exclude != null && !"no".equals(range.exclude)) {
+        throw new InvalidArgumentException(what
+            + "exclude ranges are not supported; list the ports to forward");
+      }
+      int start = number(range.start, what + "range start", 1, 65535);
+      int end = range.end == null ? start : number(range.end, what + "range end", start, 65535);
+      int to = range.to == null ? start : number(range.to, what + "range to", 1, 65535);
+      if (to + (end - start) > 65535) {
+        throw new InvalidArgumentException(what + "range " + start + "-" + end + " to " + to
+            + " ends past guest port 65535");
+      }
+      for (int p = start; p <= end; p++) {
+        if (!hostPorts.add(forward.proto + "/" + p)) {
+          throw new InvalidArgumentException(what + "host " + forward.proto + " port " + p
+              + " is forwarded twice; forward each host port once");
+        }
+      }
+      range.start = Integer.toString(start);
+      range.end = range.end == null ? null : Integer.toString(end);
+      range.to = range.to == null ? null : Integer.toString(to);
+      range.exclude = null;
+    }
+  }
+
+  private static int number(String text, String what, int min, int max) {
+    int value;
+    try {
+      value = Integer.parseInt(text == null ? "" : text.strip());
+    } catch (NumberFormatException e) {
+      value = Integer.MIN_VALUE;
+    }
+    if (value < min || value > max) {
+      throw new InvalidArgumentException(what + " '" + text + "' is not a number from " + min
+          + " to " + max);
+    }
+    return value;
+  }
+
+  /** A MAC address in QEMU's locally administered range 52:54:00, as libvirt generates. */
+  private static String generateMac() {
+    byte[] tail = new byte[3];
+    RANDOM.nextBytes(tail);
+    return String.format("52:54:00:%02x:%02x:%02x", tail[0] & 0xff, tail[1] & 0xff,
+        tail[2] & 0xff);
   }
 
   private static void normalizeCharDevices(List<DevicesDef.CharDevice> devices, String kind) {

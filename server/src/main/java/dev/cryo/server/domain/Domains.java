@@ -10,6 +10,7 @@ import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.HostCapabilities;
+import dev.cryo.server.qemu.HostPorts;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuConfinement;
 import dev.cryo.server.qemu.QemuEvent;
@@ -374,6 +375,13 @@ public final class Domains implements AutoCloseable {
       requireInactive(domain, "start");
       RunningQemu running = launch(domain, QemuCommandLine.Incoming.NONE);
       try {
+        // QEMU has no option for it: libvirt too unplugs the cable over QMP before the CPUs run.
+        // (An incoming migration stream brings the link state along.)
+        for (QemuSpec.Nic nic : QemuSpecs.from(domain.def(), host, accelPolicy).nics()) {
+          if (!nic.linkUp()) {
+            running.monitor().setLink(nic.deviceId(), false);
+          }
+        }
         if (paused) {
           setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.STARTED);
         } else {
@@ -397,6 +405,10 @@ public final class Domains implements AutoCloseable {
     // Again at start: a file may have been replaced by a link since the definition was checked.
     confineFiles(domain.def());
     QemuSpec spec = QemuSpecs.from(domain.def(), host, accelPolicy);
+    Optional<QemuSpec.HostForward> taken = HostPorts.firstTaken(spec.nics());
+    if (taken.isPresent()) {
+      throw portInUse(domain, taken.get().hostPort());
+    }
     for (QemuSpec.Disk disk : spec.disks()) {
       if (!Files.isRegularFile(disk.source())) {
         throw new FailedPreconditionException("disk " + disk.target() + " of domain '"
@@ -454,9 +466,23 @@ public final class Domains implements AutoCloseable {
       cleanRunDir(run);
       releaseConfinement(domain);
       domain.setState(DomainState.SHUTOFF, StateReason.FAILED);
+      if (HostPorts.isForwardFailure(detail)) {
+        // Taken between the check above and QEMU's bind: which one, only QEMU's log knows.
+        throw portInUse(domain, HostPorts.firstTaken(spec.nics())
+            .map(QemuSpec.HostForward::hostPort).orElse(0));
+      }
       throw new InternalException("QEMU failed to start domain '" + domain.name() + "': "
           + detail, e);
     }
+  }
+
+  private static CryoException portInUse(Domain domain, int port) {
+    String which = port == 0 ? "a host port" : "host port " + port;
+    return new CryoException(Reason.HOST_PORT_IN_USE, "domain '" + domain.name() + "' forwards "
+        + which + " (<portForward>), which another program holds on this host; free it or "
+        + "forward another port (a guest moving between two servers on one host needs another "
+        + "port on the target: restore it with a replacement XML)")
+        .with("domain", domain.name()).with("port", Integer.toString(port));
   }
 
   /**

@@ -7,11 +7,13 @@ import dev.cryo.server.qemu.QemuSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Maps a validated {@link DomainDef} onto a {@link QemuSpec}: resolves the machine alias and the
- * accelerator, and fills in the devices libvirt adds when the XML does not mention them (a USB
- * controller and a virtio balloon), so that Cryo and libvirt give QEMU the same device set.
+ * accelerator, expands port forward ranges, and fills in the devices libvirt adds when the XML
+ * does not mention them (a USB controller and a virtio balloon), so that Cryo and libvirt give
+ * QEMU the same device set.
  */
 final class QemuSpecs {
   private QemuSpecs() {}
@@ -37,7 +39,32 @@ final class QemuSpecs {
         os == null ? null : os.getCmdline(),
         disks,
         !"none".equals(usbModel),
-        !"none".equals(balloon));
+        !"none".equals(balloon),
+        nics(devices == null ? List.of() : devices.getInterfaces()));
+  }
+
+  private static List<QemuSpec.Nic> nics(List<InterfaceDef> interfaces) {
+    List<QemuSpec.Nic> nics = new ArrayList<>();
+    for (InterfaceDef nic : interfaces) {
+      List<QemuSpec.HostForward> forwards = new ArrayList<>();
+      for (InterfaceDef.PortForward f : nic.portForwards) {
+        for (InterfaceDef.Range r : f.ranges) {
+          int start = Integer.parseInt(r.start);
+          int end = r.end == null ? start : Integer.parseInt(r.end);
+          int to = r.to == null ? start : Integer.parseInt(r.to);
+          for (int port = start; port <= end; port++) {
+            forwards.add(new QemuSpec.HostForward("udp".equals(f.proto), f.address, port,
+                to + port - start));
+          }
+        }
+      }
+      String network = nic.ips.isEmpty() ? null
+          : nic.ips.get(0).address + "/" + nic.ips.get(0).prefix;
+      nics.add(new QemuSpec.Nic(nics.size(), nic.getMac(),
+          QemuSpec.NicModel.valueOf(nic.getModel().toUpperCase(Locale.ROOT)), network, forwards,
+          nic.isLinkUp()));
+    }
+    return nics;
   }
 
   /**

@@ -93,7 +93,13 @@ public enum Reason {
    */
   OBJECT_STORE_DENIED(ErrorKind.DENIED),
   /** The configured bucket does not exist in the object store. Metadata: {@code bucket}. */
-  BUCKET_NOT_FOUND(ErrorKind.WRONG_STATE);
+  BUCKET_NOT_FOUND(ErrorKind.WRONG_STATE),
+  /**
+   * A host port the domain's {@code <portForward>} names is taken by another program (or by this
+   * guest's own QEMU while it moves to another server on the same host): forward another port.
+   * Metadata: {@code domain}, {@code port}.
+   */
+  HOST_PORT_IN_USE(ErrorKind.WRONG_STATE);
 
   /** The {@code google.rpc.ErrorInfo.domain} of every Cryo reason. */
   public static final String DOMAIN = "cryo.dev";

@@ -1,5 +1,6 @@
 package dev.cryo.server.qemu;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,6 +81,30 @@ public final class QemuCommandLine {
       if (i == 0 && spec.kernel() == null) {
         device.addProperty("bootindex", 1);
       }
+      add(argv, "-device", device.toString());
+    }
+    for (QemuSpec.Nic nic : spec.nics()) {
+      JsonObject netdev = new JsonObject();
+      netdev.addProperty("type", "user");
+      netdev.addProperty("id", nic.netdevId());
+      if (nic.network() != null) {
+        netdev.addProperty("net", nic.network());
+      }
+      if (!nic.forwards().isEmpty()) {
+        JsonArray forwards = new JsonArray();
+        for (QemuSpec.HostForward forward : nic.forwards()) {
+          JsonObject str = new JsonObject();
+          str.addProperty("str", forward.hostfwd());
+          forwards.add(str);
+        }
+        netdev.add("hostfwd", forwards);
+      }
+      add(argv, "-netdev", netdev.toString());
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", nic.model().qemuDevice());
+      device.addProperty("netdev", nic.netdevId());
+      device.addProperty("id", nic.deviceId());
+      device.addProperty("mac", nic.mac());
       add(argv, "-device", device.toString());
     }
     add(argv, "-chardev", "socket,id=charserial0,path=" + escape(run.consoleSocket().toString())

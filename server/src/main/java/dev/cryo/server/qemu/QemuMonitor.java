@@ -197,6 +197,11 @@ public final class QemuMonitor implements AutoCloseable {
     call("system_powerdown", null);
   }
 
+  /** {@code set_link}: plugs or unplugs a network card's cable, by its QOM id. */
+  public void setLink(String deviceId, boolean up) {
+    call("set_link", QmpJson.object("name", deviceId, "up", up));
+  }
+
   // ---- migration -------------------------------------------------------------------------------
 
   /** {@code migrate-set-capabilities}. */

@@ -21,6 +21,7 @@ import java.util.Objects;
  * @param disks virtio-blk disks in guest order
  * @param usbController whether the machine gets its default USB controller
  * @param memballoon whether to add a virtio balloon device
+ * @param nics network cards in guest order
  */
 public record QemuSpec(
     String name,
@@ -34,7 +35,8 @@ public record QemuSpec(
     String cmdline,
     List<Disk> disks,
     boolean usbController,
-    boolean memballoon) {
+    boolean memballoon,
+    List<Nic> nics) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -48,6 +50,7 @@ public record QemuSpec(
       throw new IllegalArgumentException("vcpus must be positive: " + vcpus);
     }
     disks = List.copyOf(disks);
+    nics = List.copyOf(nics);
   }
 
   /** The accelerators QEMU can run a guest with. */
@@ -107,6 +110,80 @@ public record QemuSpec(
     /** QOM id of the guest device. */
     public String deviceId() {
       return "virtio-" + target;
+    }
+  }
+
+  /** Network card models, by the QEMU device that emulates them. */
+  public enum NicModel {
+    VIRTIO("virtio-net-pci"),
+    E1000E("e1000e"),
+    E1000("e1000"),
+    RTL8139("rtl8139");
+
+    private final String qemuDevice;
+
+    NicModel(String qemuDevice) {
+      this.qemuDevice = qemuDevice;
+    }
+
+    /** The {@code -device} driver name. */
+    public String qemuDevice() {
+      return qemuDevice;
+    }
+  }
+
+  /**
+   * One network card on QEMU's user-mode network. Its QOM ids follow libvirt's ({@code net0},
+   * {@code hostnet0}) so that QMP commands such as {@code set_link} address it the same way.
+   *
+   * @param index position among the guest's cards, from 0
+   * @param mac the card's MAC address
+   * @param model what the guest sees
+   * @param network the IPv4 network QEMU serves, e.g. {@code 10.0.3.0/24}, or null for QEMU's
+   *     default 10.0.2.0/24
+   * @param forwards host ports that reach the guest
+   * @param linkUp whether the link starts up
+   */
+  public record Nic(
+      int index,
+      String mac,
+      NicModel model,
+      String network,
+      List<HostForward> forwards,
+      boolean linkUp) {
+    public Nic {
+      Objects.requireNonNull(mac, "mac");
+      Objects.requireNonNull(model, "model");
+      forwards = List.copyOf(forwards);
+    }
+
+    /** QOM id of the guest device. */
+    public String deviceId() {
+      return "net" + index;
+    }
+
+    /** Id of the host side ({@code -netdev}). */
+    public String netdevId() {
+      return "hostnet" + index;
+    }
+  }
+
+  /**
+   * A host port that reaches a guest port.
+   *
+   * @param udp UDP rather than TCP
+   * @param hostAddress the host address to listen on, or null for all
+   */
+  public record HostForward(boolean udp, String hostAddress, int hostPort, int guestPort) {
+    /** In QEMU's {@code hostfwd} syntax, e.g. {@code tcp:127.0.0.1:8080-:80}. */
+    public String hostfwd() {
+      return (udp ? "udp" : "tcp")
+          + ":"
+          + (hostAddress == null ? "" : hostAddress)
+          + ":"
+          + hostPort
+          + "-:"
+          + guestPort;
     }
   }
 }

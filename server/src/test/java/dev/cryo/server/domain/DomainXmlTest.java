@@ -82,7 +82,7 @@ class DomainXmlTest {
         .isEqualTo(resource("virsh-dumpxml-debian12.warnings.txt").lines().toList())
         .contains("ignored attribute /domain/@id (line 1)",
             "ignored element /domain/features (line 22)",
-            "ignored element /domain/devices/interface (line 58)",
+            "ignored element /domain/devices/interface/address (line 62)",
             "ignored attribute /domain/devices/disk/source/@index (line 45)");
     DomainDef def = parsed.def();
     assertThat(def.getDevices().getEmulator()).isEqualTo("/usr/bin/qemu-system-x86_64");
@@ -317,7 +317,90 @@ class DomainXmlTest {
         rejection("<serial type='pty'/>", "<serial type='tcp'/>",
             "serial type 'tcp' is not supported; use 'pty'"),
         rejection("<memballoon model='none'/>", "<memballoon model='xen'/>",
-            "memballoon model 'xen' is not supported; use 'none' or 'virtio'"));
+            "memballoon model 'xen' is not supported; use 'none' or 'virtio'"),
+        rejection("<serial type='pty'/>", "<interface type='network'/><serial type='pty'/>",
+            "interface #1: type 'network' is not supported; use type='user'"),
+        rejection("<serial type='pty'/>", nic("<mac address='52:54:00:zz:00:01'/>"),
+            "interface #1: mac address '52:54:00:zz:00:01' is not six hex pairs"),
+        rejection("<serial type='pty'/>", nic("<mac address='01:00:5e:00:00:01'/>"),
+            "mac address '01:00:5e:00:00:01' is a multicast address"),
+        rejection("<serial type='pty'/>", nic("<mac address='52:54:00:00:00:01'/>")
+                + nic("<mac address='52:54:00:00:00:01'/>"),
+            "interface #2: mac address 52:54:00:00:00:01 is used by another interface"),
+        rejection("<serial type='pty'/>", nic("<model type='pcnet'/>"),
+            "interface #1: model 'pcnet' is not supported; use one of virtio, e1000e, e1000"),
+        rejection("<serial type='pty'/>", nic("<link state='sideways'/>"),
+            "link state 'sideways' is not known; use 'up' or 'down'"),
+        rejection("<serial type='pty'/>", nic("<ip family='ipv6' address='fd00::'/>"),
+            "ip family 'ipv6' is not supported; use 'ipv4'"),
+        rejection("<serial type='pty'/>", nic("<ip address='10.0.300.0'/>"),
+            "ip address '10.0.300.0' is not an IPv4 address"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='sctp'><range start='1'/>"
+                + "</portForward>"),
+            "portForward: proto 'sctp' is not supported; use proto='tcp' or proto='udp'"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp'/>"),
+            "portForward: has no <range"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp'>"
+                + "<range start='70000' to='80'/></portForward>"),
+            "range start '70000' is not a number from 1 to 65535"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp'>"
+                + "<range start='8080' end='8000'/></portForward>"),
+            "range end '8000' is not a number from 8080 to 65535"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp'>"
+                + "<range start='8080' exclude='yes'/></portForward>"),
+            "exclude ranges are not supported"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp' dev='eth0'>"
+                + "<range start='8080'/></portForward>"),
+            "dev 'eth0' is not supported by QEMU's user network"),
+        rejection("<serial type='pty'/>", nic("<portForward proto='tcp'><range start='8080'/>"
+                + "</portForward>") + nic("<portForward proto='tcp'>"
+                + "<range start='8000' end='8090' to='80'/></portForward>"),
+            "interface #2: portForward: host tcp port 8080 is forwarded twice"));
+  }
+
+  private static String nic(String content) {
+    return "<interface type='user'>" + content + "</interface>";
+  }
+
+  @Test
+  void parse_interface_defaultsWrittenAsLibvirtDoes() {
+    String xml = MINIMAL.replace("<serial type='pty'/>", "<interface/>"
+        + "<interface type='user'><mac address='52:54:00:AB:CD:EF'/>"
+        + "<ip address='10.0.3.0'/>"
+        + "<portForward proto='tcp' address='127.0.0.1'>"
+        + "<range start='8080' end='8081' to='80'/>"
+        + "</portForward><model type='virtio'/><link state='down'/></interface>"
+        + "<serial type='pty'/>");
+
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    List<InterfaceDef> nics = parsed.def().getDevices().getInterfaces();
+
+    assertThat(parsed.warnings()).isEmpty();
+    assertThat(nics.get(0).getType()).isEqualTo("user");
+    assertThat(nics.get(0).getModel()).isEqualTo("rtl8139");
+    assertThat(nics.get(0).getMac()).matches("52:54:00(:[0-9a-f]{2}){3}");
+    assertThat(nics.get(0).isLinkUp()).isTrue();
+    assertThat(nics.get(1).getMac()).isEqualTo("52:54:00:ab:cd:ef");
+    assertThat(nics.get(1).isLinkUp()).isFalse();
+    String formatted = DomainXml.format(parsed.def());
+    assertThat(formatted)
+        .contains("<mac address=\"" + nics.get(0).getMac() + "\"/>")
+        .contains("<model type=\"rtl8139\"/>")
+        .contains("<ip family=\"ipv4\" address=\"10.0.3.0\" prefix=\"24\"/>")
+        .contains("<range start=\"8080\" end=\"8081\" to=\"80\"/>");
+    // The generated MAC is kept: the stored XML gives the same card on every start and host.
+    assertThat(DomainXml.parse(formatted).def().getDevices().getInterfaces().get(0).getMac())
+        .isEqualTo(nics.get(0).getMac());
+  }
+
+  @Test
+  void parse_interfaces_eachGetsItsOwnGeneratedMac() {
+    String xml = MINIMAL.replace("<serial type='pty'/>",
+        "<interface type='user'/>".repeat(8) + "<serial type='pty'/>");
+
+    List<InterfaceDef> nics = DomainXml.parse(xml).def().getDevices().getInterfaces();
+
+    assertThat(nics.stream().map(InterfaceDef::getMac).distinct()).hasSize(8);
   }
 
   @ParameterizedTest

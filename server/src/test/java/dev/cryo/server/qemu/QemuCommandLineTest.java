@@ -14,10 +14,14 @@ class QemuCommandLineTest {
   private static final RunDir RUN = new RunDir(Path.of("/run/cryo/u1"));
 
   private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel) {
+    return spec(disks, kernel, List.of());
+  }
+
+  private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel, List<QemuSpec.Nic> nics) {
     return new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 131072, 2,
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
         kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, false,
-        false);
+        false, nics);
   }
 
   @Test
@@ -77,7 +81,9 @@ class QemuCommandLineTest {
   @Test
   void build_hostileValues_cannotInjectOptions() {
     QemuSpec hostile = new QemuSpec("evil,chardev=x", "c7a5fdbd-edaf-9455-926a-d65c16db1809",
-        65536, 1, "pc", QemuSpec.Accelerator.TCG, null, null, null, List.of(), true, true);
+        65536, 1, "pc", QemuSpec.Accelerator.TCG, null, null, null, List.of(), true, true,
+        List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
+            List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true)));
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
@@ -85,6 +91,24 @@ class QemuCommandLineTest {
         .contains("unix:/tmp/a,,server=off/qmp.sock,server=on,wait=off")
         .contains("virtio-balloon-pci,id=balloon0")
         .contains("pc,dump-guest-core=off");
+    // A value inside a JSON string stays one forward: QEMU's JSON parser sees no option syntax.
+    assertThat(values(argv, "-netdev").get(0).getAsJsonArray("hostfwd")).hasSize(1);
+  }
+
+  @Test
+  void build_nics_userNetdevAndDeviceAsLibvirtNamesThem() {
+    QemuSpec.Nic nic = new QemuSpec.Nic(1, "52:54:00:12:34:56", QemuSpec.NicModel.E1000E,
+        "10.0.3.0/24", List.of(new QemuSpec.HostForward(false, "127.0.0.1", 8080, 80),
+            new QemuSpec.HostForward(true, null, 5353, 53)), true);
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null, List.of(nic)),
+        RUN, QemuCommandLine.Incoming.NONE);
+    JsonObject netdev = values(argv, "-netdev").get(0);
+    assertThat(netdev.toString()).isEqualTo("{\"type\":\"user\",\"id\":\"hostnet1\","
+        + "\"net\":\"10.0.3.0/24\",\"hostfwd\":[{\"str\":\"tcp:127.0.0.1:8080-:80\"},"
+        + "{\"str\":\"udp::5353-:53\"}]}");
+    JsonObject device = values(argv, "-device").get(0);
+    assertThat(device.toString()).isEqualTo("{\"driver\":\"e1000e\",\"netdev\":\"hostnet1\","
+        + "\"id\":\"net1\",\"mac\":\"52:54:00:12:34:56\"}");
   }
 
   private static List<JsonObject> values(List<String> argv, String option) {
