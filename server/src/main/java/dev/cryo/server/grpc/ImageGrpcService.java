@@ -98,9 +98,10 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       try {
         SaveJob.Result result = switch (req.getDestinationCase()) {
           case PATH -> images.save().toFile(caller, req.getName(), path, options, progress, cancel);
-          case MANAGED_SAVE -> images.managed().save(caller, req.getName(), options, progress, cancel);
-          case OBJECT_KEY -> images.save().toObject(caller, req.getName(), object, options, progress,
+          case MANAGED_SAVE -> images.managed().save(caller, req.getName(), options, progress,
               cancel);
+          case OBJECT_KEY -> images.save().toObject(caller, req.getName(), object, options,
+              progress, cancel);
           default -> {
             try (ChunkingOutputStream chunks = new ChunkingOutputStream(gate)) {
               SaveJob.Result r = images.save().toStream(caller, req.getName(), chunks, options,
@@ -254,7 +255,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
       case PATH -> images.facts().info(caller, images.roots().existing(req.getPath()));
       // The caller's own bytes: nothing of anyone else's to reveal.
       case HEAD -> images.facts().info(req.getHead().toByteArray());
-      case MANAGED_SAVE_NAME -> images.facts().info(caller, managed(caller, req.getManagedSaveName()));
+      case MANAGED_SAVE_NAME ->
+          images.facts().info(caller, managed(caller, req.getManagedSaveName()));
       case OBJECT_KEY -> images.facts().info(caller, images.objects().resolve(req.getObjectKey()));
       default -> throw new InvalidArgumentException(
           "GetImageInfoRequest needs a source: path, head, managed_save_name or object_key");
@@ -298,7 +300,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   }
 
   @Override
-  public void getManagedSave(GetManagedSaveRequest req, StreamObserver<GetManagedSaveResponse> out) {
+  public void getManagedSave(GetManagedSaveRequest req,
+      StreamObserver<GetManagedSaveResponse> out) {
     Principal caller = CallPrincipal.require();
     Path p = images.domains().managedSavePath(caller, req.getName());
     long size;
