@@ -9,7 +9,7 @@ import dev.cryo.server.domain.Domains;
 import dev.cryo.server.grpc.CallsInFlight;
 import dev.cryo.server.grpc.CoreServices;
 import dev.cryo.server.grpc.GrpcServices;
-import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.jobs.ImageJobs;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuCgroups;
 import dev.cryo.server.qemu.QemuConfinement;
@@ -217,26 +217,24 @@ public final class CryoServer implements AutoCloseable {
     // A stream that ends cancels its check: do not keep it (and its call) until it was due.
     stallTimer.setRemoveOnCancelPolicy(true);
     resources.add(stallTimer::shutdownNow);
-    ImageRoots roots = domains.imageRoots();
     Checkpoints checkpoints = new Checkpoints(domains, Clock.systemUTC());
     ObjectStore objects = null;
     if (config.objectStore() != null) {
       objects = ObjectStore.open(config.objectStore());
       resources.add(objects);
     }
-    SaveRestore saveRestore =
-        new SaveRestore(domains, roots, config.requireVerifiedImages(), objects);
+    ImageJobs images = new ImageJobs(domains, config.requireVerifiedImages(), objects);
     Snapshots snapshots =
         new Snapshots(
             domains,
             QemuImg.besides(domains.qemuBinary()),
-            saveRestore,
+            images,
             checkpoints::requireNoCheckpointsForRevert,
             config.failPoints());
     snapshots.recover();
     return new CoreServices(
         domains,
-        saveRestore,
+        images,
         snapshots,
         checkpoints,
         new Backups(domains, checkpoints, backupExecutor),

@@ -3,7 +3,7 @@ package dev.cryo.server.grpc;
 import dev.cryo.server.checkpoint.Backups;
 import dev.cryo.server.checkpoint.Checkpoints;
 import dev.cryo.server.domain.Domains;
-import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.jobs.ImageJobs;
 import dev.cryo.server.snapshot.Snapshots;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
@@ -20,7 +20,7 @@ import java.util.concurrent.ScheduledExecutorService;
  */
 public record CoreServices(
     Domains domains,
-    SaveRestore images,
+    ImageJobs images,
     Snapshots snapshots,
     Checkpoints checkpoints,
     Backups backups,

@@ -68,8 +68,8 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
   }
 
   /**
-   * Starts a domain. The image service plugs in here so that a start restores a managed save, as
-   * libvirt's does.
+   * Starts a domain. {@link dev.cryo.server.jobs.ManagedSave#start} plugs in here so that a start
+   * restores a managed save, as libvirt's does.
    */
   interface DomainStarter {
     DomainInfo start(Principal caller, String name, boolean paused, boolean forceBoot);

@@ -41,8 +41,8 @@ public final class GrpcServices {
     ImageGrpcService images = new ImageGrpcService(core.images(), core.imageExecutor(),
         core.streamLimits(), core.stallTimer());
     List<BindableService> services = List.of(
-        new DomainGrpcService(core.domains(), images.starter(), core.streamLimits(),
-            core.stallTimer()),
+        new DomainGrpcService(core.domains(), core.images().managed()::start,
+            core.streamLimits(), core.stallTimer()),
         images.aliasing(),
         new SnapshotGrpcService(core.snapshots()),
         new CheckpointGrpcService(core.checkpoints()),

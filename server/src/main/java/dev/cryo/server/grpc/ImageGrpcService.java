@@ -7,12 +7,10 @@ import dev.cryo.api.v1.GetImageInfoResponse;
 import dev.cryo.api.v1.GetManagedSaveRequest;
 import dev.cryo.api.v1.GetManagedSaveResponse;
 import dev.cryo.api.v1.ImageServiceGrpc;
-import dev.cryo.api.v1.ImageVerification;
 import dev.cryo.api.v1.RemoveManagedSaveRequest;
 import dev.cryo.api.v1.RemoveManagedSaveResponse;
 import dev.cryo.api.v1.RestoreDomainRequest;
 import dev.cryo.api.v1.RestoreDomainResponse;
-import dev.cryo.api.v1.RestoreOptions;
 import dev.cryo.api.v1.SaveDomainRequest;
 import dev.cryo.api.v1.SaveDomainResponse;
 import dev.cryo.api.v1.SavePhase;
@@ -25,7 +23,9 @@ import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.image.Compression;
 import dev.cryo.server.image.ImageXml;
 import dev.cryo.server.image.SaveImageFile;
-import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.jobs.Cancel;
+import dev.cryo.server.jobs.ImageJobs;
+import dev.cryo.server.jobs.SaveJob;
 import dev.cryo.server.store.ObjectStore;
 import io.grpc.BindableService;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -35,20 +35,16 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * cryo.v1.ImageService: proto in, {@link SaveRestore} call on the service's own executor, proto
- * out. Image bytes flow through a {@link StreamGate} both ways.
+ * cryo.v1.ImageService: proto in, a call of one of the {@link ImageJobs} on the service's own
+ * executor, proto out. Image bytes flow through a {@link StreamGate} both ways; a restore's
+ * messages are taken in order by its {@link RestoreDomainCall}.
  */
 final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
-  /** Chunks a restore asks for ahead of the one it is reading. */
-  private static final int RESTORE_WINDOW = 16;
-
-  private final SaveRestore images;
+  private final ImageJobs images;
   private final ExecutorService executor;
   private final StreamLimits limits;
   private final ScheduledExecutorService stallTimer;
@@ -56,7 +52,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   private final AliasingMarshaller<RestoreDomainRequest> restoreRequests =
       new AliasingMarshaller<>(RestoreDomainRequest.getDefaultInstance());
 
-  ImageGrpcService(SaveRestore images, ExecutorService executor, StreamLimits limits,
+  ImageGrpcService(ImageJobs images, ExecutorService executor, StreamLimits limits,
       ScheduledExecutorService stallTimer) {
     this.images = images;
     this.executor = executor;
@@ -70,23 +66,6 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         restoreRequests);
   }
 
-  /** {@code StartDomain}: restores a managed save if there is one, as libvirt does. */
-  DomainGrpcService.DomainStarter starter() {
-    return (caller, name, paused, forceBoot) -> {
-      Path managed = images.domains().managedSavePath(caller, name);
-      if (Files.exists(managed)) {
-        if (forceBoot) {
-          images.removeManagedSave(caller, name);
-        } else {
-          return images.restoreManaged(caller, name, new SaveRestore.RestoreOptions(
-              paused ? SaveRestore.Start.PAUSED : SaveRestore.Start.RUNNING, null),
-              new SaveRestore.Cancel()).domain();
-        }
-      }
-      return images.domains().start(caller, name, paused);
-    };
-  }
-
   // ---- save --------------------------------------------------------------------------------
 
   @Override
@@ -95,10 +74,10 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     StreamGate<SaveDomainResponse> gate = StreamGate.serverStream(
         (ServerCallStreamObserver<SaveDomainResponse>) out, limits, stallTimer,
         SaveDomainResponse::getSerializedSize, "the save of '" + req.getName() + "'");
-    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    Cancel cancel = new Cancel();
     // A cancel, a stall or a failure stops QEMU's migration; the save resumes the guest.
     gate.onStop(why -> cancel.cancel());
-    SaveRestore.SaveOptions options = saveOptions(req);
+    SaveJob.Options options = saveOptions(req);
     Path path = switch (req.getDestinationCase()) {
       case PATH -> images.roots().forWriting(req.getPath());
       case MANAGED_SAVE, STREAM, OBJECT_KEY -> null;
@@ -110,21 +89,22 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
         ? images.objects().resolve(req.getObjectKey()) : null;
     // NOT_FOUND now, on the call, rather than after the stream has begun.
     images.domains().get(caller, req.getName());
-    SaveRestore.ProgressListener progress = (phase, done, total, rate) ->
+    SaveJob.ProgressListener progress = (phase, done, total, rate) ->
         gate.offerIfReady(SaveDomainResponse.newBuilder().setProgress(SaveProgress.newBuilder()
             .setPhase(SavePhase.forNumber(phase.ordinal() + 1))
             .setProcessedBytes(done).setEstimatedTotalBytes(total)
             .setRateBytesPerSecond(rate)).build());
     executor.execute(() -> {
       try {
-        SaveRestore.SaveResult result = switch (req.getDestinationCase()) {
-          case PATH -> images.saveToFile(caller, req.getName(), path, options, progress, cancel);
-          case MANAGED_SAVE -> images.saveManaged(caller, req.getName(), options, progress, cancel);
-          case OBJECT_KEY -> images.saveToObject(caller, req.getName(), object, options, progress,
+        SaveJob.Result result = switch (req.getDestinationCase()) {
+          case PATH -> images.save().toFile(caller, req.getName(), path, options, progress, cancel);
+          case MANAGED_SAVE -> images.managed().save(caller, req.getName(), options, progress,
               cancel);
+          case OBJECT_KEY -> images.save().toObject(caller, req.getName(), object, options,
+              progress, cancel);
           default -> {
             try (ChunkingOutputStream chunks = new ChunkingOutputStream(gate)) {
-              SaveRestore.SaveResult r = images.saveToStream(caller, req.getName(), chunks, options,
+              SaveJob.Result r = images.save().toStream(caller, req.getName(), chunks, options,
                   progress, cancel);
               chunks.flush();
               yield r;
@@ -142,17 +122,17 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     });
   }
 
-  private static SaveRestore.SaveOptions saveOptions(SaveDomainRequest req) {
+  private static SaveJob.Options saveOptions(SaveDomainRequest req) {
     if (req.getName().isEmpty()) {
       throw new InvalidArgumentException("SaveDomainRequest.name is required");
     }
-    SaveRestore.After after = switch (req.getAfter()) {
-      case AFTER_SAVE_UNSPECIFIED, AFTER_SAVE_STOP -> SaveRestore.After.STOP;
-      case AFTER_SAVE_CONTINUE -> SaveRestore.After.CONTINUE;
-      case AFTER_SAVE_PAUSED -> SaveRestore.After.PAUSED;
+    SaveJob.After after = switch (req.getAfter()) {
+      case AFTER_SAVE_UNSPECIFIED, AFTER_SAVE_STOP -> SaveJob.After.STOP;
+      case AFTER_SAVE_CONTINUE -> SaveJob.After.CONTINUE;
+      case AFTER_SAVE_PAUSED -> SaveJob.After.PAUSED;
       default -> throw new InvalidArgumentException("unknown after value " + req.getAfterValue());
     };
-    return new SaveRestore.SaveOptions(fromProto(req.getCompression()),
+    return new SaveJob.Options(fromProto(req.getCompression()),
         req.getCompressionLevel(), after, req.getLive());
   }
 
@@ -183,7 +163,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     };
   }
 
-  private static SaveSummary summary(SaveRestore.SaveResult r) {
+  private static SaveSummary summary(SaveJob.Result r) {
     SaveSummary.Builder b = SaveSummary.newBuilder()
         .setImageBytes(r.imageBytes())
         .setPayloadBytes(r.payload().storedBytes())
@@ -262,141 +242,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
     StreamGate<RestoreDomainResponse> gate = StreamGate.clientStream(
         (ServerCallStreamObserver<RestoreDomainResponse>) out, limits, stallTimer,
         RestoreDomainResponse::getSerializedSize, "the restore");
-    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
-    ChunkQueueInputStream chunks = new ChunkQueueInputStream(gate, limits.maxImageBytes());
-    AtomicReference<ImageXml.Digest> trailer = new AtomicReference<>();
-    // A cancel, a stall or a failure stops the restore, which kills its half-restored QEMU.
-    gate.onStop(why -> {
-      cancel.cancel();
-      chunks.fail(why);
-    });
-    return new StreamObserver<>() {
-      /** Only touched on the call's serialized listener thread. */
-      private boolean started;
-      private boolean streamSource;
-      private boolean trailerSeen;
-
-      @Override
-      public void onNext(RestoreDomainRequest req) {
-        boolean queued = false;
-        try {
-          if (gate.ended()) {
-            return;
-          }
-          switch (req.getPartCase()) {
-            case OPTIONS -> {
-              if (started) {
-                throw new InvalidArgumentException("RestoreOptions may only come first");
-              }
-              started = true;
-              gate.awaitingClient(false);
-              begin(req.getOptions());
-            }
-            case CHUNK -> {
-              requireStream();
-              if (trailerSeen) {
-                throw new InvalidArgumentException("image chunk after the trailer");
-              }
-              queued = true;
-              chunks.offer(req.getChunk(), () -> restoreRequests.release(req));
-            }
-            case TRAILER -> {
-              requireStream();
-              trailerSeen = true;
-              trailer.set(new ImageXml.Digest(req.getTrailer().getSha256(),
-                  req.getTrailer().getPayloadBytes()));
-              gate.request(1);
-            }
-            default -> throw new InvalidArgumentException("empty RestoreDomainRequest");
-          }
-        } catch (RuntimeException e) {
-          // Ends the call with e's status; the stop actions end the restore, if it began.
-          gate.fail(e);
-        } finally {
-          if (!queued) {
-            // Chunks are released by the queue; options and trailer were copied out of theirs.
-            restoreRequests.release(req);
-          }
-        }
-      }
-
-      private void requireStream() {
-        if (!started) {
-          throw new InvalidArgumentException("the first RestoreDomainRequest must hold options");
-        }
-        if (!streamSource) {
-          throw new InvalidArgumentException("image chunks sent, but the options name another "
-              + "source; set options.stream to send the image on this call");
-        }
-      }
-
-      private void begin(RestoreOptions o) {
-        SaveRestore.Start start = switch (o.getStart()) {
-          case RESTORE_START_UNSPECIFIED -> SaveRestore.Start.AS_SAVED;
-          case RESTORE_START_RUNNING -> SaveRestore.Start.RUNNING;
-          case RESTORE_START_PAUSED -> SaveRestore.Start.PAUSED;
-          default -> throw new InvalidArgumentException("unknown start " + o.getStartValue());
-        };
-        SaveRestore.RestoreOptions options = new SaveRestore.RestoreOptions(start,
-            o.getReplacementXml(), o.getRequireVerified());
-        Runnable work = switch (o.getSourceCase()) {
-          case STREAM -> {
-            streamSource = true;
-            gate.request(RESTORE_WINDOW);
-            yield () -> finish(images.restoreFromStream(caller, chunks,
-                () -> Optional.ofNullable(trailer.get()), options, cancel));
-          }
-          case PATH -> {
-            Path path = images.roots().existing(o.getPath());
-            yield () -> finish(images.restoreFromFile(caller, path, options, cancel));
-          }
-          case MANAGED_SAVE_NAME -> {
-            // NOT_FOUND now for a domain the caller does not see, before any work is queued.
-            images.domains().managedSavePath(caller, o.getManagedSaveName());
-            yield () -> finish(images.restoreManaged(caller, o.getManagedSaveName(), options,
-                cancel));
-          }
-          case OBJECT_KEY -> {
-            ObjectStore.Location loc = images.objects().resolve(o.getObjectKey());
-            yield () -> finish(images.restoreFromObject(caller, loc, options, cancel));
-          }
-          default -> throw new InvalidArgumentException(
-              "RestoreOptions needs a source: stream, path, managed_save_name or object_key");
-        };
-        executor.execute(() -> {
-          try {
-            work.run();
-          } catch (Throwable t) {
-            gate.fail(t);
-          } finally {
-            chunks.close();
-          }
-        });
-      }
-
-      private void finish(SaveRestore.RestoreResult r) {
-        gate.offer(RestoreDomainResponse.newBuilder()
-            .setDomain(DomainProtos.toProto(r.domain()))
-            .addAllWarnings(r.warnings())
-            .setVerified(r.verified())
-            .setVerification(r.verified() ? ImageVerification.IMAGE_VERIFICATION_VERIFIED
-                : ImageVerification.IMAGE_VERIFICATION_UNVERIFIED)
-            .setPayloadBytes(r.payloadBytes())
-            .setDuration(toProto(r.duration()))
-            .build());
-        gate.complete();
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        // The client cancelled: the gate's cancel handler has stopped the restore.
-      }
-
-      @Override
-      public void onCompleted() {
-        chunks.end();
-      }
-    };
+    return new RestoreDomainCall(caller, gate, limits.maxImageBytes(), images, executor,
+        restoreRequests::release);
   }
 
   // ---- facts and managed save --------------------------------------------------------------
@@ -405,11 +252,12 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   public void getImageInfo(GetImageInfoRequest req, StreamObserver<GetImageInfoResponse> out) {
     Principal caller = CallPrincipal.require();
     SaveImageFile.Info info = switch (req.getSourceCase()) {
-      case PATH -> images.info(caller, images.roots().existing(req.getPath()));
+      case PATH -> images.facts().info(caller, images.roots().existing(req.getPath()));
       // The caller's own bytes: nothing of anyone else's to reveal.
-      case HEAD -> images.info(req.getHead().toByteArray());
-      case MANAGED_SAVE_NAME -> images.info(caller, managed(caller, req.getManagedSaveName()));
-      case OBJECT_KEY -> images.info(caller, images.objects().resolve(req.getObjectKey()));
+      case HEAD -> images.facts().info(req.getHead().toByteArray());
+      case MANAGED_SAVE_NAME ->
+          images.facts().info(caller, managed(caller, req.getManagedSaveName()));
+      case OBJECT_KEY -> images.facts().info(caller, images.objects().resolve(req.getObjectKey()));
       default -> throw new InvalidArgumentException(
           "GetImageInfoRequest needs a source: path, head, managed_save_name or object_key");
     };
@@ -438,7 +286,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
           "UpdateImageXmlRequest needs a target: path or managed_save_name");
     };
     out.onNext(UpdateImageXmlResponse.newBuilder()
-        .setXml(images.updateXml(caller, path, req.getXml())).build());
+        .setXml(images.facts().updateXml(caller, path, req.getXml())).build());
     out.onCompleted();
   }
 
@@ -452,7 +300,8 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   }
 
   @Override
-  public void getManagedSave(GetManagedSaveRequest req, StreamObserver<GetManagedSaveResponse> out) {
+  public void getManagedSave(GetManagedSaveRequest req,
+      StreamObserver<GetManagedSaveResponse> out) {
     Principal caller = CallPrincipal.require();
     Path p = images.domains().managedSavePath(caller, req.getName());
     long size;
@@ -470,7 +319,7 @@ final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBase {
   public void removeManagedSave(RemoveManagedSaveRequest req,
       StreamObserver<RemoveManagedSaveResponse> out) {
     Principal caller = CallPrincipal.require();
-    if (!images.removeManagedSave(caller, req.getName())) {
+    if (!images.managed().remove(caller, req.getName())) {
       throw new dev.cryo.server.error.NotFoundException("domain '" + req.getName()
           + "' has no managed save image");
     }

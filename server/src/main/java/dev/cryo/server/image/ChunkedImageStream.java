@@ -30,7 +30,7 @@ public abstract class ChunkedImageStream extends InputStream {
     }
 
     /** Fresh views of the buffers, positioned at their start. */
-    ByteBuffer[] views() {
+    public ByteBuffer[] views() {
       ByteBuffer[] v = new ByteBuffer[buffers.length];
       for (int i = 0; i < v.length; i++) {
         v[i] = buffers[i].duplicate();

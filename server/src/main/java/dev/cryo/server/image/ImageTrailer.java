@@ -59,7 +59,7 @@ public record ImageTrailer(long payloadBytes, long migrationBytes, String sha256
    * Most stored bytes a trailer's codec unit takes (measured: 46 zstd to 96 xz for the record;
    * the bound leaves room for any codec setting).
    */
-  static final int MAX_UNIT_BYTES = 4096;
+  public static final int MAX_UNIT_BYTES = 4096;
 
   public ImageTrailer {
     if (payloadBytes < 0 || migrationBytes < 0) {
@@ -82,7 +82,7 @@ public record ImageTrailer(long payloadBytes, long migrationBytes, String sha256
   }
 
   /** The record as a unit of {@code compression}, to append after the payload's unit. */
-  byte[] unit(Compression compression) {
+  public byte[] unit(Compression compression) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(256);
     try (OutputStream codec = compression.compress(out, 0)) {
       codec.write(encode());
@@ -132,7 +132,7 @@ public record ImageTrailer(long payloadBytes, long migrationBytes, String sha256
    * @param payloadBytes all stored bytes of the payload, trailer included
    * @return the trailer, checked to end exactly where its unit ends
    */
-  static Optional<ImageTrailer> find(Compression compression, byte[] tail, long payloadBytes) {
+  public static Optional<ImageTrailer> find(Compression compression, byte[] tail, long payloadBytes) {
     if (compression == Compression.RAW) {
       if (tail.length < SIZE) {
         return Optional.empty();

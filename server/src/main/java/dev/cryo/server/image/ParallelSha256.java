@@ -16,7 +16,7 @@ import java.util.concurrent.ExecutionException;
  * <p>One producer thread calls {@link #update} and then {@link #finish}, or {@link #close} to
  * abandon the digest.
  */
-final class ParallelSha256 implements AutoCloseable {
+public final class ParallelSha256 implements AutoCloseable {
   private static final int BUFFERS = 4;
   private static final int BUFFER_BYTES = 1 << 20;
   private static final Slice END = new Slice(new byte[0], 0, null);
@@ -35,7 +35,7 @@ final class ParallelSha256 implements AutoCloseable {
   private long count;
   private boolean ended;
 
-  ParallelSha256() {
+  public ParallelSha256() {
     for (int i = 0; i < BUFFERS; i++) {
       free.add(new byte[BUFFER_BYTES]);
     }
@@ -84,7 +84,7 @@ final class ParallelSha256 implements AutoCloseable {
   }
 
   /** Adds {@code len} bytes of {@code b}; they are copied, so {@code b} may be reused at once. */
-  void update(byte[] b, int off, int len) {
+  public void update(byte[] b, int off, int len) {
     if (thread == null) {
       start();
     }
@@ -144,7 +144,7 @@ final class ParallelSha256 implements AutoCloseable {
   }
 
   /** Waits for the hashing thread to catch up and returns the digest in lower-case hex. */
-  String finish() {
+  public String finish() {
     if (thread == null) {
       start();
     }

@@ -134,7 +134,7 @@ public final class SaveImageFile {
     writeFully(file, buf, SaveImageHeader.SIZE);
   }
 
-  static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+  public static void writeFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
     long pos = position;
     while (buf.hasRemaining()) {
       pos += ch.write(buf, pos);

@@ -21,7 +21,10 @@ import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.error.Reason;
 import dev.cryo.server.image.Compression;
-import dev.cryo.server.image.SaveRestore;
+import dev.cryo.server.jobs.Cancel;
+import dev.cryo.server.jobs.ImageJobs;
+import dev.cryo.server.jobs.RestoreJob;
+import dev.cryo.server.jobs.SaveJob;
 import dev.cryo.server.qemu.BlockdevOptions;
 import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuImg;
@@ -62,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * External disk snapshots are qcow2 overlays made with {@code qemu-img create -b}, switched to by
  * a QMP {@code transaction} of {@code blockdev-snapshot} when the domain runs; the domain
  * definition then names the overlay, so its next start uses it. External memory is a
- * libvirt-format save image written by the save path ({@link SaveRestore}) while the guest is
+ * libvirt-format save image written by the save path ({@link SaveJob}) while the guest is
  * paused, with the disks switched to their overlays at that same paused instant; reverting it
  * restores the image on fresh overlays. Deleting an external snapshot merges its overlays
  * ({@code block-commit} or {@code qemu-img commit}).
@@ -86,16 +89,17 @@ public final class Snapshots {
   private final Map<String, SnapshotTree> trees = new HashMap<>();
 
   private final RevertGuard revertGuard;
-  private final SaveRestore saves;
+  private final ImageJobs images;
   private final FailPoints failPoints;
   private final SnapshotRecovery recovery;
 
-  public Snapshots(Domains domains, QemuImg qemuImg, SaveRestore saves) {
-    this(domains, qemuImg, saves, (caller, domain, snapshot) -> {}, FailPoints.NONE);
+  public Snapshots(Domains domains, QemuImg qemuImg, ImageJobs images) {
+    this(domains, qemuImg, images, (caller, domain, snapshot) -> {}, FailPoints.NONE);
   }
 
   /**
-   * @param saves the save path, for external memory (the memory file is a save image)
+   * @param images the save and restore jobs, for external memory (the memory file is a save
+   *     image)
    * @param revertGuard asked before every revert; throws to refuse it (checkpoints refuse a
    *     revert that would invalidate their dirty bitmaps, as libvirt does)
    * @param failPoints where a test may stop the server mid-create
@@ -103,14 +107,14 @@ public final class Snapshots {
   public Snapshots(
       Domains domains,
       QemuImg qemuImg,
-      SaveRestore saves,
+      ImageJobs images,
       RevertGuard revertGuard,
       FailPoints failPoints) {
     this.domains = domains;
     this.failPoints = failPoints;
     this.recovery = new SnapshotRecovery(domains, this::deleteInternalData);
     this.qemuImg = qemuImg;
-    this.saves = saves;
+    this.images = images;
     this.revertGuard = revertGuard;
   }
 
@@ -410,7 +414,7 @@ public final class Snapshots {
     boolean wasRunning = domain.state() == DomainState.RUNNING;
     Path memory = Path.of(def.memoryFile());
     OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
-    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    Cancel cancel = new Cancel();
     boolean saved = false;
     try {
       job.progress("disks", 0, 0);
@@ -421,8 +425,8 @@ public final class Snapshots {
       }
       long total = domain.def().memoryBytes();
       job.progress("memory", 0, total);
-      saves.saveToFile(caller, domain.name(), memory, new SaveRestore.SaveOptions(
-          Compression.RAW, 0, SaveRestore.After.PAUSED, flags.live()),
+      images.save().toFile(caller, domain.name(), memory, new SaveJob.Options(
+          Compression.RAW, 0, SaveJob.After.PAUSED, flags.live()),
           (phase, done, estimated, rate) -> job.progress("memory", done, estimated), cancel);
       saved = true;
       // Past this point the snapshot is all but taken; an abort still undoes it.
@@ -723,7 +727,7 @@ public final class Snapshots {
     List<Path> created = new ArrayList<>();
     DomainDef newDef = revertOverlays(domain, snap, created);
     boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-    SaveRestore.Cancel cancel = new SaveRestore.Cancel();
+    Cancel cancel = new Cancel();
     try {
       if (domain.running() != null) {
         domains.destroy(caller, domain.name(), false);
@@ -733,8 +737,8 @@ public final class Snapshots {
       if (job.abortRequested()) {
         cancel.cancel();
       }
-      saves.restoreFromFile(caller, image, new SaveRestore.RestoreOptions(wantRunning
-          ? SaveRestore.Start.RUNNING : SaveRestore.Start.PAUSED, DomainXml.format(newDef)),
+      images.restore().fromFile(caller, image, new RestoreJob.Options(wantRunning
+          ? RestoreJob.Start.RUNNING : RestoreJob.Start.PAUSED, DomainXml.format(newDef)),
           cancel);
       job.onAbort(null);
     } catch (RuntimeException e) {

@@ -48,7 +48,8 @@ class CallPrincipalTest {
 
   private static List<BindableService> adaptersWithoutCore() {
     ImageGrpcService images = new ImageGrpcService(null, null, null, null);
-    return List.of(new DomainGrpcService(null, images.starter(), null, null), images.aliasing(),
+    DomainGrpcService.DomainStarter noStarter = (caller, name, paused, forceBoot) -> null;
+    return List.of(new DomainGrpcService(null, noStarter, null, null), images.aliasing(),
         new SnapshotGrpcService(null), new CheckpointGrpcService(null),
         new BackupGrpcService(null, null, null, null));
   }
