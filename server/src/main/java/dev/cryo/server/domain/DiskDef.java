@@ -182,6 +182,11 @@ public final class DiskDef {
     source.dev = dev;
   }
 
+  /** What QEMU opens: the source dev of a {@code type='block'} disk, else the source file. */
+  public String sourcePath() {
+    return "block".equals(type) ? getSourceDev() : getSourceFile();
+  }
+
   /** {@code <driver cache=...>}: none, writeback, writethrough, directsync, unsafe; or null. */
   public String getCache() {
     return driver == null ? null : driver.cache;

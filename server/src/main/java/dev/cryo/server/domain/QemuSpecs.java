@@ -22,7 +22,7 @@ final class QemuSpecs {
     for (DiskDef d : def.disks()) {
       boolean block = "block".equals(d.getType());
       disks.add(new QemuSpec.Disk(d.getTargetDev(),
-          Path.of(block ? d.getSourceDev() : d.getSourceFile()),
+          Path.of(d.sourcePath()),
           DiskDef.QCOW2.equals(d.getFormat()) ? QemuSpec.DiskFormat.QCOW2
               : QemuSpec.DiskFormat.RAW,
           d.isReadonly(), block, d.getCache(), d.getIo(), d.getDiscard(), d.isShareable(),
