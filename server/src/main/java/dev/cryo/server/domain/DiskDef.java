@@ -7,22 +7,25 @@ import jakarta.xml.bind.annotation.XmlElement;
 import jakarta.xml.bind.annotation.XmlType;
 
 /**
- * {@code <disk>}: an image file attached as a virtio disk.
+ * {@code <disk>}: an image file or a host block device attached as a virtio disk.
  *
  * <pre>{@code
- * <disk type='file' device='disk'>
- *   <driver name='qemu' type='qcow2|raw'/>
- *   <source file='/abs/path'/>
+ * <disk type='file|block' device='disk'>
+ *   <driver name='qemu' type='qcow2|raw' cache='none' io='native' discard='unmap'/>
+ *   <source file='/abs/path'/>  (type='block': <source dev='/dev/...'/>)
  *   <target dev='vda' bus='virtio'/>
  *   <readonly/>
+ *   <shareable/>
+ *   <serial>ABC</serial>
  * </disk>
  * }</pre>
  *
- * Once parsed, every attribute above is present (defaults: type file, device disk, driver qemu,
- * format raw, bus virtio). Mutable, not thread-safe; see {@link DomainDef}.
+ * Once parsed, type, device, driver name, format and bus are present (defaults: type file,
+ * device disk, driver qemu, format raw, bus virtio); cache, io, discard and serial stay absent
+ * unless given, as in libvirt. Mutable, not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
-@XmlType(propOrder = {"driver", "source", "target", "readonly"})
+@XmlType(propOrder = {"driver", "source", "target", "readonly", "shareable", "serial"})
 public final class DiskDef {
   /** Format of a raw image. */
   public static final String RAW = "raw";
@@ -46,6 +49,12 @@ public final class DiskDef {
 
   @XmlElement(name = "readonly")
   private Flag readonly;
+
+  @XmlElement(name = "shareable")
+  private Flag shareable;
+
+  @XmlElement(name = "serial")
+  private String serial;
 
   public DiskDef() {}
 
@@ -143,6 +152,68 @@ public final class DiskDef {
     this.readonly = readonly ? new Flag() : null;
   }
 
+  /** Whether other VMs may write the disk too ({@code <shareable/>}). */
+  public boolean isShareable() {
+    return shareable != null;
+  }
+
+  public void setShareable(boolean shareable) {
+    this.shareable = shareable ? new Flag() : null;
+  }
+
+  /** The serial number the guest sees ({@code <serial>}), or null. */
+  public String getSerial() {
+    return serial;
+  }
+
+  public void setSerial(String serial) {
+    this.serial = serial;
+  }
+
+  /** The host block device of a {@code type='block'} disk ({@code <source dev=...>}). */
+  public String getSourceDev() {
+    return source == null ? null : source.dev;
+  }
+
+  public void setSourceDev(String dev) {
+    if (source == null) {
+      source = new Source();
+    }
+    source.dev = dev;
+  }
+
+  /** What QEMU opens: the source dev of a {@code type='block'} disk, else the source file. */
+  public String sourcePath() {
+    return "block".equals(type) ? getSourceDev() : getSourceFile();
+  }
+
+  /** {@code <driver cache=...>}: none, writeback, writethrough, directsync, unsafe; or null. */
+  public String getCache() {
+    return driver == null ? null : driver.cache;
+  }
+
+  public void setCache(String cache) {
+    driver().cache = cache;
+  }
+
+  /** {@code <driver io=...>}: threads, native, io_uring; or null. */
+  public String getIo() {
+    return driver == null ? null : driver.io;
+  }
+
+  public void setIo(String io) {
+    driver().io = io;
+  }
+
+  /** {@code <driver discard=...>}: unmap or ignore; or null. */
+  public String getDiscard() {
+    return driver == null ? null : driver.discard;
+  }
+
+  public void setDiscard(String discard) {
+    driver().discard = discard;
+  }
+
   private Driver driver() {
     if (driver == null) {
       driver = new Driver();
@@ -164,12 +235,24 @@ public final class DiskDef {
 
     @XmlAttribute(name = "type")
     String type;
+
+    @XmlAttribute(name = "cache")
+    String cache;
+
+    @XmlAttribute(name = "io")
+    String io;
+
+    @XmlAttribute(name = "discard")
+    String discard;
   }
 
   @XmlAccessorType(XmlAccessType.FIELD)
   static final class Source {
     @XmlAttribute(name = "file")
     String file;
+
+    @XmlAttribute(name = "dev")
+    String dev;
   }
 
   @XmlAccessorType(XmlAccessType.FIELD)

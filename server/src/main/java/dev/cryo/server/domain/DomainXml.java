@@ -24,6 +24,12 @@ import org.w3c.dom.Node;
 public final class DomainXml {
   private static final String WHAT = "domain";
   private static final Set<String> BOOT_DEVICES = Set.of("hd", "cdrom", "network", "fd");
+  /** libvirt's {@code virDomainDiskDefParseXML} check on {@code <serial>}. */
+  private static final Pattern SERIAL = Pattern.compile("[A-Za-z0-9_ .:+-]*");
+  private static final List<String> CACHE_MODES =
+      List.of("none", "writeback", "writethrough", "directsync", "unsafe");
+  private static final List<String> IO_MODES = List.of("threads", "native", "io_uring");
+  private static final List<String> DISCARD_MODES = List.of("unmap", "ignore");
   private static final Pattern UUID_HEX = Pattern.compile("[0-9a-fA-F]{32}");
   private static final Pattern TARGET_DEV = Pattern.compile("[a-z][a-z0-9]{0,31}");
   private static final Pattern MAC = Pattern.compile("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
@@ -288,9 +294,9 @@ public final class DomainXml {
     String label = "disk " + dev + ": ";
     if (disk.getType() == null) {
       disk.setType("file");
-    } else if (!disk.getType().equals("file")) {
+    } else if (!disk.getType().equals("file") && !disk.getType().equals("block")) {
       throw new InvalidArgumentException(label + "type '" + disk.getType()
-          + "' is not supported; only type='file' disks are");
+          + "' is not supported; use type='file' (an image) or type='block' (a host device)");
     }
     if (disk.getDevice() == null) {
       disk.setDevice("disk");
@@ -316,11 +322,40 @@ public final class DomainXml {
       throw new InvalidArgumentException(label + "target bus '" + disk.getTargetBus()
           + "' is not supported; use 'virtio'");
     }
-    if (disk.getSourceFile() == null) {
-      throw new InvalidArgumentException(label + "no <source file='...'>; give the image's "
-          + "absolute path");
+    if (disk.getType().equals("block")) {
+      if (disk.getSourceFile() != null || disk.getSourceDev() == null) {
+        throw new InvalidArgumentException(label + "a type='block' disk needs <source dev='...'>"
+            + " naming the host block device (use type='file' for <source file='...'>)");
+      }
+      requireAbsolute(disk.getSourceDev(), label + "source dev");
+    } else {
+      if (disk.getSourceFile() == null) {
+        throw new InvalidArgumentException(label + "no <source file='...'>; give the image's "
+            + "absolute path" + (disk.getSourceDev() != null
+                ? " (or use type='block' for <source dev='...'>)" : ""));
+      }
+      requireAbsolute(disk.getSourceFile(), label + "source file");
     }
-    requireAbsolute(disk.getSourceFile(), label + "source file");
+    requireOneOf(disk.getCache(), CACHE_MODES, label + "driver cache");
+    requireOneOf(disk.getIo(), IO_MODES, label + "driver io");
+    requireOneOf(disk.getDiscard(), DISCARD_MODES, label + "driver discard");
+    if ("native".equals(disk.getIo())
+        && !"none".equals(disk.getCache()) && !"directsync".equals(disk.getCache())) {
+      // libvirt refuses this too: Linux AIO needs O_DIRECT
+      throw new InvalidArgumentException(label + "driver io='native' needs cache='none' or "
+          + "cache='directsync'; set one of them or use io='threads'");
+    }
+    if (disk.getSerial() != null && !SERIAL.matcher(disk.getSerial()).matches()) {
+      throw new InvalidArgumentException(label + "serial '" + disk.getSerial()
+          + "' may hold only letters, digits and the characters _ . + - : and space");
+    }
+  }
+
+  private static void requireOneOf(String value, List<String> allowed, String what) {
+    if (value != null && !allowed.contains(value)) {
+      throw new InvalidArgumentException(what + " '" + value + "' is not supported; use one of "
+          + String.join(", ", allowed));
+    }
   }
 
   private static void normalizeInterfaces(List<InterfaceDef> interfaces) {

@@ -493,7 +493,11 @@ public final class Domains implements AutoCloseable {
    */
   private void confineFiles(DomainDef def) {
     for (DiskDef disk : def.disks()) {
-      roots.confined(disk.getSourceFile(), "disk " + disk.getTargetDev() + " source");
+      if ("block".equals(disk.getType())) {
+        roots.confinedDevice(disk.getSourceDev(), "disk " + disk.getTargetDev() + " source dev");
+      } else {
+        roots.confined(disk.getSourceFile(), "disk " + disk.getTargetDev() + " source");
+      }
     }
     OsDef os = def.getOs();
     if (os != null && os.getKernel() != null) {

@@ -22,10 +22,13 @@ final class QemuSpecs {
     String machine = host.resolveMachine(def.machine() == null ? "pc" : def.machine());
     List<QemuSpec.Disk> disks = new ArrayList<>();
     for (DiskDef d : def.disks()) {
-      disks.add(new QemuSpec.Disk(d.getTargetDev(), Path.of(d.getSourceFile()),
+      boolean block = "block".equals(d.getType());
+      disks.add(new QemuSpec.Disk(d.getTargetDev(),
+          Path.of(d.sourcePath()),
           DiskDef.QCOW2.equals(d.getFormat()) ? QemuSpec.DiskFormat.QCOW2
               : QemuSpec.DiskFormat.RAW,
-          d.isReadonly()));
+          d.isReadonly(), block, d.getCache(), d.getIo(), d.getDiscard(), d.isShareable(),
+          d.getSerial()));
     }
     OsDef os = def.getOs();
     DevicesDef devices = def.getDevices();

@@ -62,24 +62,42 @@ public final class QemuCommandLine {
     for (int i = 0; i < spec.disks().size(); i++) {
       QemuSpec.Disk disk = spec.disks().get(i);
       JsonObject storage = new JsonObject();
-      storage.addProperty("driver", "file");
+      // The blockdev and device properties libvirt 9 writes for the same <disk>
+      storage.addProperty("driver", disk.hostDevice() ? "host_device" : "file");
       storage.addProperty("filename", disk.source().toString());
       storage.addProperty("node-name", disk.storageNode());
+      if (disk.io() != null) {
+        storage.addProperty("aio", disk.io());
+      }
+      addCache(storage, disk);
       storage.addProperty("auto-read-only", true);
       storage.addProperty("discard", "unmap");
       add(argv, "-blockdev", storage.toString());
       JsonObject format = new JsonObject();
       format.addProperty("node-name", disk.formatNode());
       format.addProperty("read-only", disk.readOnly());
+      if (disk.discard() != null) {
+        format.addProperty("discard", disk.discard());
+      }
+      addCache(format, disk);
       format.addProperty("driver", disk.format().qemuName());
       format.addProperty("file", disk.storageNode());
       add(argv, "-blockdev", format.toString());
       JsonObject device = new JsonObject();
       device.addProperty("driver", "virtio-blk-pci");
+      if (disk.shareable()) {
+        device.addProperty("share-rw", true);
+      }
       device.addProperty("drive", disk.formatNode());
       device.addProperty("id", disk.deviceId());
       if (i == 0 && spec.kernel() == null) {
         device.addProperty("bootindex", 1);
+      }
+      if (disk.cache() != null) {
+        device.addProperty("write-cache", disk.writeCache() ? "on" : "off");
+      }
+      if (disk.serial() != null) {
+        device.addProperty("serial", disk.serial());
       }
       add(argv, "-device", device.toString());
     }
@@ -120,6 +138,17 @@ public final class QemuCommandLine {
     }
     add(argv, "-msg", "timestamp=on");
     return argv;
+  }
+
+  /** libvirt's {@code "cache":{"direct":..,"no-flush":..}}, present only with a cache mode. */
+  private static void addCache(JsonObject node, QemuSpec.Disk disk) {
+    if (disk.cache() == null) {
+      return;
+    }
+    JsonObject cache = new JsonObject();
+    cache.addProperty("direct", disk.cacheDirect());
+    cache.addProperty("no-flush", disk.cacheNoFlush());
+    node.add("cache", cache);
   }
 
   /** Escapes a value for QEMU's comma-separated option syntax: a comma is written twice. */

@@ -90,11 +90,33 @@ public record QemuSpec(
    * One disk. Its block nodes are named after the target so QMP commands can address them the same
    * way across restarts: {@link #formatNode()} is what the guest device uses.
    */
-  public record Disk(String target, Path source, DiskFormat format, boolean readOnly) {
+  public record Disk(String target, Path source, DiskFormat format, boolean readOnly,
+      boolean hostDevice, String cache, String io, String discard, boolean shareable,
+      String serial) {
     public Disk {
       Objects.requireNonNull(target, "target");
       Objects.requireNonNull(source, "source");
       Objects.requireNonNull(format, "format");
+    }
+
+    /** A file-backed disk with QEMU's default cache, I/O and discard modes. */
+    public Disk(String target, Path source, DiskFormat format, boolean readOnly) {
+      this(target, source, format, readOnly, false, null, null, null, false, null);
+    }
+
+    /** Whether the host page cache is bypassed (libvirt's {@code cache.direct}). */
+    boolean cacheDirect() {
+      return "none".equals(cache) || "directsync".equals(cache);
+    }
+
+    /** Whether the guest's flushes are ignored (libvirt's {@code cache.no-flush}). */
+    boolean cacheNoFlush() {
+      return "unsafe".equals(cache);
+    }
+
+    /** The device's {@code write-cache}: off for writethrough and directsync, as in libvirt. */
+    boolean writeCache() {
+      return !"writethrough".equals(cache) && !"directsync".equals(cache);
     }
 
     /** Node name of the protocol (file) layer. */

@@ -243,6 +243,13 @@ public final class Snapshots {
       }
       DomainDef domainDef = domain.def();
       SnapshotXml.align(def, domainDef, d.memory(), d.disk());
+      for (SnapshotDef.Disk sd : def.disks()) {
+        if (sd.location() != Location.NO && "block".equals(disk(domainDef, sd.name()).getType())) {
+          throw new FailedPreconditionException("disk " + sd.name() + " is a host block device "
+              + "(type='block'), which Cryo does not snapshot yet; leave it out with "
+              + "<disk name='" + sd.name() + "' snapshot='no'/> in <disks>");
+        }
+      }
       if (def.disks().stream().noneMatch(x -> x.location() != Location.NO)
           && d.memory() != Location.INTERNAL) {
         throw new InvalidArgumentException("invalid combination: nothing to snapshot; domain '"
@@ -1159,7 +1166,7 @@ public final class Snapshots {
       ImageRoots roots) {
     Set<Path> sources = new HashSet<>();
     for (DiskDef d : domain.disks()) {
-      sources.add(Path.of(d.getSourceFile()).normalize());
+      sources.add(Path.of(d.sourcePath()).normalize());
     }
     Set<Path> seen = new HashSet<>();
     for (SnapshotDef.Disk sd : def.disks()) {

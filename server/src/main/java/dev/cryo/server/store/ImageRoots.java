@@ -111,6 +111,20 @@ public final class ImageRoots {
    * @throws PermissionDeniedException if it lies outside every image folder or is not a file
    */
   public Path confined(String path, String what) {
+    return confined(path, what, false);
+  }
+
+  /**
+   * Like {@link #confined(String, String)} for the host block device of a {@code type='block'}
+   * disk: it must lie inside an image folder too (so a server exposes devices only when started
+   * with, e.g., {@code --image-root /dev/disk/by-id}: the device's real path counts), and if it
+   * exists it must be a block device.
+   */
+  public Path confinedDevice(String path, String what) {
+    return confined(path, what, true);
+  }
+
+  private Path confined(String path, String what, boolean device) {
     Path p = absolute(path);
     Path real;
     try {
@@ -131,11 +145,25 @@ public final class ImageRoots {
               + " (or start the server with "
               + "--image-root for another folder)");
     }
-    if (Files.exists(real) && !Files.isRegularFile(real)) {
+    if (device) {
+      if (Files.exists(real) && !isBlockDevice(real)) {
+        throw new CryoException(Reason.PATH_NOT_ALLOWED, what + " " + path
+            + " is not a block device; use a type='file' disk for an image file");
+      }
+    } else if (Files.exists(real) && !Files.isRegularFile(real)) {
       throw new CryoException(
           Reason.PATH_NOT_ALLOWED, what + " " + path + " is not a regular file");
     }
     return real;
+  }
+
+  private static boolean isBlockDevice(Path real) {
+    try {
+      int mode = (Integer) Files.getAttribute(real, "unix:mode");
+      return (mode & 0170000) == 0060000; // S_IFMT == S_IFBLK
+    } catch (IOException | UnsupportedOperationException e) {
+      return false;
+    }
   }
 
   private boolean isInside(Path real) {

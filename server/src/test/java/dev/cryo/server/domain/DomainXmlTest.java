@@ -293,8 +293,22 @@ class DomainXmlTest {
             "os kernel 'vmlinuz' is not an absolute path"),
         rejection("</cmdline>", "</cmdline><boot dev='floppy'/>",
             "boot device 'floppy' is not known"),
+        rejection("<disk type='file' device='disk'>", "<disk type='network' device='disk'>",
+            "disk vda: type 'network' is not supported; use type='file' (an image) or "
+                + "type='block' (a host device)"),
         rejection("<disk type='file' device='disk'>", "<disk type='block' device='disk'>",
-            "disk vda: type 'block' is not supported; only type='file' disks are"),
+            "disk vda: a type='block' disk needs <source dev='...'>"),
+        rejection("<driver name='qemu' type='qcow2'/>",
+            "<driver name='qemu' type='qcow2' cache='always'/>",
+            "disk vda: driver cache 'always' is not supported; use one of none, writeback, "
+                + "writethrough, directsync, unsafe"),
+        rejection("<driver name='qemu' type='qcow2'/>",
+            "<driver name='qemu' type='qcow2' io='native'/>",
+            "disk vda: driver io='native' needs cache='none' or cache='directsync'"),
+        rejection("<driver name='qemu' type='qcow2'/>",
+            "<driver name='qemu' type='qcow2' discard='trim'/>",
+            "disk vda: driver discard 'trim' is not supported; use one of unmap, ignore"),
+        rejection("</disk>", "<serial>a,b</serial></disk>", "disk vda: serial 'a,b' may hold"),
         rejection("<disk type='file' device='disk'>", "<disk type='file' device='cdrom'>",
             "disk vda: device 'cdrom' is not supported; only device='disk' is"),
         rejection("type='qcow2'", "type='vmdk'",
@@ -401,6 +415,36 @@ class DomainXmlTest {
     List<InterfaceDef> nics = DomainXml.parse(xml).def().getDevices().getInterfaces();
 
     assertThat(nics.stream().map(InterfaceDef::getMac).distinct()).hasSize(8);
+  }
+
+  @Test
+  void parse_blockSourceAndDriverOptions_keptAsLibvirtWritesThem() {
+    String xml = MINIMAL.replace("<disk type='file' device='disk'>",
+            "<disk type='block' device='disk'>")
+        .replace("<driver name='qemu' type='qcow2'/>",
+            "<driver type='raw' cache='none' io='native' discard='unmap'/>")
+        .replace("<source file='/var/lib/cryo/images/tiny.qcow2'/>",
+            "<source dev='/dev/disk/by-id/x'/>")
+        .replace("<target dev='vda' bus='virtio'/>",
+            "<target dev='vda' bus='virtio'/><readonly/><shareable/><serial>S-1</serial>");
+
+    DomainDef def = DomainXml.parse(xml).def();
+    DiskDef disk = def.disks().get(0);
+    assertThat(disk.getType()).isEqualTo("block");
+    assertThat(disk.getSourceDev()).isEqualTo("/dev/disk/by-id/x");
+    assertThat(disk.getSourceFile()).isNull();
+    assertThat(disk.getDriverName()).isEqualTo("qemu");
+    assertThat(disk.getCache()).isEqualTo("none");
+    assertThat(disk.getIo()).isEqualTo("native");
+    assertThat(disk.getDiscard()).isEqualTo("unmap");
+    assertThat(disk.isReadonly()).isTrue();
+    assertThat(disk.isShareable()).isTrue();
+    assertThat(disk.getSerial()).isEqualTo("S-1");
+    String formatted = DomainXml.format(def);
+    assertThat(formatted).contains("<source dev=\"/dev/disk/by-id/x\"/>")
+        .contains("<serial>S-1</serial>").contains("<shareable/>")
+        .contains("cache=\"none\"").contains("io=\"native\"").contains("discard=\"unmap\"");
+    assertThat(DomainXml.format(DomainXml.parse(formatted).def())).isEqualTo(formatted);
   }
 
   @ParameterizedTest

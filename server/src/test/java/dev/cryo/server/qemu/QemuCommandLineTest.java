@@ -71,6 +71,73 @@ class QemuCommandLineTest {
   }
 
   @Test
+  void build_defaultDisk_hasNoCacheOrSerialProperties() {
+    QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.raw"),
+        QemuSpec.DiskFormat.RAW, false);
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
+        QemuCommandLine.Incoming.NONE);
+    List<JsonObject> blockdevs = values(argv, "-blockdev");
+    assertThat(blockdevs.get(0).toString()).isEqualTo("{\"driver\":\"file\","
+        + "\"filename\":\"/img/a.raw\",\"node-name\":\"cryo-vda-storage\","
+        + "\"auto-read-only\":true,\"discard\":\"unmap\"}");
+    assertThat(blockdevs.get(1).toString()).isEqualTo("{\"node-name\":\"cryo-vda-format\","
+        + "\"read-only\":false,\"driver\":\"raw\",\"file\":\"cryo-vda-storage\"}");
+    assertThat(values(argv, "-device").get(0).keySet())
+        .containsExactly("driver", "drive", "id", "bootindex");
+  }
+
+  /**
+   * libvirt 9's argv for {@code <disk type='block'>} with
+   * {@code <driver cache='none' io='native' discard='unmap'/>}, {@code <shareable/>} and
+   * {@code <serial>} (tests/qemuxmlconfdata/disk-cache.x86_64-latest.args and
+   * disk-serial, disk-shared, disk-discard): host_device, aio, cache.direct/no-flush on both
+   * nodes, share-rw, write-cache and serial on the device.
+   */
+  @Test
+  void build_blockDiskWithDriverOptions_matchesLibvirt() {
+    QemuSpec.Disk disk = new QemuSpec.Disk("vdb", Path.of("/dev/sdz"), QemuSpec.DiskFormat.RAW,
+        false, true, "none", "native", "unmap", true, "WD-123");
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
+        QemuCommandLine.Incoming.NONE);
+    List<JsonObject> blockdevs = values(argv, "-blockdev");
+    assertThat(blockdevs.get(0).toString()).isEqualTo("{\"driver\":\"host_device\","
+        + "\"filename\":\"/dev/sdz\",\"node-name\":\"cryo-vdb-storage\",\"aio\":\"native\","
+        + "\"cache\":{\"direct\":true,\"no-flush\":false},\"auto-read-only\":true,"
+        + "\"discard\":\"unmap\"}");
+    assertThat(blockdevs.get(1).toString()).isEqualTo("{\"node-name\":\"cryo-vdb-format\","
+        + "\"read-only\":false,\"discard\":\"unmap\","
+        + "\"cache\":{\"direct\":true,\"no-flush\":false},\"driver\":\"raw\","
+        + "\"file\":\"cryo-vdb-storage\"}");
+    JsonObject device = values(argv, "-device").get(0);
+    assertThat(device.get("share-rw").getAsBoolean()).isTrue();
+    assertThat(device.get("write-cache").getAsString()).isEqualTo("on");
+    assertThat(device.get("serial").getAsString()).isEqualTo("WD-123");
+    assertThat(device.get("drive").getAsString()).isEqualTo("cryo-vdb-format");
+  }
+
+  @Test
+  void build_cacheModes_mapAsLibvirtDoes() {
+    assertCache("writethrough", false, false, "off");
+    assertCache("writeback", false, false, "on");
+    assertCache("directsync", true, false, "off");
+    assertCache("unsafe", false, true, "on");
+  }
+
+  private static void assertCache(String mode, boolean direct, boolean noFlush, String wc) {
+    QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.qcow2"),
+        QemuSpec.DiskFormat.QCOW2, false, false, mode, null, null, false, null);
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
+        QemuCommandLine.Incoming.NONE);
+    for (JsonObject node : values(argv, "-blockdev")) {
+      JsonObject cache = node.getAsJsonObject("cache");
+      assertThat(cache.get("direct").getAsBoolean()).as(mode).isEqualTo(direct);
+      assertThat(cache.get("no-flush").getAsBoolean()).as(mode).isEqualTo(noFlush);
+    }
+    assertThat(values(argv, "-device").get(0).get("write-cache").getAsString()).as(mode)
+        .isEqualTo(wc);
+  }
+
+  @Test
   void build_incoming_addsIncomingOption() {
     assertThat(QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null), RUN,
         QemuCommandLine.Incoming.STDIN)).containsSubsequence("-incoming", "fd:0");
