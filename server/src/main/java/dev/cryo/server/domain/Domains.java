@@ -410,9 +410,11 @@ public final class Domains implements AutoCloseable {
       throw portInUse(domain, taken.get().hostPort());
     }
     for (QemuSpec.Disk disk : spec.disks()) {
-      if (!Files.isRegularFile(disk.source())) {
+      if (disk.hostDevice() ? !ImageRoots.isBlockDevice(disk.source())
+          : !Files.isRegularFile(disk.source())) {
         throw new FailedPreconditionException("disk " + disk.target() + " of domain '"
-            + domain.name() + "': " + disk.source() + " does not exist or is not a file");
+            + domain.name() + "': " + disk.source() + " does not exist or is not a "
+            + (disk.hostDevice() ? "block device" : "file"));
       }
     }
     RunDir run = domain.runDir();
@@ -427,6 +429,11 @@ public final class Domains implements AutoCloseable {
       QemuSpec confined = confinement.stageBootFiles(run, spec);
       try {
         for (QemuSpec.Disk disk : spec.disks()) {
+          if (disk.hostDevice()) {
+            // The device itself, checked by confineFiles; a qcow2 on it is not read for backing.
+            confinement.grant(run, disk.source());
+            continue;
+          }
           for (Path file : QemuConfinement.backingChain(disk.source())) {
             // A backing name inside a caller's image is a caller's path too.
             roots.confined(file.toString(), "disk " + disk.target() + " backing file");

@@ -157,7 +157,8 @@ public final class ImageRoots {
     return real;
   }
 
-  private static boolean isBlockDevice(Path real) {
+  /** Whether {@code real} is a block device node (false if it is missing or anything else). */
+  public static boolean isBlockDevice(Path real) {
     try {
       int mode = (Integer) Files.getAttribute(real, "unix:mode");
       return (mode & 0170000) == 0060000; // S_IFMT == S_IFBLK
