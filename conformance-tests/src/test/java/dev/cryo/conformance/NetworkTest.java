@@ -77,26 +77,9 @@ class NetworkTest {
     Domains domains = a.client().domains();
     int port0 = freePort();
     int port1 = freePort();
-    String nics =
-        """
-            <interface type='user'>
-              <portForward proto='tcp' address='127.0.0.1'>
-                <range start='%d' to='8080'/>
-              </portForward>
-              <model type='virtio'/>
-            </interface>
-            <interface type='user'>
-              <ip address='10.0.3.0' prefix='24'/>
-              <portForward proto='tcp' address='127.0.0.1'>
-                <range start='%d' to='8080'/>
-              </portForward>
-              <model type='e1000e'/>
-            </interface>
-            <interface type='user'>
-              <link state='down'/>
-            </interface>
-        """
-            .formatted(port0, port1);
+    String nics = forwardedNic("virtio", port0, "")
+        + forwardedNic("e1000e", port1, "<ip address='10.0.3.0' prefix='24'/>")
+        + "<interface type='user'><link state='down'/></interface>";
     try {
       domains.define(TestGuest.xml(name, 128, 16, null, null, nics));
       String stored = domains.xml(name);
@@ -154,16 +137,7 @@ class NetworkTest {
     Domains source = a.client().domains();
     Domains target = b.client().domains();
     int port = freePort();
-    String nic =
-        """
-            <interface type='user'>
-              <portForward proto='tcp' address='127.0.0.1'>
-                <range start='%d' to='8080'/>
-              </portForward>
-              <model type='virtio'/>
-            </interface>
-        """
-            .formatted(port);
+    String nic = forwardedNic("virtio", port, "");
     try {
       source.define(TestGuest.xml(name, 128, 16, null, null, nic));
       source.start(name);
@@ -220,6 +194,17 @@ class NetworkTest {
       LifecycleCleanup.destroyAndUndefine(source, name);
       LifecycleCleanup.destroyAndUndefine(target, name);
     }
+  }
+
+  /** A card whose host {@code port} on 127.0.0.1 reaches the guest's service on 8080. */
+  private static String forwardedNic(String model, int port, String more) {
+    return """
+        <interface type='user'>
+          %s
+          <portForward proto='tcp' address='127.0.0.1'><range start='%d' to='8080'/></portForward>
+          <model type='%s'/>
+        </interface>
+        """.formatted(more, port, model);
   }
 
   /** Waits for {@code count} cards to announce their DHCP address; MAC to address. */
