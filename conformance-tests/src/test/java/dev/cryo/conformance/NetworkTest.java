@@ -197,7 +197,7 @@ class NetworkTest {
   }
 
   /** A card whose host {@code port} on 127.0.0.1 reaches the guest's service on 8080. */
-  private static String forwardedNic(String model, int port, String more) {
+  static String forwardedNic(String model, int port, String more) {
     return """
         <interface type='user'>
           %s
@@ -208,7 +208,7 @@ class NetworkTest {
   }
 
   /** Waits for {@code count} cards to announce their DHCP address; MAC to address. */
-  private static Map<String, String> awaitAddresses(Domains domains, String name, int count) {
+  static Map<String, String> awaitAddresses(Domains domains, String name, int count) {
     Map<String, String> addresses = new HashMap<>();
     try (Console c = domains.console(name)) {
       while (addresses.size() < count) {
@@ -235,7 +235,7 @@ class NetworkTest {
   }
 
   /** GETs the guest's service through a forwarded host port. */
-  private static Matcher service(int port) throws IOException, InterruptedException {
+  static Matcher service(int port) throws IOException, InterruptedException {
     HttpResponse<String> response =
         HTTP.send(
             HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/cgi-bin/state"))
@@ -248,7 +248,7 @@ class NetworkTest {
     return m;
   }
 
-  private static int freePort() throws IOException {
+  static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }

@@ -15,10 +15,11 @@ import java.util.List;
  * <devices>
  *   <emulator>/usr/bin/qemu-system-x86_64</emulator>   kept, but the server picks its own QEMU
  *   <disk .../>*                                        see DiskDef
- *   <controller type='usb' model='none'/>*              type and model only
+ *   <controller type='usb|pci' index='' model=''/>*     see PciAddresses
  *   <interface .../>*                                   see InterfaceDef
  *   <serial type='pty'/>* <console type='pty'/>*        only that they exist
  *   <memballoon model='none|virtio'/>
+ *   (each PCI device with its <address type='pci' .../>, see PciAddresses)
  * </devices>
  * }</pre>
  *
@@ -118,14 +119,32 @@ public final class DevicesDef {
     return null;
   }
 
-  /** {@code <controller type='usb' model='none'/>}: only type and model are modelled. */
+  /**
+   * {@code <controller type='usb|pci|sata|...' index='0' model='...'>} with, for a PCIe root port,
+   * {@code <model name='pcie-root-port'/>} and {@code <target chassis='1' port='0x8'/>}, and its
+   * {@code <address>}. {@link PciAddresses} checks and completes the USB and PCI ones; other
+   * types are kept as they are.
+   */
   @XmlAccessorType(XmlAccessType.FIELD)
+  @XmlType(propOrder = {"modelName", "target", "address"})
   public static final class Controller {
     @XmlAttribute(name = "type")
     private String type;
 
+    @XmlAttribute(name = "index")
+    String index;
+
     @XmlAttribute(name = "model")
     private String model;
+
+    @XmlElement(name = "model")
+    ModelName modelName;
+
+    @XmlElement(name = "target")
+    PortTarget target;
+
+    @XmlElement(name = "address")
+    DeviceAddress address;
 
     public Controller() {}
 
@@ -143,6 +162,37 @@ public final class DevicesDef {
     public String getModel() {
       return model;
     }
+
+    void setModel(String model) {
+      this.model = model;
+    }
+
+    /** The index among controllers of its type (a PCI controller's index is its bus number). */
+    public int index() {
+      return index == null ? 0 : Integer.parseInt(index);
+    }
+
+    /** Where the controller sits, or null. */
+    public DeviceAddress getAddress() {
+      return address;
+    }
+  }
+
+  /** A controller's {@code <model name='pcie-root-port'/>}: the QEMU device behind the model. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  static final class ModelName {
+    @XmlAttribute(name = "name")
+    String name;
+  }
+
+  /** A PCIe root port's {@code <target chassis='1' port='0x8'/>}. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  static final class PortTarget {
+    @XmlAttribute(name = "chassis")
+    String chassis;
+
+    @XmlAttribute(name = "port")
+    String port;
   }
 
   /** {@code <memballoon model='none|virtio'/>}. */
@@ -150,6 +200,9 @@ public final class DevicesDef {
   public static final class Memballoon {
     @XmlAttribute(name = "model")
     private String model;
+
+    @XmlElement(name = "address")
+    DeviceAddress address;
 
     public Memballoon() {}
 
@@ -160,6 +213,11 @@ public final class DevicesDef {
     /** {@code none} or {@code virtio} once parsed. */
     public String getModel() {
       return model;
+    }
+
+    /** Where the balloon sits, or null. */
+    public DeviceAddress getAddress() {
+      return address;
     }
   }
 

@@ -25,7 +25,7 @@ import jakarta.xml.bind.annotation.XmlType;
  * unless given, as in libvirt. Mutable, not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
-@XmlType(propOrder = {"driver", "source", "target", "readonly", "shareable", "serial"})
+@XmlType(propOrder = {"driver", "source", "target", "readonly", "shareable", "serial", "address"})
 public final class DiskDef {
   /** Format of a raw image. */
   public static final String RAW = "raw";
@@ -55,6 +55,9 @@ public final class DiskDef {
 
   @XmlElement(name = "serial")
   private String serial;
+
+  @XmlElement(name = "address")
+  DeviceAddress address;
 
   public DiskDef() {}
 
@@ -168,6 +171,11 @@ public final class DiskDef {
 
   public void setSerial(String serial) {
     this.serial = serial;
+  }
+
+  /** Where the disk's controller or PCI function sits, or null until define assigns it. */
+  public DeviceAddress getAddress() {
+    return address;
   }
 
   /** The host block device of a {@code type='block'} disk ({@code <source dev=...>}). */

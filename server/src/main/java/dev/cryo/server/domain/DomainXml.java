@@ -69,6 +69,18 @@ public final class DomainXml {
   }
 
   /**
+   * Parses XML that defines a domain: {@link #parse}, then what libvirt adds at define and keeps
+   * in the stored XML, the root PCI controller, the default USB controller and balloon, and a
+   * stable PCI address for every device without one (see {@link PciAddresses}). Not for an
+   * image's XML, which must start the machine it was saved from.
+   */
+  public static Parsed parseDefinition(String xml) {
+    Parsed parsed = parse(xml);
+    PciAddresses.assign(parsed.def());
+    return parsed;
+  }
+
+  /**
    * Writes {@code def} as libvirt-style XML (two-space indentation, no declaration, memory in
    * KiB, attribute values in double quotes). The definition is written as it is, not validated.
    */
@@ -98,6 +110,7 @@ public final class DomainXml {
       def.setOnCrash("destroy");
     }
     normalizeDevices(def.getDevices());
+    PciAddresses.validate(def);
   }
 
   /**

@@ -186,7 +186,7 @@ public final class Domains implements AutoCloseable {
   public Defined define(Principal caller, String xml) {
     DomainXml.Parsed parsed;
     try {
-      parsed = DomainXml.parse(xml);
+      parsed = DomainXml.parseDefinition(xml);
     } catch (InvalidArgumentException e) {
       throw new CryoException(Reason.DOMAIN_XML_INVALID, e.getMessage(), e).field("xml");
     }

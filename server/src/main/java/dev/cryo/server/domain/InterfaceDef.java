@@ -29,7 +29,7 @@ import java.util.List;
  * thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
-@XmlType(propOrder = {"mac", "ips", "portForwards", "model", "link"})
+@XmlType(propOrder = {"mac", "ips", "portForwards", "model", "link", "address"})
 public final class InterfaceDef {
   @XmlAttribute(name = "type")
   String type;
@@ -48,6 +48,9 @@ public final class InterfaceDef {
 
   @XmlElement(name = "link")
   Link link;
+
+  @XmlElement(name = "address")
+  DeviceAddress address;
 
   public InterfaceDef() {}
 
@@ -69,6 +72,11 @@ public final class InterfaceDef {
   /** Whether the link is up; {@code <link state='down'/>} starts the guest unplugged. */
   public boolean isLinkUp() {
     return link == null || !"down".equals(link.state);
+  }
+
+  /** The card's PCI address, or null until define assigns it. */
+  public DeviceAddress getAddress() {
+    return address;
   }
 
   /** {@code <mac address=''/>}. */

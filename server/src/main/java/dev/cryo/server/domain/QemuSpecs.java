@@ -6,6 +6,7 @@ import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 
@@ -20,6 +21,7 @@ final class QemuSpecs {
 
   static QemuSpec from(DomainDef def, HostCapabilities host, AcceleratorPolicy policy) {
     String machine = host.resolveMachine(def.machine() == null ? "pc" : def.machine());
+    String rootBus = PciAddresses.isQ35(machine) ? "pcie.0" : "pci.0";
     List<QemuSpec.Disk> disks = new ArrayList<>();
     for (DiskDef d : def.disks()) {
       boolean block = "block".equals(d.getType());
@@ -28,25 +30,54 @@ final class QemuSpecs {
           DiskDef.QCOW2.equals(d.getFormat()) ? QemuSpec.DiskFormat.QCOW2
               : QemuSpec.DiskFormat.RAW,
           d.isReadonly(), block, d.getCache(), d.getIo(), d.getDiscard(), d.isShareable(),
-          d.getSerial()));
+          d.getSerial(), pci(d.getAddress(), rootBus)));
     }
     OsDef os = def.getOs();
     DevicesDef devices = def.getDevices();
-    String usbModel = devices == null ? null : devices.usbControllerModel();
-    String balloon = devices == null || devices.getMemballoon() == null ? null
-        : devices.getMemballoon().getModel();
+    DevicesDef.Memballoon balloon = devices.getMemballoon();
+    List<QemuSpec.PciController> pciControllers = new ArrayList<>();
+    QemuSpec.Usb usb = null;
+    for (DevicesDef.Controller c : devices.getControllers()) {
+      if ("pci".equals(c.getType()) && c.index() > 0) {
+        boolean port = "pcie-root-port".equals(c.getModel());
+        pciControllers.add(new QemuSpec.PciController(port ? "pcie-root-port" : "pcie-pci-bridge",
+            c.index(), !port ? null : c.target == null || c.target.chassis == null ? c.index()
+                : Integer.decode(c.target.chassis),
+            !port || c.target == null || c.target.port == null ? null
+                : Integer.decode(c.target.port),
+            pci(c.getAddress(), rootBus)));
+      } else if ("usb".equals(c.getType()) && usb == null && !"none".equals(c.getModel())) {
+        usb = new QemuSpec.Usb("qemu-xhci".equals(c.getModel()) ? "qemu-xhci"
+            : "piix3-usb-uhci", pci(c.getAddress(), rootBus));
+      }
+    }
+    if (usb == null && devices.getControllers().stream().noneMatch(c -> "usb".equals(c.getType()))) {
+      usb = new QemuSpec.Usb("piix3-usb-uhci", null); // libvirt's default: the machine's own
+    }
     return new QemuSpec(def.getName(), def.getUuid(), def.memoryKiB(), def.vcpus(), machine,
         accelerator(def, host, policy),
         os == null || os.getKernel() == null ? null : Path.of(os.getKernel()),
         os == null || os.getInitrd() == null ? null : Path.of(os.getInitrd()),
         os == null ? null : os.getCmdline(),
         disks,
-        !"none".equals(usbModel),
-        !"none".equals(balloon),
-        nics(devices == null ? List.of() : devices.getInterfaces()));
+        usb,
+        balloon == null || !"none".equals(balloon.getModel()),
+        nics(devices.getInterfaces(), rootBus),
+        pciControllers.stream().sorted(Comparator.comparingInt(QemuSpec.PciController::index))
+            .toList(),
+        balloon == null ? null : pci(balloon.getAddress(), rootBus));
   }
 
-  private static List<QemuSpec.Nic> nics(List<InterfaceDef> interfaces) {
+  /** The QEMU side of a validated PCI address: bus 0 is the root bus, bus N root port N. */
+  private static QemuSpec.PciAddress pci(DeviceAddress a, String rootBus) {
+    if (a == null) {
+      return null;
+    }
+    return new QemuSpec.PciAddress(a.bus() == 0 ? rootBus : "pci." + a.bus(), a.slot(),
+        a.function(), a.multifunction());
+  }
+
+  private static List<QemuSpec.Nic> nics(List<InterfaceDef> interfaces, String rootBus) {
     List<QemuSpec.Nic> nics = new ArrayList<>();
     for (InterfaceDef nic : interfaces) {
       List<QemuSpec.HostForward> forwards = new ArrayList<>();
@@ -65,7 +96,7 @@ final class QemuSpecs {
           : nic.ips.get(0).address + "/" + nic.ips.get(0).prefix;
       nics.add(new QemuSpec.Nic(nics.size(), nic.getMac(),
           QemuSpec.NicModel.valueOf(nic.getModel().toUpperCase(Locale.ROOT)), network, forwards,
-          nic.isLinkUp()));
+          nic.isLinkUp(), pci(nic.getAddress(), rootBus)));
     }
     return nics;
   }

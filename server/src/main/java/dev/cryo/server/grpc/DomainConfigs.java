@@ -70,6 +70,6 @@ final class DomainConfigs {
       xml = xml.substring(0, at) + "<metadata>" + config.getMetadataXml() + "</metadata>"
           + xml.substring(at);
     }
-    return DomainXml.parse(xml).def();
+    return DomainXml.parseDefinition(xml).def();
   }
 }

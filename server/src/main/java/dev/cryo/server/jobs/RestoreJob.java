@@ -8,6 +8,7 @@ import dev.cryo.server.domain.DomainInfo;
 import dev.cryo.server.domain.DomainState;
 import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.domain.Domains;
+import dev.cryo.server.domain.PciAddresses;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.CryoException;
@@ -307,6 +308,7 @@ public final class RestoreJob {
     if (!String.valueOf(image.machine()).equals(String.valueOf(replacement.machine()))) {
       diffs.add("machine " + replacement.machine() + " != " + image.machine());
     }
+    diffs.addAll(PciAddresses.inherit(image, replacement));
     if (!diffs.isEmpty()) {
       throw new InvalidArgumentException("the replacement XML is not compatible with the image: "
           + String.join(", ", diffs));

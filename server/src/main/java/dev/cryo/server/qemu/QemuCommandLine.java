@@ -37,7 +37,8 @@ public final class QemuCommandLine {
     add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
     argv.add("-S");
     add(argv, "-uuid", spec.uuid());
-    add(argv, "-machine", spec.machine() + (spec.usbController() ? "" : ",usb=off")
+    boolean machineUsb = spec.usb() != null && spec.usb().address() == null;
+    add(argv, "-machine", spec.machine() + (machineUsb ? "" : ",usb=off")
         + ",dump-guest-core=off");
     add(argv, "-accel", spec.accelerator().qemuName());
     add(argv, "-m", "size=" + spec.memoryKib() + "k");
@@ -58,6 +59,26 @@ public final class QemuCommandLine {
       if (spec.cmdline() != null && !spec.cmdline().isEmpty()) {
         add(argv, "-append", spec.cmdline());
       }
+    }
+    for (QemuSpec.PciController controller : spec.pciControllers()) {
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", controller.qemuDevice());
+      if (controller.port() != null) {
+        device.addProperty("port", controller.port());
+      }
+      if (controller.chassis() != null) {
+        device.addProperty("chassis", controller.chassis());
+      }
+      device.addProperty("id", controller.id());
+      addAddress(device, controller.address());
+      add(argv, "-device", device.toString());
+    }
+    if (spec.usb() != null && spec.usb().address() != null) {
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", spec.usb().qemuDevice());
+      device.addProperty("id", "usb");
+      addAddress(device, spec.usb().address());
+      add(argv, "-device", device.toString());
     }
     for (int i = 0; i < spec.disks().size(); i++) {
       QemuSpec.Disk disk = spec.disks().get(i);
@@ -85,6 +106,7 @@ public final class QemuCommandLine {
       add(argv, "-blockdev", format.toString());
       JsonObject device = new JsonObject();
       device.addProperty("driver", "virtio-blk-pci");
+      addAddress(device, disk.address());
       if (disk.shareable()) {
         device.addProperty("share-rw", true);
       }
@@ -123,13 +145,18 @@ public final class QemuCommandLine {
       device.addProperty("netdev", nic.netdevId());
       device.addProperty("id", nic.deviceId());
       device.addProperty("mac", nic.mac());
+      addAddress(device, nic.address());
       add(argv, "-device", device.toString());
     }
     add(argv, "-chardev", "socket,id=charserial0,path=" + escape(run.consoleSocket().toString())
         + ",server=on,wait=off,logfile=" + escape(run.serialLog().toString()) + ",logappend=on");
     add(argv, "-device", "isa-serial,chardev=charserial0,id=serial0");
     if (spec.memballoon()) {
-      add(argv, "-device", "virtio-balloon-pci,id=balloon0");
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", "virtio-balloon-pci");
+      device.addProperty("id", "balloon0");
+      addAddress(device, spec.balloonAddress());
+      add(argv, "-device", device.toString());
     }
     switch (incoming) {
       case STDIN -> add(argv, "-incoming", "fd:0");
@@ -138,6 +165,18 @@ public final class QemuCommandLine {
     }
     add(argv, "-msg", "timestamp=on");
     return argv;
+  }
+
+  /** libvirt's {@code "bus":..,"addr":..}; nothing for a device without an address. */
+  private static void addAddress(JsonObject device, QemuSpec.PciAddress address) {
+    if (address == null) {
+      return;
+    }
+    device.addProperty("bus", address.bus());
+    if (address.multifunction()) {
+      device.addProperty("multifunction", true);
+    }
+    device.addProperty("addr", address.addr());
   }
 
   /** libvirt's {@code "cache":{"direct":..,"no-flush":..}}, present only with a cache mode. */

@@ -295,9 +295,7 @@ public final class QemuConfinement {
     Path kernel = copyForQemu(spec.kernel(), run.path().resolve("kernel"));
     Path initrd = spec.initrd() == null ? null
         : copyForQemu(spec.initrd(), run.path().resolve("initrd"));
-    return new QemuSpec(spec.name(), spec.uuid(), spec.memoryKib(), spec.vcpus(), spec.machine(),
-        spec.accelerator(), kernel, initrd, spec.cmdline(), spec.disks(), spec.usbController(),
-        spec.memballoon(), spec.nics());
+    return spec.withBootFiles(kernel, initrd);
   }
 
   private Path copyForQemu(Path source, Path target) throws IOException {

@@ -19,9 +19,11 @@ import java.util.Objects;
  * @param initrd direct-boot initrd, or null
  * @param cmdline kernel command line, or null
  * @param disks virtio-blk disks in guest order
- * @param usbController whether the machine gets its default USB controller
+ * @param usb the USB controller, or null for none
  * @param memballoon whether to add a virtio balloon device
  * @param nics network cards in guest order
+ * @param pciControllers PCIe root ports and bridges (q35), parents first
+ * @param balloonAddress where the balloon sits, or null for QEMU's choice
  */
 public record QemuSpec(
     String name,
@@ -34,9 +36,11 @@ public record QemuSpec(
     Path initrd,
     String cmdline,
     List<Disk> disks,
-    boolean usbController,
+    Usb usb,
     boolean memballoon,
-    List<Nic> nics) {
+    List<Nic> nics,
+    List<PciController> pciControllers,
+    PciAddress balloonAddress) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -51,7 +55,61 @@ public record QemuSpec(
     }
     disks = List.copyOf(disks);
     nics = List.copyOf(nics);
+    pciControllers = List.copyOf(pciControllers);
   }
+
+  /** This spec with the direct-boot kernel and initrd at other paths. */
+  public QemuSpec withBootFiles(Path kernel, Path initrd) {
+    return new QemuSpec(name, uuid, memoryKib, vcpus, machine, accelerator, kernel, initrd,
+        cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress);
+  }
+
+  /**
+   * Where a PCI device sits. A definition written before Cryo assigned addresses has none: QEMU
+   * then places its devices in command-line order, as it did when the guest was saved.
+   *
+   * @param bus the QOM id of the bus: {@code pci.0} (i440fx), {@code pcie.0} (q35) or a root
+   *     port's {@code pci.N}
+   */
+  public record PciAddress(String bus, int slot, int function, boolean multifunction) {
+    public PciAddress {
+      Objects.requireNonNull(bus, "bus");
+    }
+
+    /** QEMU's {@code addr}: {@code 0x4}, or {@code 0x1.0x2} for a function other than 0. */
+    public String addr() {
+      return "0x" + Integer.toHexString(slot)
+          + (function == 0 ? "" : ".0x" + Integer.toHexString(function));
+    }
+  }
+
+  /**
+   * A PCI controller that provides the bus {@code pci.INDEX}: a {@code pcie-root-port} (one slot,
+   * for one device) or a {@code pcie-pci-bridge} (slots 1 to 31, for conventional PCI cards).
+   *
+   * @param chassis a root port's chassis number, or null for a bridge
+   * @param port a root port's PCIe port number, or null for a bridge
+   * @param address where it sits, or null for QEMU's choice
+   */
+  public record PciController(String qemuDevice, int index, Integer chassis, Integer port,
+      PciAddress address) {
+    public PciController {
+      Objects.requireNonNull(qemuDevice, "qemuDevice");
+    }
+
+    /** The QOM id of the bus it provides. */
+    public String id() {
+      return "pci." + index;
+    }
+  }
+
+  /**
+   * The USB controller.
+   *
+   * @param qemuDevice {@code piix3-usb-uhci} or {@code qemu-xhci}
+   * @param address where it sits, or null for the machine's own controller ({@code usb=on})
+   */
+  public record Usb(String qemuDevice, PciAddress address) {}
 
   /** The accelerators QEMU can run a guest with. */
   public enum Accelerator {
@@ -92,7 +150,7 @@ public record QemuSpec(
    */
   public record Disk(String target, Path source, DiskFormat format, boolean readOnly,
       boolean hostDevice, String cache, String io, String discard, boolean shareable,
-      String serial) {
+      String serial, PciAddress address) {
     public Disk {
       Objects.requireNonNull(target, "target");
       Objects.requireNonNull(source, "source");
@@ -101,7 +159,7 @@ public record QemuSpec(
 
     /** A file-backed disk with QEMU's default cache, I/O and discard modes. */
     public Disk(String target, Path source, DiskFormat format, boolean readOnly) {
-      this(target, source, format, readOnly, false, null, null, null, false, null);
+      this(target, source, format, readOnly, false, null, null, null, false, null, null);
     }
 
     /** Whether the host page cache is bypassed (libvirt's {@code cache.direct}). */
@@ -165,6 +223,7 @@ public record QemuSpec(
    *     default 10.0.2.0/24
    * @param forwards host ports that reach the guest
    * @param linkUp whether the link starts up
+   * @param address where the card sits, or null for QEMU's choice
    */
   public record Nic(
       int index,
@@ -172,7 +231,8 @@ public record QemuSpec(
       NicModel model,
       String network,
       List<HostForward> forwards,
-      boolean linkUp) {
+      boolean linkUp,
+      PciAddress address) {
     public Nic {
       Objects.requireNonNull(mac, "mac");
       Objects.requireNonNull(model, "model");

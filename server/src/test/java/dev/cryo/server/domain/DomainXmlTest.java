@@ -82,7 +82,7 @@ class DomainXmlTest {
         .isEqualTo(resource("virsh-dumpxml-debian12.warnings.txt").lines().toList())
         .contains("ignored attribute /domain/@id (line 1)",
             "ignored element /domain/features (line 22)",
-            "ignored element /domain/devices/interface/address (line 62)",
+            "ignored element /domain/devices/interface/alias (line 61)",
             "ignored attribute /domain/devices/disk/source/@index (line 45)");
     DomainDef def = parsed.def();
     assertThat(def.getDevices().getEmulator()).isEqualTo("/usr/bin/qemu-system-x86_64");

@@ -20,8 +20,8 @@ class QemuCommandLineTest {
   private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel, List<QemuSpec.Nic> nics) {
     return new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 131072, 2,
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
-        kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, false,
-        false, nics);
+        kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, null,
+        false, nics, List.of(), null);
   }
 
   @Test
@@ -96,7 +96,7 @@ class QemuCommandLineTest {
   @Test
   void build_blockDiskWithDriverOptions_matchesLibvirt() {
     QemuSpec.Disk disk = new QemuSpec.Disk("vdb", Path.of("/dev/sdz"), QemuSpec.DiskFormat.RAW,
-        false, true, "none", "native", "unmap", true, "WD-123");
+        false, true, "none", "native", "unmap", true, "WD-123", null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
         QemuCommandLine.Incoming.NONE);
     List<JsonObject> blockdevs = values(argv, "-blockdev");
@@ -125,7 +125,7 @@ class QemuCommandLineTest {
 
   private static void assertCache(String mode, boolean direct, boolean noFlush, String wc) {
     QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.qcow2"),
-        QemuSpec.DiskFormat.QCOW2, false, false, mode, null, null, false, null);
+        QemuSpec.DiskFormat.QCOW2, false, false, mode, null, null, false, null, null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
         QemuCommandLine.Incoming.NONE);
     for (JsonObject node : values(argv, "-blockdev")) {
@@ -148,15 +148,16 @@ class QemuCommandLineTest {
   @Test
   void build_hostileValues_cannotInjectOptions() {
     QemuSpec hostile = new QemuSpec("evil,chardev=x", "c7a5fdbd-edaf-9455-926a-d65c16db1809",
-        65536, 1, "pc", QemuSpec.Accelerator.TCG, null, null, null, List.of(), true, true,
+        65536, 1, "pc", QemuSpec.Accelerator.TCG, null, null, null, List.of(),
+        new QemuSpec.Usb("piix3-usb-uhci", null), true,
         List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
-            List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true)));
+            List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true,
+            null)), List.of(), null);
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
     assertThat(argv).contains("guest=evil,,chardev=x,debug-threads=on")
         .contains("unix:/tmp/a,,server=off/qmp.sock,server=on,wait=off")
-        .contains("virtio-balloon-pci,id=balloon0")
         .contains("pc,dump-guest-core=off");
     // A value inside a JSON string stays one forward: QEMU's JSON parser sees no option syntax.
     assertThat(values(argv, "-netdev").get(0).getAsJsonArray("hostfwd")).hasSize(1);
@@ -166,7 +167,7 @@ class QemuCommandLineTest {
   void build_nics_userNetdevAndDeviceAsLibvirtNamesThem() {
     QemuSpec.Nic nic = new QemuSpec.Nic(1, "52:54:00:12:34:56", QemuSpec.NicModel.E1000E,
         "10.0.3.0/24", List.of(new QemuSpec.HostForward(false, "127.0.0.1", 8080, 80),
-            new QemuSpec.HostForward(true, null, 5353, 53)), true);
+            new QemuSpec.HostForward(true, null, 5353, 53)), true, null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(), null, List.of(nic)),
         RUN, QemuCommandLine.Incoming.NONE);
     JsonObject netdev = values(argv, "-netdev").get(0);
@@ -176,6 +177,44 @@ class QemuCommandLineTest {
     JsonObject device = values(argv, "-device").get(0);
     assertThat(device.toString()).isEqualTo("{\"driver\":\"e1000e\",\"netdev\":\"hostnet1\","
         + "\"id\":\"net1\",\"mac\":\"52:54:00:12:34:56\"}");
+  }
+
+  /**
+   * libvirt 9's argv for a q35 guest whose define gave each device a root port ({@code virsh
+   * domxml-to-native qemu-argv}): the ports as functions of root bus slot 1, the first one
+   * multifunction, each device at slot 0 behind its port, the USB controller as a device.
+   */
+  @Test
+  void build_q35Addresses_matchLibvirt() {
+    QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.qcow2"),
+        QemuSpec.DiskFormat.QCOW2, false, false, null, null, null, false, null,
+        new QemuSpec.PciAddress("pci.2", 0, 0, false));
+    QemuSpec.Nic nic = new QemuSpec.Nic(0, "52:54:00:39:93:5f", QemuSpec.NicModel.VIRTIO, null,
+        List.of(), true, new QemuSpec.PciAddress("pci.1", 0, 0, false));
+    QemuSpec spec = new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 65536, 1,
+        "pc-q35-7.2", QemuSpec.Accelerator.TCG, null, null, null, List.of(disk),
+        new QemuSpec.Usb("qemu-xhci", new QemuSpec.PciAddress("pci.3", 0, 0, false)), true,
+        List.of(nic),
+        List.of(new QemuSpec.PciController("pcie-root-port", 1, 1, 8,
+                new QemuSpec.PciAddress("pcie.0", 1, 0, true)),
+            new QemuSpec.PciController("pcie-root-port", 2, 2, 9,
+                new QemuSpec.PciAddress("pcie.0", 1, 1, false))),
+        new QemuSpec.PciAddress("pcie.0", 2, 0, false));
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
+        QemuCommandLine.Incoming.NONE);
+    assertThat(argv).contains("pc-q35-7.2,usb=off,dump-guest-core=off");
+    assertThat(values(argv, "-device")).extracting(JsonObject::toString).containsSubsequence(
+        "{\"driver\":\"pcie-root-port\",\"port\":8,\"chassis\":1,\"id\":\"pci.1\","
+            + "\"bus\":\"pcie.0\",\"multifunction\":true,\"addr\":\"0x1\"}",
+        "{\"driver\":\"pcie-root-port\",\"port\":9,\"chassis\":2,\"id\":\"pci.2\","
+            + "\"bus\":\"pcie.0\",\"addr\":\"0x1.0x1\"}",
+        "{\"driver\":\"qemu-xhci\",\"id\":\"usb\",\"bus\":\"pci.3\",\"addr\":\"0x0\"}",
+        "{\"driver\":\"virtio-blk-pci\",\"bus\":\"pci.2\",\"addr\":\"0x0\","
+            + "\"drive\":\"cryo-vda-format\",\"id\":\"virtio-vda\",\"bootindex\":1}",
+        "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostnet0\",\"id\":\"net0\","
+            + "\"mac\":\"52:54:00:39:93:5f\",\"bus\":\"pci.1\",\"addr\":\"0x0\"}",
+        "{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\",\"bus\":\"pcie.0\","
+            + "\"addr\":\"0x2\"}");
   }
 
   private static List<JsonObject> values(List<String> argv, String option) {
