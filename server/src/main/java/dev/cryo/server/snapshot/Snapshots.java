@@ -1,5 +1,13 @@
 package dev.cryo.server.snapshot;
 
+import static dev.cryo.server.snapshot.SnapshotJobs.JOB_TIMEOUT;
+import static dev.cryo.server.snapshot.SnapshotJobs.deleteAll;
+import static dev.cryo.server.snapshot.SnapshotJobs.failure;
+import static dev.cryo.server.snapshot.SnapshotJobs.jobId;
+import static dev.cryo.server.snapshot.TargetDisks.disk;
+import static dev.cryo.server.snapshot.TargetDisks.liveChain;
+import static dev.cryo.server.snapshot.TargetDisks.topNodes;
+
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DiskDef;
@@ -16,7 +24,6 @@ import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
-import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.error.Reason;
@@ -39,7 +46,6 @@ import dev.cryo.server.store.ImageRoots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -48,7 +54,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,20 +83,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class Snapshots {
   private static final Logger log = LoggerFactory.getLogger(Snapshots.class);
-  private static final Duration JOB_TIMEOUT = Duration.ofMinutes(15);
-
-
-  private static final AtomicLong JOB_IDS = new AtomicLong();
-
   private final Domains domains;
   private final QemuImg qemuImg;
-  /** Loaded trees by domain UUID; guarded by {@code this}. */
-  private final Map<String, SnapshotTree> trees = new HashMap<>();
+  /** The domains' trees; their lock guards every tree. */
+  private final SnapshotTrees trees;
 
   private final RevertGuard revertGuard;
   private final ImageJobs images;
   private final FailPoints failPoints;
-  private final SnapshotRecovery recovery;
 
   public Snapshots(Domains domains, QemuImg qemuImg, ImageJobs images) {
     this(domains, qemuImg, images, (caller, domain, snapshot) -> {}, FailPoints.NONE);
@@ -112,7 +111,8 @@ public final class Snapshots {
       FailPoints failPoints) {
     this.domains = domains;
     this.failPoints = failPoints;
-    this.recovery = new SnapshotRecovery(domains, this::deleteInternalData);
+    this.trees = new SnapshotTrees(domains, new SnapshotRecovery(domains,
+        this::deleteInternalData));
     this.qemuImg = qemuImg;
     this.images = images;
     this.revertGuard = revertGuard;
@@ -148,30 +148,39 @@ public final class Snapshots {
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  public synchronized List<SnapshotDef> list(Principal caller, String domainName,
-      SnapshotFilter filter) {
-    return tree(domains.get(caller, domainName)).list(filter);
+  public List<SnapshotDef> list(Principal caller, String domainName, SnapshotFilter filter) {
+    synchronized (trees) {
+      return trees.of(domains.get(caller, domainName)).list(filter);
+    }
   }
 
-  public synchronized SnapshotDef get(Principal caller, String domainName, String name) {
-    return tree(domains.get(caller, domainName)).get(name);
+  public SnapshotDef get(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      return trees.of(domains.get(caller, domainName)).get(name);
+    }
   }
 
   /** The current snapshot, or null if there is none. */
-  public synchronized SnapshotDef current(Principal caller, String domainName) {
-    SnapshotTree tree = tree(domains.get(caller, domainName));
-    return tree.current() == null ? null : tree.get(tree.current());
+  public SnapshotDef current(Principal caller, String domainName) {
+    synchronized (trees) {
+      SnapshotTree tree = trees.of(domains.get(caller, domainName));
+      return tree.current() == null ? null : tree.get(tree.current());
+    }
   }
 
-  public synchronized boolean isCurrent(Principal caller, String domainName, String name) {
-    return name.equals(tree(domains.get(caller, domainName)).current());
+  public boolean isCurrent(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      return name.equals(trees.of(domains.get(caller, domainName)).current());
+    }
   }
 
   /** Direct children of a snapshot. */
-  public synchronized List<SnapshotDef> children(Principal caller, String domainName, String name) {
-    SnapshotTree tree = tree(domains.get(caller, domainName));
-    tree.get(name);
-    return tree.children(name);
+  public List<SnapshotDef> children(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      SnapshotTree tree = trees.of(domains.get(caller, domainName));
+      tree.get(name);
+      return tree.children(name);
+    }
   }
 
   // ---- create -----------------------------------------------------------------------------------
@@ -203,8 +212,8 @@ public final class Snapshots {
     try (Domain.Job job = domain.beginJob(caller, "snapshot create")) {
       abort.attach(job);
       SnapshotTree tree;
-      synchronized (this) {
-        tree = tree(domain);
+      synchronized (trees) {
+        tree = trees.of(domain);
       }
       if (flags.redefine()) {
         return redefine(domain, tree, def, flags);
@@ -213,7 +222,7 @@ public final class Snapshots {
       if (def.name == null) {
         def.name = Long.toString(now.getEpochSecond());
       }
-      synchronized (this) {
+      synchronized (trees) {
         if (tree.contains(def.name)) {
           throw new CryoException(
                   Reason.SNAPSHOT_EXISTS,
@@ -255,7 +264,7 @@ public final class Snapshots {
         throw new InvalidArgumentException("invalid combination: nothing to snapshot; domain '"
             + domainName + "' has no writable disk");
       }
-      if (d.memory() == Location.INTERNAL && internalDisks(def).isEmpty()) {
+      if (d.memory() == Location.INTERNAL && def.internalDisks().isEmpty()) {
         throw new FailedPreconditionException("an internal snapshot with memory needs at least "
             + "one writable qcow2 disk to hold it; domain '" + domainName + "' has none");
       }
@@ -264,10 +273,10 @@ public final class Snapshots {
       def.state = !online ? "shutoff"
           : d.memory() == Location.NO ? "disk-snapshot"
           : domain.state() == DomainState.PAUSED ? "paused" : "running";
-      synchronized (this) {
+      synchronized (trees) {
         def.setParentName(tree.current());
       }
-      SnapshotStore store = store(domain);
+      SnapshotStore store = trees.store(domain);
       if (!flags.noMetadata()) {
         store.writePending(def);
       }
@@ -292,7 +301,7 @@ public final class Snapshots {
         store.save(def);
         store.setCurrent(def.name);
         store.clearPending(def.name);
-        synchronized (this) {
+        synchronized (trees) {
           tree.put(def);
           tree.setCurrent(def.name);
         }
@@ -306,7 +315,7 @@ public final class Snapshots {
 
   private SnapshotDef redefine(Domain domain, SnapshotTree tree, SnapshotDef def,
       CreateFlags flags) {
-    synchronized (this) {
+    synchronized (trees) {
       String parent = def.parentName();
       if (parent != null && !tree.contains(parent)) {
         throw new InvalidArgumentException("parent snapshot '" + parent + "' of redefined "
@@ -323,12 +332,12 @@ public final class Snapshots {
     if (def.domain == null) {
       def.domain = domain.def().copy();
     }
-    SnapshotStore store = store(domain);
+    SnapshotStore store = trees.store(domain);
     store.save(def);
     if (flags.current()) {
       store.setCurrent(def.name);
     }
-    synchronized (this) {
+    synchronized (trees) {
       tree.put(def);
       if (flags.current()) {
         tree.setCurrent(def.name);
@@ -384,7 +393,7 @@ public final class Snapshots {
   private void createInternalOnline(Domain domain, RunningQemu running, SnapshotDef def) {
     QemuMonitor qmp = running.monitor();
     try {
-      List<String> nodes = topNodes(qmp, internalDisks(def));
+      List<String> nodes = topNodes(qmp, def.internalDisks());
       qmp.runJob(new QemuJob.SnapshotSave(jobId("save"), def.name, nodes.get(0), nodes),
           JOB_TIMEOUT);
     } catch (QemuRefusedException e) {
@@ -592,8 +601,8 @@ public final class Snapshots {
       abort.attach(job);
       SnapshotTree tree;
       SnapshotDef snap;
-      synchronized (this) {
-        tree = tree(domain);
+      synchronized (trees) {
+        tree = trees.of(domain);
         snap = tree.get(name);
       }
       revertGuard.check(caller, domainName, name);
@@ -606,8 +615,8 @@ public final class Snapshots {
       } else {
         revertInternalDisks(caller, domain, snap, flags);
       }
-      store(domain).setCurrent(name);
-      synchronized (this) {
+      trees.store(domain).setCurrent(name);
+      synchronized (trees) {
         tree.setCurrent(name);
       }
       return snap.copy();
@@ -624,7 +633,7 @@ public final class Snapshots {
     }
     QemuMonitor qmp = running.monitor();
     try {
-      List<String> nodes = topNodes(qmp, internalDisks(snap));
+      List<String> nodes = topNodes(qmp, snap.internalDisks());
       qmp.runJob(new QemuJob.SnapshotLoad(jobId("load"), snap.name(), nodes.get(0), nodes),
           JOB_TIMEOUT);
       boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
@@ -653,7 +662,7 @@ public final class Snapshots {
     }
     DomainDef def = domain.def();
     try {
-      for (String target : internalDisks(snap)) {
+      for (String target : snap.internalDisks()) {
         qemuImg.snapshotApply(Path.of(disk(def, target).getSourceFile()), snap.name());
       }
     } catch (IOException e) {
@@ -768,16 +777,6 @@ public final class Snapshots {
         StateReason.FROM_SNAPSHOT, null);
   }
 
-  private static void deleteAll(List<Path> files, Exception e) {
-    for (Path p : files) {
-      try {
-        Files.deleteIfExists(p);
-      } catch (IOException cleanup) {
-        e.addSuppressed(cleanup);
-      }
-    }
-  }
-
   // ---- delete -----------------------------------------------------------------------------------
 
   /**
@@ -800,8 +799,8 @@ public final class Snapshots {
       SnapshotDef snap;
       List<SnapshotDef> targets = new ArrayList<>();
       List<SnapshotDef> snapChildren;
-      synchronized (this) {
-        tree = tree(domain);
+      synchronized (trees) {
+        tree = trees.of(domain);
         snap = tree.get(name);
         if (mode != DeleteMode.CHILDREN_ONLY) {
           targets.add(snap);
@@ -823,7 +822,7 @@ public final class Snapshots {
           merges = planMerges(domain, snap);
         }
       }
-      SnapshotStore store = store(domain);
+      SnapshotStore store = trees.store(domain);
       Set<String> gone = new HashSet<>();
       // Children first, so a failure leaves a consistent tree.
       for (int i = targets.size() - 1; i >= 0; i--) {
@@ -844,7 +843,7 @@ public final class Snapshots {
         }
         store.delete(t.name());
         gone.add(t.name());
-        synchronized (this) {
+        synchronized (trees) {
           String current = tree.current();
           tree.remove(t.name());
           if (t.name().equals(current)) {
@@ -886,21 +885,6 @@ public final class Snapshots {
     return merges;
   }
 
-  /** The files of a running disk's chain, active layer first, from {@code query-block}. */
-  private static List<Path> liveChain(QemuMonitor qmp, String target) {
-    List<Path> chain = new ArrayList<>();
-    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
-      if (b.qdev() != null && b.inserted() != null
-          && b.qdev().contains("/virtio-" + target + "/")) {
-        chain.addAll(b.inserted().chain());
-      }
-    }
-    if (chain.isEmpty()) {
-      throw new FailedPreconditionException("QEMU has no block node for disk '" + target + "'");
-    }
-    return chain;
-  }
-
   /**
    * Merges external snapshot {@code snap} away (see {@link #delete}); the planned {@code merges}
    * were checked under the same job, so the chains have not changed since.
@@ -940,7 +924,7 @@ public final class Snapshots {
       domains.define(caller, newDef);
     }
     // Snapshots taken later recorded the overlay as their disk's file; it is the base now.
-    synchronized (this) {
+    synchronized (trees) {
       for (SnapshotDef other : tree.topological()) {
         if (other != snap && other.domain() != null && retarget(other.domain(), merges)) {
           store.save(other);
@@ -1025,7 +1009,7 @@ public final class Snapshots {
   }
 
   private void deleteInternalData(Domain domain, SnapshotDef snap) {
-    List<String> targets = internalDisks(snap);
+    List<String> targets = snap.internalDisks();
     if (targets.isEmpty()) {
       return;
     }
@@ -1062,7 +1046,7 @@ public final class Snapshots {
    */
   private static void requireStillActive(Domain domain, SnapshotDef snap, String what) {
     DomainDef now = domain.def();
-    for (String target : internalDisks(snap)) {
+    for (String target : snap.internalDisks()) {
       Path image = imageOf(domain, snap, target);
       if (!image.equals(Path.of(disk(now, target).getSourceFile()))) {
         throw new FailedPreconditionException("internal snapshot '" + snap.name() + "' lives in "
@@ -1072,37 +1056,7 @@ public final class Snapshots {
     }
   }
 
-  // ---- metadata and recovery --------------------------------------------------------------------
-
-  private SnapshotStore store(Domain domain) {
-    return new SnapshotStore(domains.metadataDir(domain.name()).resolve("snapshots"));
-  }
-
-  /** The domain's tree, loaded (and half-created snapshots undone) on first use. */
-  private SnapshotTree tree(Domain domain) {
-    SnapshotTree tree = trees.get(domain.uuid());
-    if (tree == null) {
-      SnapshotStore store = store(domain);
-      for (SnapshotDef pending : store.pending()) {
-        recovery.finish(domain, store, pending);
-      }
-      tree = store.load();
-      for (SnapshotDef s : List.copyOf(tree.topological())) {
-        // Metadata left by an undefined domain of the same name is not this domain's.
-        if (s.domain() != null && !domain.uuid().equals(s.domain().getUuid())) {
-          log.warn("domain '{}': dropping snapshot '{}' recorded for another domain (UUID {})",
-              domain.name(), s.name(), s.domain().getUuid());
-          store.delete(s.name());
-          tree.remove(s.name());
-        }
-      }
-      if (tree.current() == null) {
-        store.setCurrent(null);
-      }
-      trees.put(domain.uuid(), tree);
-    }
-    return tree;
-  }
+  // ---- recovery -------------------------------------------------------------------------------
 
   /**
    * Finishes what a killed server left half done, at start: the snapshots it was creating, and a
@@ -1111,51 +1065,13 @@ public final class Snapshots {
    */
   public void recover() {
     for (Domain domain : domains.all()) {
-      synchronized (this) {
-        tree(domain);
+      synchronized (trees) {
+        trees.of(domain);
       }
     }
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
-
-  static List<String> internalDisks(SnapshotDef def) {
-    return def.disks().stream().filter(d -> d.location() == Location.INTERNAL)
-        .map(SnapshotDef.Disk::name).toList();
-  }
-
-  static DiskDef disk(DomainDef def, String target) {
-    for (DiskDef d : def.disks()) {
-      if (d.getTargetDev().equals(target)) {
-        return d;
-      }
-    }
-    throw new FailedPreconditionException("domain '" + def.getName() + "' no longer has disk '"
-        + target + "'");
-  }
-
-  /** The node each guest disk currently writes to (the top of its chain), by target. */
-  private static List<String> topNodes(QemuMonitor qmp, List<String> targets) {
-    Map<String, String> byTarget = new HashMap<>();
-    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
-      if (b.qdev() != null && b.inserted() != null) {
-        for (String t : targets) {
-          if (b.qdev().contains("/virtio-" + t + "/")) {
-            byTarget.put(t, b.inserted().nodeName());
-          }
-        }
-      }
-    }
-    List<String> out = new ArrayList<>();
-    for (String t : targets) {
-      String node = byTarget.get(t);
-      if (node == null) {
-        throw new FailedPreconditionException("QEMU has no block node for disk '" + t + "'");
-      }
-      out.add(node);
-    }
-    return out;
-  }
 
   /**
    * Checks the files an external snapshot will write (overlays and the memory file): plain
@@ -1222,19 +1138,5 @@ public final class Snapshots {
     if (!Files.exists(p) && reuse && !"memory file".equals(what)) {
       throw new FailedPreconditionException("reuse_external: " + label + " does not exist");
     }
-  }
-
-  private static String jobId(String what) {
-    return "cryo-snapshot-" + what + "-" + JOB_IDS.incrementAndGet();
-  }
-
-  private static RuntimeException failure(String what, Exception e) {
-    if (e instanceof dev.cryo.server.error.CryoException ce) {
-      return ce;
-    }
-    if (e instanceof QemuImg.QemuImgException) {
-      return new FailedPreconditionException(what + ": " + e.getMessage(), e);
-    }
-    return new InternalException(what + ": " + e.getMessage(), e);
   }
 }
