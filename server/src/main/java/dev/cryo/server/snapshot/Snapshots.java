@@ -33,7 +33,6 @@ import dev.cryo.server.jobs.ImageJobs;
 import dev.cryo.server.jobs.RestoreJob;
 import dev.cryo.server.jobs.SaveJob;
 import dev.cryo.server.qemu.BlockdevOptions;
-import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QemuJob;
 import dev.cryo.server.qemu.QemuMonitor;
@@ -87,6 +86,7 @@ public final class Snapshots {
   private final QemuImg qemuImg;
   /** The domains' trees; their lock guards every tree. */
   private final SnapshotTrees trees;
+  private final InternalSnapshots internal;
 
   private final RevertGuard revertGuard;
   private final ImageJobs images;
@@ -111,8 +111,9 @@ public final class Snapshots {
       FailPoints failPoints) {
     this.domains = domains;
     this.failPoints = failPoints;
+    this.internal = new InternalSnapshots(domains, qemuImg);
     this.trees = new SnapshotTrees(domains, new SnapshotRecovery(domains,
-        this::deleteInternalData));
+        internal::deleteData));
     this.qemuImg = qemuImg;
     this.images = images;
     this.revertGuard = revertGuard;
@@ -284,7 +285,7 @@ public final class Snapshots {
       try {
         switch (d.method()) {
           case QEMU_IMG -> createOffline(caller, domain, def, flags);
-          case SAVEVM -> createInternalOnline(domain, running, def);
+          case SAVEVM -> internal.create(domain, running, def);
           case TRANSACTION -> createExternalOnline(caller, domain, running, def, flags);
           case MIGRATE, MIGRATE_TRANSACTION ->
               createExternalWithMemory(caller, domain, job, running, def, flags);
@@ -387,18 +388,6 @@ public final class Snapshots {
         }
       }
       throw failure("qemu-img could not snapshot domain '" + domain.name() + "'", e);
-    }
-  }
-
-  private void createInternalOnline(Domain domain, RunningQemu running, SnapshotDef def) {
-    QemuMonitor qmp = running.monitor();
-    try {
-      List<String> nodes = topNodes(qmp, def.internalDisks());
-      qmp.runJob(new QemuJob.SnapshotSave(jobId("save"), def.name, nodes.get(0), nodes),
-          JOB_TIMEOUT);
-    } catch (QemuRefusedException e) {
-      throw new FailedPreconditionException("QEMU could not take internal snapshot '" + def.name
-          + "' of domain '" + domain.name() + "': " + e.description(), e);
     }
   }
 
@@ -611,66 +600,15 @@ public final class Snapshots {
       } else if (snap.isExternal()) {
         revertExternal(caller, domain, snap, flags);
       } else if (snap.hasMemory()) {
-        revertInternalWithMemory(domain, snap, flags);
+        internal.revertWithMemory(domain, snap, flags);
       } else {
-        revertInternalDisks(caller, domain, snap, flags);
+        internal.revertDisks(caller, domain, snap, flags);
       }
       trees.store(domain).setCurrent(name);
       synchronized (trees) {
         tree.setCurrent(name);
       }
       return snap.copy();
-    }
-  }
-
-  private void revertInternalWithMemory(Domain domain, SnapshotDef snap, RevertFlags flags) {
-    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
-    RunningQemu running = domain.running();
-    boolean launched = false;
-    if (running == null) {
-      running = domains.launch(domain, QemuCommandLine.Incoming.NONE);
-      launched = true;
-    }
-    QemuMonitor qmp = running.monitor();
-    try {
-      List<String> nodes = topNodes(qmp, snap.internalDisks());
-      qmp.runJob(new QemuJob.SnapshotLoad(jobId("load"), snap.name(), nodes.get(0), nodes),
-          JOB_TIMEOUT);
-      boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-      String status = qmp.queryStatus().status();
-      if (wantRunning && !"running".equals(status)) {
-        qmp.cont();
-      } else if (!wantRunning && "running".equals(status)) {
-        qmp.stop();
-      }
-      domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
-          StateReason.FROM_SNAPSHOT, launched ? DomainEvent.Type.STARTED : null);
-    } catch (RuntimeException e) {
-      if (launched) {
-        domains.abortLaunch(domain, running);
-      }
-      throw failure("QEMU could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-  }
-
-  private void revertInternalDisks(Principal caller, Domain domain, SnapshotDef snap,
-      RevertFlags flags) {
-    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
-    if (domain.running() != null) {
-      domains.destroy(caller, domain.name(), false);
-    }
-    DomainDef def = domain.def();
-    try {
-      for (String target : snap.internalDisks()) {
-        qemuImg.snapshotApply(Path.of(disk(def, target).getSourceFile()), snap.name());
-      }
-    } catch (IOException e) {
-      throw failure("qemu-img could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    if (flags.running() || flags.paused()) {
-      domains.start(caller, domain.name(), flags.paused());
     }
   }
 
@@ -832,7 +770,7 @@ public final class Snapshots {
             job.progress("merge", 0, 0);
             mergeExternal(caller, domain, tree, store, t, merges);
           } else {
-            deleteInternalData(domain, t);
+            internal.deleteData(domain, t);
           }
         }
         if (t == snap) {
@@ -1004,54 +942,6 @@ public final class Snapshots {
           log.warn("could not remove QEMU node {} of merged overlay {}: {}", node, m.overlay(),
               e.description());
         }
-      }
-    }
-  }
-
-  private void deleteInternalData(Domain domain, SnapshotDef snap) {
-    List<String> targets = snap.internalDisks();
-    if (targets.isEmpty()) {
-      return;
-    }
-    RunningQemu running = domain.running();
-    try {
-      if (running != null) {
-        requireStillActive(domain, snap, "delete it while the domain runs; shut it down first");
-        running.monitor().runJob(new QemuJob.SnapshotDelete(jobId("delete"), snap.name(),
-            topNodes(running.monitor(), targets)), JOB_TIMEOUT);
-      } else {
-        for (String target : targets) {
-          Path image = imageOf(domain, snap, target);
-          if (qemuImg.snapshotTags(image).contains(snap.name())) {
-            qemuImg.snapshotDelete(image, snap.name());
-          }
-        }
-      }
-    } catch (IOException e) {
-      throw failure("could not delete snapshot '" + snap.name() + "' from the disks of domain '"
-          + domain.name() + "'", e);
-    }
-  }
-
-  /** The image that holds {@code snap}'s internal state of disk {@code target}. */
-  private static Path imageOf(Domain domain, SnapshotDef snap, String target) {
-    DomainDef then = snap.domain() != null ? snap.domain() : domain.def();
-    return Path.of(disk(then, target).getSourceFile());
-  }
-
-  /**
-   * Refuses when an internal snapshot's image is no longer the active file of its disk (an
-   * external snapshot or revert put an overlay on top): QEMU addresses only the active layer, and
-   * reverting a backing file in place would corrupt the overlays built on it.
-   */
-  private static void requireStillActive(Domain domain, SnapshotDef snap, String what) {
-    DomainDef now = domain.def();
-    for (String target : snap.internalDisks()) {
-      Path image = imageOf(domain, snap, target);
-      if (!image.equals(Path.of(disk(now, target).getSourceFile()))) {
-        throw new FailedPreconditionException("internal snapshot '" + snap.name() + "' lives in "
-            + image + ", which is now the backing file of an external overlay of disk " + target
-            + "; cannot " + what);
       }
     }
   }
