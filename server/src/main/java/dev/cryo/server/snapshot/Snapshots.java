@@ -1,7 +1,6 @@
 package dev.cryo.server.snapshot;
 
 import static dev.cryo.server.snapshot.SnapshotJobs.JOB_TIMEOUT;
-import static dev.cryo.server.snapshot.SnapshotJobs.deleteAll;
 import static dev.cryo.server.snapshot.SnapshotJobs.failure;
 import static dev.cryo.server.snapshot.SnapshotJobs.jobId;
 import static dev.cryo.server.snapshot.TargetDisks.disk;
@@ -13,13 +12,10 @@ import dev.cryo.server.domain.AbortSignal;
 import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
-import dev.cryo.server.domain.DomainEvent;
 import dev.cryo.server.domain.DomainState;
-import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.domain.FailPoints;
 import dev.cryo.server.domain.RunningQemu;
-import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.CryoException;
@@ -27,17 +23,12 @@ import dev.cryo.server.error.FailedPreconditionException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.error.Reason;
-import dev.cryo.server.image.Compression;
-import dev.cryo.server.jobs.Cancel;
 import dev.cryo.server.jobs.ImageJobs;
-import dev.cryo.server.jobs.RestoreJob;
 import dev.cryo.server.jobs.SaveJob;
-import dev.cryo.server.qemu.BlockdevOptions;
 import dev.cryo.server.qemu.QemuImg;
 import dev.cryo.server.qemu.QemuJob;
 import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.QemuRefusedException;
-import dev.cryo.server.qemu.TransactionAction;
 import dev.cryo.server.snapshot.SnapshotDef.Location;
 import dev.cryo.server.snapshot.SnapshotPlan.Decision;
 import dev.cryo.server.snapshot.SnapshotPlan.Verdict;
@@ -52,7 +43,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,6 +77,7 @@ public final class Snapshots {
   /** The domains' trees; their lock guards every tree. */
   private final SnapshotTrees trees;
   private final InternalSnapshots internal;
+  private final ExternalSnapshots external;
 
   private final RevertGuard revertGuard;
   private final ImageJobs images;
@@ -112,6 +103,7 @@ public final class Snapshots {
     this.domains = domains;
     this.failPoints = failPoints;
     this.internal = new InternalSnapshots(domains, qemuImg);
+    this.external = new ExternalSnapshots(domains, qemuImg, images, failPoints);
     this.trees = new SnapshotTrees(domains, new SnapshotRecovery(domains,
         internal::deleteData));
     this.qemuImg = qemuImg;
@@ -286,9 +278,9 @@ public final class Snapshots {
         switch (d.method()) {
           case QEMU_IMG -> createOffline(caller, domain, def, flags);
           case SAVEVM -> internal.create(domain, running, def);
-          case TRANSACTION -> createExternalOnline(caller, domain, running, def, flags);
+          case TRANSACTION -> external.createDisks(caller, domain, running, def, flags);
           case MIGRATE, MIGRATE_TRANSACTION ->
-              createExternalWithMemory(caller, domain, job, running, def, flags);
+              external.createWithMemory(caller, domain, job, running, def, flags);
           default -> throw new FailedPreconditionException("method " + d.method()
               + " is not available");
         }
@@ -391,180 +383,6 @@ public final class Snapshots {
     }
   }
 
-  private void createExternalOnline(Principal caller, Domain domain, RunningQemu running,
-      SnapshotDef def, CreateFlags flags) {
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
-    try {
-      overlays.prepare(flags.reuseExternal());
-      overlays.commit();
-    } catch (IOException | RuntimeException e) {
-      overlays.rollback(e);
-      throw failure("QEMU could not take external snapshot '" + def.name + "' of domain '"
-          + domain.name() + "'", e);
-    }
-    // QEMU now writes to the overlays: the definition must say so before anything else.
-    domains.define(caller, overlays.newDef);
-  }
-
-  /**
-   * External memory (and external disks at the same instant), as libvirt does it: the overlays
-   * are created and opened while the guest runs; the guest is paused and its memory saved as a
-   * libvirt-format save image into the memory file (the save path, ending paused); while it is
-   * still paused the disks switch to the overlays in one QMP transaction; then it resumes (or is
-   * stopped, for halt). Aborted or failed before the switch, everything is undone and the guest
-   * goes on as it was.
-   */
-  private void createExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
-      RunningQemu running, SnapshotDef def, CreateFlags flags) {
-    boolean wasRunning = domain.state() == DomainState.RUNNING;
-    Path memory = Path.of(def.memoryFile());
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
-    Cancel cancel = new Cancel();
-    boolean saved = false;
-    try {
-      job.progress("disks", 0, 0);
-      overlays.prepare(flags.reuseExternal());
-      job.onAbort(cancel::cancel);
-      if (job.abortRequested()) {
-        throw aborted(domain, def, null);
-      }
-      long total = domain.def().memoryBytes();
-      job.progress("memory", 0, total);
-      images.save().toFile(caller, domain.name(), memory, new SaveJob.Options(
-          Compression.RAW, 0, SaveJob.After.PAUSED, flags.live()),
-          (phase, done, estimated, rate) -> job.progress("memory", done, estimated), cancel);
-      saved = true;
-      // Past this point the snapshot is all but taken; an abort still undoes it.
-      if (job.abortRequested()) {
-        throw aborted(domain, def, null);
-      }
-      job.progress("disks", total, total);
-      job.onAbort(null);
-      failPoints.reach(FailPoints.SNAPSHOT_MEMORY_SAVED);
-      overlays.commit();
-      failPoints.reach(FailPoints.SNAPSHOT_DISKS_SWITCHED);
-    } catch (IOException | RuntimeException e) {
-      job.onAbort(null);
-      overlays.rollback(e);
-      if (saved) {
-        try {
-          Files.deleteIfExists(memory);
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-        resumeAfterSave(domain, running, wasRunning, e);
-      }
-      if (cancel.isCancelled() || job.abortRequested()) {
-        throw aborted(domain, def, e);
-      }
-      throw failure("could not take external snapshot '" + def.name + "' of domain '"
-          + domain.name() + "'", e);
-    }
-    domains.define(caller, overlays.newDef);
-    if (!flags.halt()) {
-      resumeAfterSave(domain, running, wasRunning, null);
-    }
-  }
-
-  private static CancelledException aborted(Domain domain, SnapshotDef def, Exception cause) {
-    return new CancelledException("snapshot '" + def.name + "' of domain '" + domain.name()
-        + "' was aborted (AbortDomainJob, or the client cancelled the call); nothing was kept "
-        + "and the guest goes on as before", cause);
-  }
-
-  /** The save left the guest paused with its disks handed over; give them back and run on. */
-  private void resumeAfterSave(Domain domain, RunningQemu running, boolean wasRunning,
-      Exception failure) {
-    try {
-      if (wasRunning) {
-        running.monitor().cont();
-        domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
-            DomainEvent.Type.RESUMED);
-      } else {
-        domains.setState(domain, DomainState.PAUSED, StateReason.SNAPSHOT, null);
-      }
-    } catch (RuntimeException e) {
-      if (failure != null) {
-        failure.addSuppressed(e);
-        return;
-      }
-      throw failure("QEMU could not resume domain '" + domain.name() + "' after the snapshot",
-          e);
-    }
-  }
-
-  /**
-   * External overlays of a running domain in two steps, so that the switch can happen at a chosen
-   * instant: {@link #prepare} creates the files and opens them in QEMU (unattached), {@link
-   * #commit} switches every disk in one {@code transaction} of {@code blockdev-snapshot}, {@link
-   * #rollback} undoes a prepare that was not committed.
-   */
-  private final class OverlaySwitch {
-    private final Domain domain;
-    private final QemuMonitor qmp;
-    private final SnapshotDef def;
-    final DomainDef newDef;
-    private final List<Path> created = new ArrayList<>();
-    private final List<String> addedNodes = new ArrayList<>();
-    private final List<TransactionAction> actions = new ArrayList<>();
-
-    OverlaySwitch(Domain domain, QemuMonitor qmp, SnapshotDef def) {
-      this.domain = domain;
-      this.qmp = qmp;
-      this.def = def;
-      this.newDef = domain.def().copy();
-    }
-
-    void prepare(boolean reuse) throws IOException {
-      for (SnapshotDef.Disk sd : def.disks()) {
-        if (sd.location() != Location.EXTERNAL) {
-          continue;
-        }
-        DiskDef dd = disk(newDef, sd.name());
-        Path overlay = Path.of(sd.file());
-        if (!reuse) {
-          qemuImg.createOverlay(overlay, Path.of(dd.getSourceFile()), dd.getFormat());
-          created.add(overlay);
-        }
-        domains.confinement().grant(domain.runDir(), overlay);
-        String top = topNodes(qmp, List.of(sd.name())).get(0);
-        String base = "cryo-" + sd.name() + "-" + Integer.toHexString(
-            ThreadLocalRandom.current().nextInt(0x100000, 0xFFFFFF));
-        qmp.blockdevAdd(new BlockdevOptions.File(base + "-s", overlay, true));
-        addedNodes.add(0, base + "-s");
-        qmp.blockdevAdd(new BlockdevOptions.Qcow2(base + "-f",
-            new BlockdevOptions.NodeRef(base + "-s"), true));
-        addedNodes.add(0, base + "-f");
-        actions.add(new TransactionAction.BlockdevSnapshot(top, base + "-f"));
-        dd.setSourceFile(overlay.toString());
-        dd.setFormat(DiskDef.QCOW2);
-      }
-    }
-
-    void commit() {
-      qmp.transaction(actions);
-    }
-
-    void rollback(Exception e) {
-      for (String node : addedNodes) {
-        try {
-          qmp.blockdevDel(node);
-        } catch (RuntimeException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
-      for (Path p : created) {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
-      log.debug("rolled back the overlays of snapshot '{}' of domain '{}'", def.name,
-          domain.name());
-    }
-  }
-
   // ---- revert -----------------------------------------------------------------------------------
 
   /**
@@ -596,9 +414,9 @@ public final class Snapshots {
       }
       revertGuard.check(caller, domainName, name);
       if (snap.memoryLocation() == Location.EXTERNAL) {
-        revertExternalWithMemory(caller, domain, job, snap, flags);
+        external.revertWithMemory(caller, domain, job, snap, flags);
       } else if (snap.isExternal()) {
-        revertExternal(caller, domain, snap, flags);
+        external.revert(caller, domain, snap, flags);
       } else if (snap.hasMemory()) {
         internal.revertWithMemory(domain, snap, flags);
       } else {
@@ -610,109 +428,6 @@ public final class Snapshots {
       }
       return snap.copy();
     }
-  }
-
-  private void revertExternal(Principal caller, Domain domain, SnapshotDef snap,
-      RevertFlags flags) {
-    boolean wasActive = domain.running() != null;
-    List<Path> created = new ArrayList<>();
-    DomainDef newDef = revertOverlays(domain, snap, created);
-    if (wasActive) {
-      domains.destroy(caller, domain.name(), false);
-    }
-    domains.define(caller, newDef);
-    boolean start = flags.running() || flags.paused()
-        || (!"shutoff".equals(snap.state()) && wasActive)
-        || "disk-snapshot".equals(snap.state());
-    if (start) {
-      domains.start(caller, domain.name(), flags.paused());
-    }
-  }
-
-  /**
-   * The domain definition with a fresh overlay ({@code IMAGE.SNAPSHOT.revert-XXXX}) over each
-   * file the snapshot froze, so that the later snapshots' files stay as they are (the tree
-   * branches). The overlays created are added to {@code created}; on failure they are removed.
-   */
-  private DomainDef revertOverlays(Domain domain, SnapshotDef snap, List<Path> created) {
-    DomainDef then = snap.domain();
-    if (then == null) {
-      throw new FailedPreconditionException("snapshot '" + snap.name() + "' records no domain "
-          + "definition, so Cryo cannot tell which files to revert to");
-    }
-    DomainDef newDef = domain.def().copy();
-    String suffix = "revert-" + Long.toString(System.currentTimeMillis(), 36);
-    try {
-      for (SnapshotDef.Disk sd : snap.disks()) {
-        if (sd.location() != Location.EXTERNAL) {
-          continue;
-        }
-        DiskDef old = disk(then, sd.name());
-        Path overlay = Path.of(SnapshotXml.generatedOverlay(old.getSourceFile(),
-            snap.name() + "." + suffix));
-        qemuImg.createOverlay(overlay, Path.of(old.getSourceFile()), old.getFormat());
-        created.add(overlay);
-        DiskDef now = disk(newDef, sd.name());
-        now.setSourceFile(overlay.toString());
-        now.setFormat(DiskDef.QCOW2);
-      }
-    } catch (IOException | RuntimeException e) {
-      deleteAll(created, e);
-      throw failure("could not prepare revert of domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    return newDef;
-  }
-
-  /**
-   * External memory, as libvirt 9.x does it: the domain (destroyed if it runs) is restored from
-   * the snapshot's memory image, on fresh overlays over the snapshot's disk files. Ends running
-   * or paused as the snapshot was, unless {@code flags} say otherwise.
-   */
-  private void revertExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
-      SnapshotDef snap, RevertFlags flags) {
-    Path image = Path.of(snap.memoryFile());
-    if (!Files.isRegularFile(image)) {
-      throw new FailedPreconditionException("the memory file " + image + " of snapshot '"
-          + snap.name() + "' is gone; the snapshot cannot be reverted (delete it with "
-          + "metadata_only)");
-    }
-    DomainDef oldDef = domain.def();
-    List<Path> created = new ArrayList<>();
-    DomainDef newDef = revertOverlays(domain, snap, created);
-    boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-    Cancel cancel = new Cancel();
-    try {
-      if (domain.running() != null) {
-        domains.destroy(caller, domain.name(), false);
-      }
-      job.progress("memory", 0, 0);
-      job.onAbort(cancel::cancel);
-      if (job.abortRequested()) {
-        cancel.cancel();
-      }
-      images.restore().fromFile(caller, image, new RestoreJob.Options(wantRunning
-          ? RestoreJob.Start.RUNNING : RestoreJob.Start.PAUSED, DomainXml.format(newDef)),
-          cancel);
-      job.onAbort(null);
-    } catch (RuntimeException e) {
-      job.onAbort(null);
-      deleteAll(created, e);
-      try {
-        domains.define(caller, oldDef);
-      } catch (RuntimeException cleanup) {
-        e.addSuppressed(cleanup);
-      }
-      if (cancel.isCancelled()) {
-        throw new CancelledException("revert of domain '" + domain.name() + "' to snapshot '"
-            + snap.name() + "' was aborted; the domain is shut off on its previous definition",
-            e);
-      }
-      throw failure("could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
-        StateReason.FROM_SNAPSHOT, null);
   }
 
   // ---- delete -----------------------------------------------------------------------------------
