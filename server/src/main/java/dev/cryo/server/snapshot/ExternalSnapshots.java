@@ -36,7 +36,7 @@ import java.util.List;
  * blockdev-snapshot} ({@link OverlaySwitch}); the domain definition then names them. Memory: a
  * libvirt-format save image written by the save path ({@link SaveJob}) while the guest is paused,
  * the disks switched at that same paused instant; reverting restores that image on fresh
- * overlays. A shut-off domain's external overlays are made by {@link Snapshots}.
+ * overlays. A shut-off domain's external overlays are made by {@link SnapshotCreate}.
  */
 final class ExternalSnapshots {
   private final Domains domains;

@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Crash recovery for snapshots: what a server killed in the middle of a create left behind (a
  * pending record in the domain's snapshot folder, files, nodes open in QEMU, a paused guest), and
- * how the next server ends it. {@link Snapshots} runs it for each pending record as it loads a
- * domain's tree, which {@link Snapshots#recover} does for every domain at start.
+ * how the next server ends it. {@link SnapshotTrees} runs it for each pending record as it loads
+ * a domain's tree, which {@link Snapshots#recover} does for every domain at start.
  */
 final class SnapshotRecovery {
   private static final Logger log = LoggerFactory.getLogger(SnapshotRecovery.class);
