@@ -3,6 +3,7 @@ package dev.cryo.server.snapshot;
 import static dev.cryo.server.snapshot.SnapshotJobs.deleteAll;
 import static dev.cryo.server.snapshot.SnapshotJobs.failure;
 import static dev.cryo.server.snapshot.TargetDisks.disk;
+import static dev.cryo.server.snapshot.TargetDisks.onOverlay;
 
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.DiskDef;
@@ -200,9 +201,7 @@ final class ExternalSnapshots {
             snap.name() + "." + suffix));
         qemuImg.createOverlay(overlay, Path.of(old.getSourceFile()), old.getFormat());
         created.add(overlay);
-        DiskDef now = disk(newDef, sd.name());
-        now.setSourceFile(overlay.toString());
-        now.setFormat(DiskDef.QCOW2);
+        onOverlay(disk(newDef, sd.name()), overlay.toString());
       }
     } catch (IOException | RuntimeException e) {
       deleteAll(created, e);
@@ -228,7 +227,7 @@ final class ExternalSnapshots {
     DomainDef oldDef = domain.def();
     List<Path> created = new ArrayList<>();
     DomainDef newDef = revertOverlays(domain, snap, created);
-    boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
+    boolean wantRunning = flags.endsRunning(snap);
     Cancel cancel = new Cancel();
     try {
       if (domain.running() != null) {

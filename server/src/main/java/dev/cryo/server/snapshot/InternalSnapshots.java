@@ -69,7 +69,7 @@ final class InternalSnapshots {
       List<String> nodes = topNodes(qmp, snap.internalDisks());
       qmp.runJob(new QemuJob.SnapshotLoad(jobId("load"), snap.name(), nodes.get(0), nodes),
           JOB_TIMEOUT);
-      boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
+      boolean wantRunning = flags.endsRunning(snap);
       String status = qmp.queryStatus().status();
       if (wantRunning && !"running".equals(status)) {
         qmp.cont();

@@ -2,6 +2,7 @@ package dev.cryo.server.snapshot;
 
 import static dev.cryo.server.snapshot.SnapshotJobs.deleteAll;
 import static dev.cryo.server.snapshot.TargetDisks.disk;
+import static dev.cryo.server.snapshot.TargetDisks.onOverlay;
 import static dev.cryo.server.snapshot.TargetDisks.topNodes;
 
 import dev.cryo.server.domain.DiskDef;
@@ -71,8 +72,7 @@ final class OverlaySwitch {
           new BlockdevOptions.NodeRef(base + "-s"), true));
       addedNodes.add(0, base + "-f");
       actions.add(new TransactionAction.BlockdevSnapshot(top, base + "-f"));
-      dd.setSourceFile(overlay.toString());
-      dd.setFormat(DiskDef.QCOW2);
+      onOverlay(dd, overlay.toString());
     }
   }
 

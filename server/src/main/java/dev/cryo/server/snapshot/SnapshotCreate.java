@@ -2,6 +2,7 @@ package dev.cryo.server.snapshot;
 
 import static dev.cryo.server.snapshot.SnapshotJobs.failure;
 import static dev.cryo.server.snapshot.TargetDisks.disk;
+import static dev.cryo.server.snapshot.TargetDisks.onOverlay;
 
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.AbortSignal;
@@ -208,8 +209,7 @@ final class SnapshotCreate {
             qemuImg.createOverlay(overlay, source, dd.getFormat());
             done.add(overlay);
           }
-          dd.setSourceFile(overlay.toString());
-          dd.setFormat(DiskDef.QCOW2);
+          onOverlay(dd, overlay.toString());
           external = true;
         }
       }

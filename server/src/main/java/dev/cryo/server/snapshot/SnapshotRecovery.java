@@ -81,8 +81,7 @@ final class SnapshotRecovery {
       DomainDef newDef = def.copy();
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
-          TargetDisks.disk(newDef, sd.name()).setSourceFile(sd.file());
-          TargetDisks.disk(newDef, sd.name()).setFormat(DiskDef.QCOW2);
+          TargetDisks.onOverlay(TargetDisks.disk(newDef, sd.name()), sd.file());
         }
       }
       // Crash recovery on load, for no caller: the server finishes its own interrupted work.

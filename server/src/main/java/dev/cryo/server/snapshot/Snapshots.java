@@ -100,6 +100,11 @@ public final class Snapshots {
   /** Revert flags: end running, end paused (default: as the snapshot was), force. */
   public record RevertFlags(boolean running, boolean paused, boolean force) {
     public static final RevertFlags NONE = new RevertFlags(false, false, false);
+
+    /** Whether a revert to {@code snap} ends with the guest running. */
+    boolean endsRunning(SnapshotDef snap) {
+      return running || (!paused && "running".equals(snap.state()));
+    }
   }
 
   /** What a delete removes. */

@@ -28,6 +28,12 @@ final class TargetDisks {
         + target + "'");
   }
 
+  /** Points {@code disk} at the qcow2 {@code overlay} a snapshot or revert put on top of it. */
+  static void onOverlay(DiskDef disk, String overlay) {
+    disk.setSourceFile(overlay);
+    disk.setFormat(DiskDef.QCOW2);
+  }
+
   /** The node each guest disk currently writes to (the top of its chain), by target. */
   static List<String> topNodes(QemuMonitor qmp, List<String> targets) {
     Map<String, String> byTarget = new HashMap<>();
