@@ -26,8 +26,7 @@ final class ExternalFiles {
    * absolute paths inside the server's image folders, none of them a disk of the domain or named
    * twice, new unless {@code reuse}.
    */
-  static void check(SnapshotDef def, DomainDef domain, boolean reuse,
-      ImageRoots roots) {
+  static void check(SnapshotDef def, DomainDef domain, boolean reuse, ImageRoots roots) {
     Set<Path> sources = new HashSet<>();
     for (DiskDef d : domain.disks()) {
       sources.add(Path.of(d.sourcePath()).normalize());
@@ -35,8 +34,7 @@ final class ExternalFiles {
     Set<Path> seen = new HashSet<>();
     for (SnapshotDef.Disk sd : def.disks()) {
       if (sd.location() == Location.EXTERNAL) {
-        checkFile(sd.file(), "overlay", "of disk " + sd.name(), sources, seen, reuse,
-            roots);
+        checkFile(sd.file(), "overlay", "of disk " + sd.name(), sources, seen, reuse, roots);
       }
     }
     if (def.memoryLocation() == Location.EXTERNAL && def.memoryFile() != null) {

@@ -192,6 +192,11 @@ final class SnapshotCreate {
     return def.copy();
   }
 
+  /**
+   * A shut-off domain's snapshot, by {@code qemu-img}: {@code snapshot -c} inside each internal
+   * disk, a new overlay over each external one (which the definition then names); what it made
+   * is removed again if a step fails.
+   */
   private void createOffline(Principal caller, Domain domain, SnapshotDef def, CreateFlags flags) {
     List<Path> done = new ArrayList<>();
     DomainDef newDef = domain.def().copy();
