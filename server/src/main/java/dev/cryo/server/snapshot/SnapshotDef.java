@@ -163,6 +163,12 @@ public final class SnapshotDef {
     return m == Location.INTERNAL || m == Location.EXTERNAL;
   }
 
+  /** The targets of the disks whose snapshot lives inside their own qcow2 image. */
+  List<String> internalDisks() {
+    return disks().stream().filter(d -> d.location() == Location.INTERNAL)
+        .map(Disk::name).toList();
+  }
+
   /** Where a part of a snapshot lives, libvirt's virDomainSnapshotLocation. */
   public enum Location {
     NO("no"), INTERNAL("internal"), EXTERNAL("external"), MANUAL("manual");

@@ -29,14 +29,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Crash recovery for snapshots: what a server killed in the middle of a create left behind (a
  * pending record in the domain's snapshot folder, files, nodes open in QEMU, a paused guest), and
- * how the next server ends it. {@link Snapshots} runs it for each pending record as it loads a
- * domain's tree, which {@link Snapshots#recover} does for every domain at start.
+ * how the next server ends it. {@link SnapshotTrees} runs it for each pending record as it loads
+ * a domain's tree, which {@link Snapshots#recover} does for every domain at start.
  */
 final class SnapshotRecovery {
   private static final Logger log = LoggerFactory.getLogger(SnapshotRecovery.class);
 
   /** How long QEMU gets to end the jobs and the migration a killed server started. */
-  private static final Duration JOB_TIMEOUT = Duration.ofMinutes(15);
+  private static final Duration JOB_TIMEOUT = SnapshotJobs.JOB_TIMEOUT;
 
   /** {@code query-migrate} statuses of no migration, or of one that is over. */
   private static final Set<String> MIGRATION_ENDED =
@@ -66,7 +66,7 @@ final class SnapshotRecovery {
     boolean inUse = false;
     for (SnapshotDef.Disk sd : pending.disks()) {
       if (sd.location() == Location.EXTERNAL) {
-        DiskDef dd = Snapshots.disk(def, sd.name());
+        DiskDef dd = TargetDisks.disk(def, sd.name());
         if (sd.file().equals(dd.getSourceFile()) || qemuUses(domain, sd.file())) {
           inUse = true;
         }
@@ -81,8 +81,7 @@ final class SnapshotRecovery {
       DomainDef newDef = def.copy();
       for (SnapshotDef.Disk sd : pending.disks()) {
         if (sd.location() == Location.EXTERNAL) {
-          Snapshots.disk(newDef, sd.name()).setSourceFile(sd.file());
-          Snapshots.disk(newDef, sd.name()).setFormat(DiskDef.QCOW2);
+          TargetDisks.onOverlay(TargetDisks.disk(newDef, sd.name()), sd.file());
         }
       }
       // Crash recovery on load, for no caller: the server finishes its own interrupted work.
@@ -119,7 +118,7 @@ final class SnapshotRecovery {
       if (pending.memoryFile() != null) {
         Files.deleteIfExists(Path.of(pending.memoryFile()));
       }
-      if (!Snapshots.internalDisks(pending).isEmpty()) {
+      if (!pending.internalDisks().isEmpty()) {
         deleteInternalData.accept(domain, pending);
       }
     } catch (IOException | RuntimeException e) {
@@ -230,7 +229,7 @@ final class SnapshotRecovery {
           qmp.nextEvent(QemuEvent.JobStatusChange.class, null);
       boolean active = false;
       for (QemuMonitor.JobInfo job : qmp.queryJobs()) {
-        if (!job.id().startsWith("cryo-snapshot-")) {
+        if (!job.id().startsWith(SnapshotJobs.ID_PREFIX)) {
           continue;
         }
         if ("concluded".equals(job.status())) {

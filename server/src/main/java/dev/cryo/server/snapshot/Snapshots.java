@@ -2,55 +2,20 @@ package dev.cryo.server.snapshot;
 
 import dev.cryo.server.auth.Principal;
 import dev.cryo.server.domain.AbortSignal;
-import dev.cryo.server.domain.DiskDef;
 import dev.cryo.server.domain.Domain;
-import dev.cryo.server.domain.DomainDef;
-import dev.cryo.server.domain.DomainEvent;
-import dev.cryo.server.domain.DomainState;
-import dev.cryo.server.domain.DomainXml;
 import dev.cryo.server.domain.Domains;
 import dev.cryo.server.domain.FailPoints;
-import dev.cryo.server.domain.RunningQemu;
-import dev.cryo.server.domain.StateReason;
 import dev.cryo.server.error.AlreadyExistsException;
 import dev.cryo.server.error.CancelledException;
 import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
-import dev.cryo.server.error.InternalException;
 import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.PermissionDeniedException;
-import dev.cryo.server.error.Reason;
-import dev.cryo.server.image.Compression;
-import dev.cryo.server.jobs.Cancel;
 import dev.cryo.server.jobs.ImageJobs;
-import dev.cryo.server.jobs.RestoreJob;
 import dev.cryo.server.jobs.SaveJob;
-import dev.cryo.server.qemu.BlockdevOptions;
-import dev.cryo.server.qemu.QemuCommandLine;
 import dev.cryo.server.qemu.QemuImg;
-import dev.cryo.server.qemu.QemuJob;
-import dev.cryo.server.qemu.QemuMonitor;
-import dev.cryo.server.qemu.QemuRefusedException;
-import dev.cryo.server.qemu.TransactionAction;
-import dev.cryo.server.snapshot.SnapshotDef.Location;
-import dev.cryo.server.snapshot.SnapshotPlan.Decision;
-import dev.cryo.server.snapshot.SnapshotPlan.Verdict;
 import dev.cryo.server.store.ImageRoots;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicLong;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * libvirt's domain snapshots on QEMU: create, list, revert, delete, with metadata under {@code
@@ -58,7 +23,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every operation that changes a domain or its snapshots holds the domain's job ({@link
  * Domain#beginJob}): a second one on the same domain waits up to 5 s and then fails with ABORTED
- * naming the job in progress; other domains are not blocked. Reads take only this object's lock.
+ * naming the job in progress; other domains are not blocked. Reads take only the lock of the
+ * snapshot trees.
  *
  * <p>How: internal snapshots of a running domain are QMP {@code snapshot-save} / {@code
  * snapshot-load} / {@code snapshot-delete} jobs; of a shut-off one, {@code qemu-img snapshot}.
@@ -75,23 +41,21 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Create and revert report progress and can be aborted ({@link Domain#jobInfo}, {@link
  * Domain#abortJob}, or an {@link AbortSignal} fired when the client cancels).
+ *
+ * <p>This class is the front the gRPC adapter calls. The work is done by package-private parts:
+ * {@code SnapshotCreate}, {@code SnapshotRevert} and {@code SnapshotDelete} run the operations;
+ * {@code InternalSnapshots} and {@code ExternalSnapshots} are the two strategies they pick from
+ * ({@link SnapshotPlan} decides which); {@code SnapshotMerge} merges external chains on delete;
+ * {@code SnapshotRecovery} ends what a killed server left half done; {@code SnapshotTrees} holds
+ * each domain's tree and its lock.
  */
 public final class Snapshots {
-  private static final Logger log = LoggerFactory.getLogger(Snapshots.class);
-  private static final Duration JOB_TIMEOUT = Duration.ofMinutes(15);
-
-
-  private static final AtomicLong JOB_IDS = new AtomicLong();
-
   private final Domains domains;
-  private final QemuImg qemuImg;
-  /** Loaded trees by domain UUID; guarded by {@code this}. */
-  private final Map<String, SnapshotTree> trees = new HashMap<>();
-
-  private final RevertGuard revertGuard;
-  private final ImageJobs images;
-  private final FailPoints failPoints;
-  private final SnapshotRecovery recovery;
+  /** The domains' trees; their lock guards every tree. */
+  private final SnapshotTrees trees;
+  private final SnapshotCreate creation;
+  private final SnapshotRevert reversion;
+  private final SnapshotDelete deletion;
 
   public Snapshots(Domains domains, QemuImg qemuImg, ImageJobs images) {
     this(domains, qemuImg, images, (caller, domain, snapshot) -> {}, FailPoints.NONE);
@@ -111,14 +75,16 @@ public final class Snapshots {
       RevertGuard revertGuard,
       FailPoints failPoints) {
     this.domains = domains;
-    this.failPoints = failPoints;
-    this.recovery = new SnapshotRecovery(domains, this::deleteInternalData);
-    this.qemuImg = qemuImg;
-    this.images = images;
-    this.revertGuard = revertGuard;
+    InternalSnapshots internal = new InternalSnapshots(domains, qemuImg);
+    ExternalSnapshots external = new ExternalSnapshots(domains, qemuImg, images, failPoints);
+    this.trees = new SnapshotTrees(domains, new SnapshotRecovery(domains, internal::deleteData));
+    this.creation = new SnapshotCreate(domains, qemuImg, trees, internal, external);
+    this.reversion = new SnapshotRevert(domains, trees, internal, external, revertGuard);
+    this.deletion = new SnapshotDelete(domains, trees, internal,
+        new SnapshotMerge(domains, qemuImg, trees));
   }
 
-  /** Vetoes a revert by throwing a CryoException that says what to do first. */
+  /** Vetoes a revert by throwing a {@link CryoException} that says what to do first. */
   @FunctionalInterface
   public interface RevertGuard {
     void check(Principal caller, String domainName, String snapshotName);
@@ -134,6 +100,11 @@ public final class Snapshots {
   /** Revert flags: end running, end paused (default: as the snapshot was), force. */
   public record RevertFlags(boolean running, boolean paused, boolean force) {
     public static final RevertFlags NONE = new RevertFlags(false, false, false);
+
+    /** Whether a revert to {@code snap} ends with the guest running. */
+    boolean endsRunning(SnapshotDef snap) {
+      return running || (!paused && "running".equals(snap.state()));
+    }
   }
 
   /** What a delete removes. */
@@ -148,30 +119,39 @@ public final class Snapshots {
 
   // ---- reads ------------------------------------------------------------------------------------
 
-  public synchronized List<SnapshotDef> list(Principal caller, String domainName,
-      SnapshotFilter filter) {
-    return tree(domains.get(caller, domainName)).list(filter);
+  public List<SnapshotDef> list(Principal caller, String domainName, SnapshotFilter filter) {
+    synchronized (trees) {
+      return trees.of(domains.get(caller, domainName)).list(filter);
+    }
   }
 
-  public synchronized SnapshotDef get(Principal caller, String domainName, String name) {
-    return tree(domains.get(caller, domainName)).get(name);
+  public SnapshotDef get(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      return trees.of(domains.get(caller, domainName)).get(name);
+    }
   }
 
   /** The current snapshot, or null if there is none. */
-  public synchronized SnapshotDef current(Principal caller, String domainName) {
-    SnapshotTree tree = tree(domains.get(caller, domainName));
-    return tree.current() == null ? null : tree.get(tree.current());
+  public SnapshotDef current(Principal caller, String domainName) {
+    synchronized (trees) {
+      SnapshotTree tree = trees.of(domains.get(caller, domainName));
+      return tree.current() == null ? null : tree.get(tree.current());
+    }
   }
 
-  public synchronized boolean isCurrent(Principal caller, String domainName, String name) {
-    return name.equals(tree(domains.get(caller, domainName)).current());
+  public boolean isCurrent(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      return name.equals(trees.of(domains.get(caller, domainName)).current());
+    }
   }
 
   /** Direct children of a snapshot. */
-  public synchronized List<SnapshotDef> children(Principal caller, String domainName, String name) {
-    SnapshotTree tree = tree(domains.get(caller, domainName));
-    tree.get(name);
-    return tree.children(name);
+  public List<SnapshotDef> children(Principal caller, String domainName, String name) {
+    synchronized (trees) {
+      SnapshotTree tree = trees.of(domains.get(caller, domainName));
+      tree.get(name);
+      return tree.children(name);
+    }
   }
 
   // ---- create -----------------------------------------------------------------------------------
@@ -198,373 +178,7 @@ public final class Snapshots {
    */
   public SnapshotDef create(Principal caller, String domainName, String xml, CreateFlags flags,
       AbortSignal abort) {
-    Domain domain = domains.get(caller, domainName);
-    SnapshotDef def = SnapshotXml.parse(xml, flags.redefine());
-    try (Domain.Job job = domain.beginJob(caller, "snapshot create")) {
-      abort.attach(job);
-      SnapshotTree tree;
-      synchronized (this) {
-        tree = tree(domain);
-      }
-      if (flags.redefine()) {
-        return redefine(domain, tree, def, flags);
-      }
-      Instant now = Instant.now();
-      if (def.name == null) {
-        def.name = Long.toString(now.getEpochSecond());
-      }
-      synchronized (this) {
-        if (tree.contains(def.name)) {
-          throw new CryoException(
-                  Reason.SNAPSHOT_EXISTS,
-                  "domain '"
-                      + domainName
-                      + "' already has a snapshot "
-                      + "named '"
-                      + def.name
-                      + "'; pick another name or delete that one")
-              .with("domain", domainName)
-              .with("snapshot", def.name);
-        }
-      }
-      RunningQemu running = domain.running();
-      boolean online = running != null;
-      Decision d = SnapshotPlan.decide(online, SnapshotXml.memoryRequest(def),
-          SnapshotXml.diskRequest(def, domain.def().disks().size()), flags.diskOnly());
-      if (d.verdict() == Verdict.INVALID) {
-        throw new InvalidArgumentException(d.message());
-      }
-      if (d.verdict() == Verdict.UNSUPPORTED) {
-        throw new FailedPreconditionException(d.message());
-      }
-      if (d.memory() == Location.EXTERNAL && def.memoryFile() == null) {
-        throw new InvalidArgumentException("external memory snapshots require a file: add "
-            + "file='/path/in/an/image/folder' to <memory snapshot='external'/>");
-      }
-      DomainDef domainDef = domain.def();
-      SnapshotXml.align(def, domainDef, d.memory(), d.disk());
-      for (SnapshotDef.Disk sd : def.disks()) {
-        if (sd.location() != Location.NO && "block".equals(disk(domainDef, sd.name()).getType())) {
-          throw new FailedPreconditionException("disk " + sd.name() + " is a host block device "
-              + "(type='block'), which Cryo does not snapshot yet; leave it out with "
-              + "<disk name='" + sd.name() + "' snapshot='no'/> in <disks>");
-        }
-      }
-      if (def.disks().stream().noneMatch(x -> x.location() != Location.NO)
-          && d.memory() != Location.INTERNAL) {
-        throw new InvalidArgumentException("invalid combination: nothing to snapshot; domain '"
-            + domainName + "' has no writable disk");
-      }
-      if (d.memory() == Location.INTERNAL && internalDisks(def).isEmpty()) {
-        throw new FailedPreconditionException("an internal snapshot with memory needs at least "
-            + "one writable qcow2 disk to hold it; domain '" + domainName + "' has none");
-      }
-      checkExternalFiles(def, domainDef, flags.reuseExternal(), domains.imageRoots());
-      def.creationTime = now.getEpochSecond();
-      def.state = !online ? "shutoff"
-          : d.memory() == Location.NO ? "disk-snapshot"
-          : domain.state() == DomainState.PAUSED ? "paused" : "running";
-      synchronized (this) {
-        def.setParentName(tree.current());
-      }
-      SnapshotStore store = store(domain);
-      if (!flags.noMetadata()) {
-        store.writePending(def);
-      }
-      job.progress(d.method() == SnapshotPlan.Method.SAVEVM ? "memory+disks" : "disks", 0, 0);
-      try {
-        switch (d.method()) {
-          case QEMU_IMG -> createOffline(caller, domain, def, flags);
-          case SAVEVM -> createInternalOnline(domain, running, def);
-          case TRANSACTION -> createExternalOnline(caller, domain, running, def, flags);
-          case MIGRATE, MIGRATE_TRANSACTION ->
-              createExternalWithMemory(caller, domain, job, running, def, flags);
-          default -> throw new FailedPreconditionException("method " + d.method()
-              + " is not available");
-        }
-      } catch (RuntimeException e) {
-        if (!flags.noMetadata()) {
-          store.clearPending(def.name);
-        }
-        throw e;
-      }
-      if (!flags.noMetadata()) {
-        store.save(def);
-        store.setCurrent(def.name);
-        store.clearPending(def.name);
-        synchronized (this) {
-          tree.put(def);
-          tree.setCurrent(def.name);
-        }
-      }
-      if (flags.halt() && domain.running() != null) {
-        domains.destroy(caller, domainName, false);
-      }
-      return def.copy();
-    }
-  }
-
-  private SnapshotDef redefine(Domain domain, SnapshotTree tree, SnapshotDef def,
-      CreateFlags flags) {
-    synchronized (this) {
-      String parent = def.parentName();
-      if (parent != null && !tree.contains(parent)) {
-        throw new InvalidArgumentException("parent snapshot '" + parent + "' of redefined "
-            + "snapshot '" + def.name + "' does not exist; redefine the parent first");
-      }
-      if (parent != null && tree.isSelfOrAncestor(def.name, parent)) {
-        throw new InvalidArgumentException("redefining '" + def.name + "' with parent '"
-            + parent + "' would make a cycle");
-      }
-    }
-    if (def.creationTime == null) {
-      def.creationTime = Instant.now().getEpochSecond();
-    }
-    if (def.domain == null) {
-      def.domain = domain.def().copy();
-    }
-    SnapshotStore store = store(domain);
-    store.save(def);
-    if (flags.current()) {
-      store.setCurrent(def.name);
-    }
-    synchronized (this) {
-      tree.put(def);
-      if (flags.current()) {
-        tree.setCurrent(def.name);
-      }
-    }
-    return def.copy();
-  }
-
-  private void createOffline(Principal caller, Domain domain, SnapshotDef def, CreateFlags flags) {
-    List<Path> done = new ArrayList<>();
-    DomainDef newDef = domain.def().copy();
-    boolean external = false;
-    try {
-      for (SnapshotDef.Disk sd : def.disks()) {
-        DiskDef dd = disk(newDef, sd.name());
-        Path source = Path.of(dd.getSourceFile());
-        if (sd.location() == Location.INTERNAL) {
-          qemuImg.snapshotCreate(source, def.name);
-          done.add(source);
-        } else if (sd.location() == Location.EXTERNAL) {
-          Path overlay = Path.of(sd.file());
-          if (!flags.reuseExternal()) {
-            qemuImg.createOverlay(overlay, source, dd.getFormat());
-            done.add(overlay);
-          }
-          dd.setSourceFile(overlay.toString());
-          dd.setFormat(DiskDef.QCOW2);
-          external = true;
-        }
-      }
-      if (external) {
-        domains.define(caller, newDef);
-      }
-    } catch (IOException | RuntimeException e) {
-      for (SnapshotDef.Disk sd : def.disks()) {
-        try {
-          if (sd.location() == Location.INTERNAL) {
-            Path source = Path.of(disk(domain.def(), sd.name()).getSourceFile());
-            if (done.contains(source)) {
-              qemuImg.snapshotDelete(source, def.name);
-            }
-          } else if (sd.location() == Location.EXTERNAL && done.contains(Path.of(sd.file()))) {
-            Files.deleteIfExists(Path.of(sd.file()));
-          }
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
-      throw failure("qemu-img could not snapshot domain '" + domain.name() + "'", e);
-    }
-  }
-
-  private void createInternalOnline(Domain domain, RunningQemu running, SnapshotDef def) {
-    QemuMonitor qmp = running.monitor();
-    try {
-      List<String> nodes = topNodes(qmp, internalDisks(def));
-      qmp.runJob(new QemuJob.SnapshotSave(jobId("save"), def.name, nodes.get(0), nodes),
-          JOB_TIMEOUT);
-    } catch (QemuRefusedException e) {
-      throw new FailedPreconditionException("QEMU could not take internal snapshot '" + def.name
-          + "' of domain '" + domain.name() + "': " + e.description(), e);
-    }
-  }
-
-  private void createExternalOnline(Principal caller, Domain domain, RunningQemu running,
-      SnapshotDef def, CreateFlags flags) {
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
-    try {
-      overlays.prepare(flags.reuseExternal());
-      overlays.commit();
-    } catch (IOException | RuntimeException e) {
-      overlays.rollback(e);
-      throw failure("QEMU could not take external snapshot '" + def.name + "' of domain '"
-          + domain.name() + "'", e);
-    }
-    // QEMU now writes to the overlays: the definition must say so before anything else.
-    domains.define(caller, overlays.newDef);
-  }
-
-  /**
-   * External memory (and external disks at the same instant), as libvirt does it: the overlays
-   * are created and opened while the guest runs; the guest is paused and its memory saved as a
-   * libvirt-format save image into the memory file (the save path, ending paused); while it is
-   * still paused the disks switch to the overlays in one QMP transaction; then it resumes (or is
-   * stopped, for halt). Aborted or failed before the switch, everything is undone and the guest
-   * goes on as it was.
-   */
-  private void createExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
-      RunningQemu running, SnapshotDef def, CreateFlags flags) {
-    boolean wasRunning = domain.state() == DomainState.RUNNING;
-    Path memory = Path.of(def.memoryFile());
-    OverlaySwitch overlays = new OverlaySwitch(domain, running.monitor(), def);
-    Cancel cancel = new Cancel();
-    boolean saved = false;
-    try {
-      job.progress("disks", 0, 0);
-      overlays.prepare(flags.reuseExternal());
-      job.onAbort(cancel::cancel);
-      if (job.abortRequested()) {
-        throw aborted(domain, def, null);
-      }
-      long total = domain.def().memoryBytes();
-      job.progress("memory", 0, total);
-      images.save().toFile(caller, domain.name(), memory, new SaveJob.Options(
-          Compression.RAW, 0, SaveJob.After.PAUSED, flags.live()),
-          (phase, done, estimated, rate) -> job.progress("memory", done, estimated), cancel);
-      saved = true;
-      // Past this point the snapshot is all but taken; an abort still undoes it.
-      if (job.abortRequested()) {
-        throw aborted(domain, def, null);
-      }
-      job.progress("disks", total, total);
-      job.onAbort(null);
-      failPoints.reach(FailPoints.SNAPSHOT_MEMORY_SAVED);
-      overlays.commit();
-      failPoints.reach(FailPoints.SNAPSHOT_DISKS_SWITCHED);
-    } catch (IOException | RuntimeException e) {
-      job.onAbort(null);
-      overlays.rollback(e);
-      if (saved) {
-        try {
-          Files.deleteIfExists(memory);
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-        resumeAfterSave(domain, running, wasRunning, e);
-      }
-      if (cancel.isCancelled() || job.abortRequested()) {
-        throw aborted(domain, def, e);
-      }
-      throw failure("could not take external snapshot '" + def.name + "' of domain '"
-          + domain.name() + "'", e);
-    }
-    domains.define(caller, overlays.newDef);
-    if (!flags.halt()) {
-      resumeAfterSave(domain, running, wasRunning, null);
-    }
-  }
-
-  private static CancelledException aborted(Domain domain, SnapshotDef def, Exception cause) {
-    return new CancelledException("snapshot '" + def.name + "' of domain '" + domain.name()
-        + "' was aborted (AbortDomainJob, or the client cancelled the call); nothing was kept "
-        + "and the guest goes on as before", cause);
-  }
-
-  /** The save left the guest paused with its disks handed over; give them back and run on. */
-  private void resumeAfterSave(Domain domain, RunningQemu running, boolean wasRunning,
-      Exception failure) {
-    try {
-      if (wasRunning) {
-        running.monitor().cont();
-        domains.setState(domain, DomainState.RUNNING, StateReason.UNPAUSED,
-            DomainEvent.Type.RESUMED);
-      } else {
-        domains.setState(domain, DomainState.PAUSED, StateReason.SNAPSHOT, null);
-      }
-    } catch (RuntimeException e) {
-      if (failure != null) {
-        failure.addSuppressed(e);
-        return;
-      }
-      throw failure("QEMU could not resume domain '" + domain.name() + "' after the snapshot",
-          e);
-    }
-  }
-
-  /**
-   * External overlays of a running domain in two steps, so that the switch can happen at a chosen
-   * instant: {@link #prepare} creates the files and opens them in QEMU (unattached), {@link
-   * #commit} switches every disk in one {@code transaction} of {@code blockdev-snapshot}, {@link
-   * #rollback} undoes a prepare that was not committed.
-   */
-  private final class OverlaySwitch {
-    private final Domain domain;
-    private final QemuMonitor qmp;
-    private final SnapshotDef def;
-    final DomainDef newDef;
-    private final List<Path> created = new ArrayList<>();
-    private final List<String> addedNodes = new ArrayList<>();
-    private final List<TransactionAction> actions = new ArrayList<>();
-
-    OverlaySwitch(Domain domain, QemuMonitor qmp, SnapshotDef def) {
-      this.domain = domain;
-      this.qmp = qmp;
-      this.def = def;
-      this.newDef = domain.def().copy();
-    }
-
-    void prepare(boolean reuse) throws IOException {
-      for (SnapshotDef.Disk sd : def.disks()) {
-        if (sd.location() != Location.EXTERNAL) {
-          continue;
-        }
-        DiskDef dd = disk(newDef, sd.name());
-        Path overlay = Path.of(sd.file());
-        if (!reuse) {
-          qemuImg.createOverlay(overlay, Path.of(dd.getSourceFile()), dd.getFormat());
-          created.add(overlay);
-        }
-        domains.confinement().grant(domain.runDir(), overlay);
-        String top = topNodes(qmp, List.of(sd.name())).get(0);
-        String base = "cryo-" + sd.name() + "-" + Integer.toHexString(
-            ThreadLocalRandom.current().nextInt(0x100000, 0xFFFFFF));
-        qmp.blockdevAdd(new BlockdevOptions.File(base + "-s", overlay, true));
-        addedNodes.add(0, base + "-s");
-        qmp.blockdevAdd(new BlockdevOptions.Qcow2(base + "-f",
-            new BlockdevOptions.NodeRef(base + "-s"), true));
-        addedNodes.add(0, base + "-f");
-        actions.add(new TransactionAction.BlockdevSnapshot(top, base + "-f"));
-        dd.setSourceFile(overlay.toString());
-        dd.setFormat(DiskDef.QCOW2);
-      }
-    }
-
-    void commit() {
-      qmp.transaction(actions);
-    }
-
-    void rollback(Exception e) {
-      for (String node : addedNodes) {
-        try {
-          qmp.blockdevDel(node);
-        } catch (RuntimeException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
-      for (Path p : created) {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException cleanup) {
-          e.addSuppressed(cleanup);
-        }
-      }
-      log.debug("rolled back the overlays of snapshot '{}' of domain '{}'", def.name,
-          domain.name());
-    }
+    return creation.create(caller, domainName, xml, flags, abort);
   }
 
   // ---- revert -----------------------------------------------------------------------------------
@@ -584,198 +198,7 @@ public final class Snapshots {
    */
   public SnapshotDef revert(Principal caller, String domainName, String name, RevertFlags flags,
       AbortSignal abort) {
-    if (flags.running() && flags.paused()) {
-      throw new InvalidArgumentException("revert: running and paused conflict; pick one");
-    }
-    Domain domain = domains.get(caller, domainName);
-    try (Domain.Job job = domain.beginJob(caller, "snapshot revert")) {
-      abort.attach(job);
-      SnapshotTree tree;
-      SnapshotDef snap;
-      synchronized (this) {
-        tree = tree(domain);
-        snap = tree.get(name);
-      }
-      revertGuard.check(caller, domainName, name);
-      if (snap.memoryLocation() == Location.EXTERNAL) {
-        revertExternalWithMemory(caller, domain, job, snap, flags);
-      } else if (snap.isExternal()) {
-        revertExternal(caller, domain, snap, flags);
-      } else if (snap.hasMemory()) {
-        revertInternalWithMemory(domain, snap, flags);
-      } else {
-        revertInternalDisks(caller, domain, snap, flags);
-      }
-      store(domain).setCurrent(name);
-      synchronized (this) {
-        tree.setCurrent(name);
-      }
-      return snap.copy();
-    }
-  }
-
-  private void revertInternalWithMemory(Domain domain, SnapshotDef snap, RevertFlags flags) {
-    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
-    RunningQemu running = domain.running();
-    boolean launched = false;
-    if (running == null) {
-      running = domains.launch(domain, QemuCommandLine.Incoming.NONE);
-      launched = true;
-    }
-    QemuMonitor qmp = running.monitor();
-    try {
-      List<String> nodes = topNodes(qmp, internalDisks(snap));
-      qmp.runJob(new QemuJob.SnapshotLoad(jobId("load"), snap.name(), nodes.get(0), nodes),
-          JOB_TIMEOUT);
-      boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-      String status = qmp.queryStatus().status();
-      if (wantRunning && !"running".equals(status)) {
-        qmp.cont();
-      } else if (!wantRunning && "running".equals(status)) {
-        qmp.stop();
-      }
-      domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
-          StateReason.FROM_SNAPSHOT, launched ? DomainEvent.Type.STARTED : null);
-    } catch (RuntimeException e) {
-      if (launched) {
-        domains.abortLaunch(domain, running);
-      }
-      throw failure("QEMU could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-  }
-
-  private void revertInternalDisks(Principal caller, Domain domain, SnapshotDef snap,
-      RevertFlags flags) {
-    requireStillActive(domain, snap, "revert to it without corrupting later external snapshots");
-    if (domain.running() != null) {
-      domains.destroy(caller, domain.name(), false);
-    }
-    DomainDef def = domain.def();
-    try {
-      for (String target : internalDisks(snap)) {
-        qemuImg.snapshotApply(Path.of(disk(def, target).getSourceFile()), snap.name());
-      }
-    } catch (IOException e) {
-      throw failure("qemu-img could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    if (flags.running() || flags.paused()) {
-      domains.start(caller, domain.name(), flags.paused());
-    }
-  }
-
-  private void revertExternal(Principal caller, Domain domain, SnapshotDef snap,
-      RevertFlags flags) {
-    boolean wasActive = domain.running() != null;
-    List<Path> created = new ArrayList<>();
-    DomainDef newDef = revertOverlays(domain, snap, created);
-    if (wasActive) {
-      domains.destroy(caller, domain.name(), false);
-    }
-    domains.define(caller, newDef);
-    boolean start = flags.running() || flags.paused()
-        || (!"shutoff".equals(snap.state()) && wasActive)
-        || "disk-snapshot".equals(snap.state());
-    if (start) {
-      domains.start(caller, domain.name(), flags.paused());
-    }
-  }
-
-  /**
-   * The domain definition with a fresh overlay ({@code IMAGE.SNAPSHOT.revert-XXXX}) over each
-   * file the snapshot froze, so that the later snapshots' files stay as they are (the tree
-   * branches). The overlays created are added to {@code created}; on failure they are removed.
-   */
-  private DomainDef revertOverlays(Domain domain, SnapshotDef snap, List<Path> created) {
-    DomainDef then = snap.domain();
-    if (then == null) {
-      throw new FailedPreconditionException("snapshot '" + snap.name() + "' records no domain "
-          + "definition, so Cryo cannot tell which files to revert to");
-    }
-    DomainDef newDef = domain.def().copy();
-    String suffix = "revert-" + Long.toString(System.currentTimeMillis(), 36);
-    try {
-      for (SnapshotDef.Disk sd : snap.disks()) {
-        if (sd.location() != Location.EXTERNAL) {
-          continue;
-        }
-        DiskDef old = disk(then, sd.name());
-        Path overlay = Path.of(SnapshotXml.generatedOverlay(old.getSourceFile(),
-            snap.name() + "." + suffix));
-        qemuImg.createOverlay(overlay, Path.of(old.getSourceFile()), old.getFormat());
-        created.add(overlay);
-        DiskDef now = disk(newDef, sd.name());
-        now.setSourceFile(overlay.toString());
-        now.setFormat(DiskDef.QCOW2);
-      }
-    } catch (IOException | RuntimeException e) {
-      deleteAll(created, e);
-      throw failure("could not prepare revert of domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    return newDef;
-  }
-
-  /**
-   * External memory, as libvirt 9.x does it: the domain (destroyed if it runs) is restored from
-   * the snapshot's memory image, on fresh overlays over the snapshot's disk files. Ends running
-   * or paused as the snapshot was, unless {@code flags} say otherwise.
-   */
-  private void revertExternalWithMemory(Principal caller, Domain domain, Domain.Job job,
-      SnapshotDef snap, RevertFlags flags) {
-    Path image = Path.of(snap.memoryFile());
-    if (!Files.isRegularFile(image)) {
-      throw new FailedPreconditionException("the memory file " + image + " of snapshot '"
-          + snap.name() + "' is gone; the snapshot cannot be reverted (delete it with "
-          + "metadata_only)");
-    }
-    DomainDef oldDef = domain.def();
-    List<Path> created = new ArrayList<>();
-    DomainDef newDef = revertOverlays(domain, snap, created);
-    boolean wantRunning = flags.running() || (!flags.paused() && "running".equals(snap.state()));
-    Cancel cancel = new Cancel();
-    try {
-      if (domain.running() != null) {
-        domains.destroy(caller, domain.name(), false);
-      }
-      job.progress("memory", 0, 0);
-      job.onAbort(cancel::cancel);
-      if (job.abortRequested()) {
-        cancel.cancel();
-      }
-      images.restore().fromFile(caller, image, new RestoreJob.Options(wantRunning
-          ? RestoreJob.Start.RUNNING : RestoreJob.Start.PAUSED, DomainXml.format(newDef)),
-          cancel);
-      job.onAbort(null);
-    } catch (RuntimeException e) {
-      job.onAbort(null);
-      deleteAll(created, e);
-      try {
-        domains.define(caller, oldDef);
-      } catch (RuntimeException cleanup) {
-        e.addSuppressed(cleanup);
-      }
-      if (cancel.isCancelled()) {
-        throw new CancelledException("revert of domain '" + domain.name() + "' to snapshot '"
-            + snap.name() + "' was aborted; the domain is shut off on its previous definition",
-            e);
-      }
-      throw failure("could not revert domain '" + domain.name() + "' to snapshot '"
-          + snap.name() + "'", e);
-    }
-    domains.setState(domain, wantRunning ? DomainState.RUNNING : DomainState.PAUSED,
-        StateReason.FROM_SNAPSHOT, null);
-  }
-
-  private static void deleteAll(List<Path> files, Exception e) {
-    for (Path p : files) {
-      try {
-        Files.deleteIfExists(p);
-      } catch (IOException cleanup) {
-        e.addSuppressed(cleanup);
-      }
-    }
+    return reversion.revert(caller, domainName, name, flags, abort);
   }
 
   // ---- delete -----------------------------------------------------------------------------------
@@ -794,315 +217,10 @@ public final class Snapshots {
    */
   public List<String> delete(Principal caller, String domainName, String name, DeleteMode mode,
       boolean metadataOnly) {
-    Domain domain = domains.get(caller, domainName);
-    try (Domain.Job job = domain.beginJob(caller, "snapshot delete")) {
-      SnapshotTree tree;
-      SnapshotDef snap;
-      List<SnapshotDef> targets = new ArrayList<>();
-      List<SnapshotDef> snapChildren;
-      synchronized (this) {
-        tree = tree(domain);
-        snap = tree.get(name);
-        if (mode != DeleteMode.CHILDREN_ONLY) {
-          targets.add(snap);
-        }
-        if (mode != DeleteMode.ONE) {
-          targets.addAll(tree.descendants(name));
-        }
-        snapChildren = tree.children(name);
-      }
-      List<SnapshotChain.Merge> merges = List.of();
-      if (!metadataOnly) {
-        for (SnapshotDef t : targets) {
-          if (t.isExternal()) {
-            SnapshotChain.checkDeletable(t, t == snap ? snapChildren : List.of(),
-                mode != DeleteMode.ONE);
-          }
-        }
-        if (snap.isExternal() && mode == DeleteMode.ONE) {
-          merges = planMerges(domain, snap);
-        }
-      }
-      SnapshotStore store = store(domain);
-      Set<String> gone = new HashSet<>();
-      // Children first, so a failure leaves a consistent tree.
-      for (int i = targets.size() - 1; i >= 0; i--) {
-        SnapshotDef t = targets.get(i);
-        if (!metadataOnly) {
-          if (t.isExternal()) {
-            job.progress("merge", 0, 0);
-            mergeExternal(caller, domain, tree, store, t, merges);
-          } else {
-            deleteInternalData(domain, t);
-          }
-        }
-        if (t == snap) {
-          for (SnapshotDef child : tree.children(name)) {
-            child.setParentName(snap.parentName());
-            store.save(child);
-          }
-        }
-        store.delete(t.name());
-        gone.add(t.name());
-        synchronized (this) {
-          String current = tree.current();
-          tree.remove(t.name());
-          if (t.name().equals(current)) {
-            String next = mode == DeleteMode.CHILDREN_ONLY ? name : snap.parentName();
-            tree.setCurrent(next);
-            store.setCurrent(next);
-          }
-        }
-      }
-      return List.copyOf(gone);
-    }
+    return deletion.delete(caller, domainName, name, mode, metadataOnly);
   }
 
-  /** Where each external disk of {@code snap} sits in the disk's chain now; refuses as libvirt. */
-  private List<SnapshotChain.Merge> planMerges(Domain domain, SnapshotDef snap) {
-    List<SnapshotChain.Merge> merges = new ArrayList<>();
-    DomainDef now = domain.def();
-    RunningQemu running = domain.running();
-    try {
-      for (SnapshotDef.Disk sd : snap.disks()) {
-        if (sd.location() != Location.EXTERNAL) {
-          continue;
-        }
-        Path base = Path.of(disk(snap.domain(), sd.name()).getSourceFile());
-        List<Path> chain = running != null ? liveChain(running.monitor(), sd.name())
-            : qemuImg.backingChain(Path.of(disk(now, sd.name()).getSourceFile())).stream()
-                .map(QemuImg.ChainImage::file).toList();
-        merges.add(SnapshotChain.plan(snap.name(), sd.name(), chain, Path.of(sd.file()), base));
-      }
-      if (running != null && !merges.isEmpty()
-          && !running.monitor().queryBlockJobs().isEmpty()) {
-        throw new FailedPreconditionException("cannot merge external snapshot '" + snap.name()
-            + "' while another block job runs on domain '" + domain.name() + "' (a backup?); "
-            + "retry when it has finished");
-      }
-    } catch (IOException e) {
-      throw failure("could not read the disk chains of domain '" + domain.name() + "'", e);
-    }
-    return merges;
-  }
-
-  /** The files of a running disk's chain, active layer first, from {@code query-block}. */
-  private static List<Path> liveChain(QemuMonitor qmp, String target) {
-    List<Path> chain = new ArrayList<>();
-    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
-      if (b.qdev() != null && b.inserted() != null
-          && b.qdev().contains("/virtio-" + target + "/")) {
-        chain.addAll(b.inserted().chain());
-      }
-    }
-    if (chain.isEmpty()) {
-      throw new FailedPreconditionException("QEMU has no block node for disk '" + target + "'");
-    }
-    return chain;
-  }
-
-  /**
-   * Merges external snapshot {@code snap} away (see {@link #delete}); the planned {@code merges}
-   * were checked under the same job, so the chains have not changed since.
-   */
-  private void mergeExternal(Principal caller, Domain domain, SnapshotTree tree,
-      SnapshotStore store, SnapshotDef snap, List<SnapshotChain.Merge> merges) {
-    RunningQemu running = domain.running();
-    DomainDef newDef = domain.def().copy();
-    boolean defChanged = false;
-    try {
-      for (SnapshotChain.Merge m : merges) {
-        String baseFormat = disk(snap.domain(), m.disk()).getFormat();
-        if (running != null) {
-          commitLive(running.monitor(), m);
-        } else {
-          qemuImg.commit(m.overlay());
-          if (m.kind() == SnapshotChain.Kind.INNER) {
-            qemuImg.rebaseUnsafe(m.child(), m.base(), baseFormat);
-          }
-        }
-        if (m.kind() == SnapshotChain.Kind.ACTIVE) {
-          DiskDef dd = disk(newDef, m.disk());
-          dd.setSourceFile(m.base().toString());
-          dd.setFormat(baseFormat);
-          defChanged = true;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      if (defChanged) {
-        // Some disks already run on their base: the definition must follow them.
-        domains.define(caller, newDef);
-      }
-      throw failure("could not merge external snapshot '" + snap.name() + "' of domain '"
-          + domain.name() + "'", e);
-    }
-    if (defChanged) {
-      domains.define(caller, newDef);
-    }
-    // Snapshots taken later recorded the overlay as their disk's file; it is the base now.
-    synchronized (this) {
-      for (SnapshotDef other : tree.topological()) {
-        if (other != snap && other.domain() != null && retarget(other.domain(), merges)) {
-          store.save(other);
-        }
-      }
-    }
-    for (SnapshotChain.Merge m : merges) {
-      try {
-        Files.deleteIfExists(m.overlay());
-      } catch (IOException e) {
-        log.warn("snapshot '{}' merged, but its overlay {} could not be removed: {}",
-            snap.name(), m.overlay(), e.getMessage());
-      }
-    }
-    if (snap.memoryFile() != null) {
-      try {
-        Files.deleteIfExists(Path.of(snap.memoryFile()));
-      } catch (IOException e) {
-        log.warn("snapshot '{}' deleted, but its memory file {} could not be removed: {}",
-            snap.name(), snap.memoryFile(), e.getMessage());
-      }
-    }
-  }
-
-  private static boolean retarget(DomainDef def, List<SnapshotChain.Merge> merges) {
-    boolean changed = false;
-    for (SnapshotChain.Merge m : merges) {
-      for (DiskDef d : def.disks()) {
-        if (d.getTargetDev().equals(m.disk())
-            && m.overlay().toString().equals(d.getSourceFile())) {
-          d.setSourceFile(m.base().toString());
-          changed = true;
-        }
-      }
-    }
-    return changed;
-  }
-
-  /**
-   * {@code block-commit} of one overlay into its base in a running QEMU: an active commit
-   * (completed when ready, which pivots the device to the base) when the overlay is the active
-   * layer, an intermediate commit otherwise (QEMU rebases the layer above). Nodes that the
-   * overlay had and that the monitor owns are removed after.
-   */
-  private static void commitLive(QemuMonitor qmp, SnapshotChain.Merge m) {
-    Map<String, String> formatNodes = new HashMap<>();
-    Map<String, String> storageNodes = new HashMap<>();
-    for (QemuMonitor.BlockDeviceInfo n : qmp.queryNamedBlockNodes()) {
-      String file = n.file();
-      String nodeName = n.nodeName();
-      if ("file".equals(n.drv())) {
-        storageNodes.put(file, nodeName);
-      } else {
-        formatNodes.put(file, nodeName);
-      }
-    }
-    String top = formatNodes.get(m.overlay().toString());
-    String base = formatNodes.get(m.base().toString());
-    String device = m.kind() == SnapshotChain.Kind.ACTIVE ? top
-        : topNodes(qmp, List.of(m.disk())).get(0);
-    if (top == null || base == null) {
-      throw new FailedPreconditionException("QEMU has no node for " + (top == null
-          ? m.overlay() : m.base()) + " of disk " + m.disk());
-    }
-    // An active commit reaches "ready" and runJob completes it, which pivots to the base.
-    qmp.runJob(new QemuJob.BlockCommit(jobId("commit"), device, top, base), JOB_TIMEOUT);
-    // Nodes from blockdev-add or -blockdev stay until deleted; auto-named ones went with it.
-    Set<String> left = new HashSet<>();
-    for (QemuMonitor.BlockDeviceInfo n : qmp.queryNamedBlockNodes()) {
-      left.add(n.nodeName());
-    }
-    for (String node : new String[] {top, storageNodes.get(m.overlay().toString())}) {
-      if (node != null && left.contains(node) && !node.startsWith("#")) {
-        try {
-          qmp.blockdevDel(node);
-        } catch (QemuRefusedException e) {
-          log.warn("could not remove QEMU node {} of merged overlay {}: {}", node, m.overlay(),
-              e.description());
-        }
-      }
-    }
-  }
-
-  private void deleteInternalData(Domain domain, SnapshotDef snap) {
-    List<String> targets = internalDisks(snap);
-    if (targets.isEmpty()) {
-      return;
-    }
-    RunningQemu running = domain.running();
-    try {
-      if (running != null) {
-        requireStillActive(domain, snap, "delete it while the domain runs; shut it down first");
-        running.monitor().runJob(new QemuJob.SnapshotDelete(jobId("delete"), snap.name(),
-            topNodes(running.monitor(), targets)), JOB_TIMEOUT);
-      } else {
-        for (String target : targets) {
-          Path image = imageOf(domain, snap, target);
-          if (qemuImg.snapshotTags(image).contains(snap.name())) {
-            qemuImg.snapshotDelete(image, snap.name());
-          }
-        }
-      }
-    } catch (IOException e) {
-      throw failure("could not delete snapshot '" + snap.name() + "' from the disks of domain '"
-          + domain.name() + "'", e);
-    }
-  }
-
-  /** The image that holds {@code snap}'s internal state of disk {@code target}. */
-  private static Path imageOf(Domain domain, SnapshotDef snap, String target) {
-    DomainDef then = snap.domain() != null ? snap.domain() : domain.def();
-    return Path.of(disk(then, target).getSourceFile());
-  }
-
-  /**
-   * Refuses when an internal snapshot's image is no longer the active file of its disk (an
-   * external snapshot or revert put an overlay on top): QEMU addresses only the active layer, and
-   * reverting a backing file in place would corrupt the overlays built on it.
-   */
-  private static void requireStillActive(Domain domain, SnapshotDef snap, String what) {
-    DomainDef now = domain.def();
-    for (String target : internalDisks(snap)) {
-      Path image = imageOf(domain, snap, target);
-      if (!image.equals(Path.of(disk(now, target).getSourceFile()))) {
-        throw new FailedPreconditionException("internal snapshot '" + snap.name() + "' lives in "
-            + image + ", which is now the backing file of an external overlay of disk " + target
-            + "; cannot " + what);
-      }
-    }
-  }
-
-  // ---- metadata and recovery --------------------------------------------------------------------
-
-  private SnapshotStore store(Domain domain) {
-    return new SnapshotStore(domains.metadataDir(domain.name()).resolve("snapshots"));
-  }
-
-  /** The domain's tree, loaded (and half-created snapshots undone) on first use. */
-  private SnapshotTree tree(Domain domain) {
-    SnapshotTree tree = trees.get(domain.uuid());
-    if (tree == null) {
-      SnapshotStore store = store(domain);
-      for (SnapshotDef pending : store.pending()) {
-        recovery.finish(domain, store, pending);
-      }
-      tree = store.load();
-      for (SnapshotDef s : List.copyOf(tree.topological())) {
-        // Metadata left by an undefined domain of the same name is not this domain's.
-        if (s.domain() != null && !domain.uuid().equals(s.domain().getUuid())) {
-          log.warn("domain '{}': dropping snapshot '{}' recorded for another domain (UUID {})",
-              domain.name(), s.name(), s.domain().getUuid());
-          store.delete(s.name());
-          tree.remove(s.name());
-        }
-      }
-      if (tree.current() == null) {
-        store.setCurrent(null);
-      }
-      trees.put(domain.uuid(), tree);
-    }
-    return tree;
-  }
+  // ---- recovery -------------------------------------------------------------------------------
 
   /**
    * Finishes what a killed server left half done, at start: the snapshots it was creating, and a
@@ -1111,130 +229,12 @@ public final class Snapshots {
    */
   public void recover() {
     for (Domain domain : domains.all()) {
-      synchronized (this) {
-        tree(domain);
+      synchronized (trees) {
+        trees.of(domain);
       }
     }
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  static List<String> internalDisks(SnapshotDef def) {
-    return def.disks().stream().filter(d -> d.location() == Location.INTERNAL)
-        .map(SnapshotDef.Disk::name).toList();
-  }
-
-  static DiskDef disk(DomainDef def, String target) {
-    for (DiskDef d : def.disks()) {
-      if (d.getTargetDev().equals(target)) {
-        return d;
-      }
-    }
-    throw new FailedPreconditionException("domain '" + def.getName() + "' no longer has disk '"
-        + target + "'");
-  }
-
-  /** The node each guest disk currently writes to (the top of its chain), by target. */
-  private static List<String> topNodes(QemuMonitor qmp, List<String> targets) {
-    Map<String, String> byTarget = new HashMap<>();
-    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
-      if (b.qdev() != null && b.inserted() != null) {
-        for (String t : targets) {
-          if (b.qdev().contains("/virtio-" + t + "/")) {
-            byTarget.put(t, b.inserted().nodeName());
-          }
-        }
-      }
-    }
-    List<String> out = new ArrayList<>();
-    for (String t : targets) {
-      String node = byTarget.get(t);
-      if (node == null) {
-        throw new FailedPreconditionException("QEMU has no block node for disk '" + t + "'");
-      }
-      out.add(node);
-    }
-    return out;
-  }
-
-  /**
-   * Checks the files an external snapshot will write (overlays and the memory file): plain
-   * absolute paths inside the server's image folders, none of them a disk of the domain or named
-   * twice, new unless {@code reuse}.
-   */
-  private static void checkExternalFiles(SnapshotDef def, DomainDef domain, boolean reuse,
-      ImageRoots roots) {
-    Set<Path> sources = new HashSet<>();
-    for (DiskDef d : domain.disks()) {
-      sources.add(Path.of(d.sourcePath()).normalize());
-    }
-    Set<Path> seen = new HashSet<>();
-    for (SnapshotDef.Disk sd : def.disks()) {
-      if (sd.location() == Location.EXTERNAL) {
-        checkExternalFile(sd.file(), "overlay", "of disk " + sd.name(), sources, seen, reuse,
-            roots);
-      }
-    }
-    if (def.memoryLocation() == Location.EXTERNAL && def.memoryFile() != null) {
-      checkExternalFile(def.memoryFile(), "memory file", "", sources, seen, reuse, roots);
-    }
-  }
-
-  private static void checkExternalFile(String file, String what, String of, Set<Path> sources,
-      Set<Path> seen, boolean reuse, ImageRoots roots) {
-    String label = what + " '" + file + "'" + (of.isEmpty() ? "" : " " + of);
-    Path p = Path.of(file);
-    if (!p.isAbsolute() || !p.normalize().equals(p) || file.contains("/../")
-        || file.endsWith("/..")) {
-      throw new CryoException(
-          Reason.PATH_NOT_ALLOWED,
-          label + " has '.' or '..' components or is relative; " + "give a plain absolute path");
-    }
-    try {
-      roots.forWriting(file);
-    } catch (CryoException e) {
-      throw switch (e.kind()) {
-        case DENIED ->
-            new CryoException(
-                Reason.PATH_NOT_ALLOWED,
-                label
-                    + " is outside the "
-                    + "allowed folders (the server's image folders "
-                    + roots.roots()
-                    + "); put it in one "
-                    + "of them",
-                e);
-        case NOT_FOUND ->
-            new FailedPreconditionException(
-                "the folder of " + label + " does not exist; create it first", e);
-        default -> e;
-      };
-    }
-    if (sources.contains(p) || !seen.add(p)) {
-      throw new InvalidArgumentException(label + " is already a disk of the domain or named "
-          + "twice in the snapshot");
-    }
-    if (Files.exists(p) && !reuse) {
-      throw new CryoException(
-          Reason.FILE_EXISTS,
-          label + " already exists; remove it, name another file, " + "or pass reuse_external");
-    }
-    if (!Files.exists(p) && reuse && !"memory file".equals(what)) {
-      throw new FailedPreconditionException("reuse_external: " + label + " does not exist");
-    }
-  }
-
-  private static String jobId(String what) {
-    return "cryo-snapshot-" + what + "-" + JOB_IDS.incrementAndGet();
-  }
-
-  private static RuntimeException failure(String what, Exception e) {
-    if (e instanceof dev.cryo.server.error.CryoException ce) {
-      return ce;
-    }
-    if (e instanceof QemuImg.QemuImgException) {
-      return new FailedPreconditionException(what + ": " + e.getMessage(), e);
-    }
-    return new InternalException(what + ": " + e.getMessage(), e);
-  }
 }
