@@ -51,7 +51,9 @@ final class QemuSpecs {
             : "piix3-usb-uhci", pci(c.getAddress(), rootBus));
       }
     }
-    if (usb == null && devices.getControllers().stream().noneMatch(c -> "usb".equals(c.getType()))) {
+    boolean noUsbController =
+        devices.getControllers().stream().noneMatch(c -> "usb".equals(c.getType()));
+    if (usb == null && noUsbController) {
       usb = new QemuSpec.Usb("piix3-usb-uhci", null); // libvirt's default: the machine's own
     }
     return new QemuSpec(def.getName(), def.getUuid(), def.memoryKiB(), def.vcpus(), machine,
