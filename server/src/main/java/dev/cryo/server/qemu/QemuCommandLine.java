@@ -38,10 +38,17 @@ public final class QemuCommandLine {
     argv.add("-S");
     add(argv, "-uuid", spec.uuid());
     add(argv, "-machine", spec.machine() + (spec.usbController() ? "" : ",usb=off")
-        + ",dump-guest-core=off");
+        + ",dump-guest-core=off" + (spec.acpi() ? "" : ",acpi=off"));
     add(argv, "-accel", spec.accelerator().qemuName());
+    if (spec.cpu().model() != null) {
+      add(argv, "-cpu", spec.cpu().model());
+    }
     add(argv, "-m", "size=" + spec.memoryKib() + "k");
-    add(argv, "-smp", spec.vcpus() + ",sockets=" + spec.vcpus() + ",cores=1,threads=1");
+    QemuSpec.Topology t = spec.cpu().topology();
+    // libvirt's -smp: dies only when the XML gives a topology
+    add(argv, "-smp", spec.vcpus() + (t == null ? ",sockets=" + spec.vcpus() + ",cores=1,threads=1"
+        : ",sockets=" + t.sockets() + ",dies=" + t.dies() + ",cores=" + t.cores() + ",threads="
+            + t.threads()));
     argv.add("-no-user-config");
     argv.add("-nodefaults");
     add(argv, "-display", "none");

@@ -297,7 +297,7 @@ public final class QemuConfinement {
         : copyForQemu(spec.initrd(), run.path().resolve("initrd"));
     return new QemuSpec(spec.name(), spec.uuid(), spec.memoryKib(), spec.vcpus(), spec.machine(),
         spec.accelerator(), kernel, initrd, spec.cmdline(), spec.disks(), spec.usbController(),
-        spec.memballoon(), spec.nics());
+        spec.memballoon(), spec.nics(), spec.cpu(), spec.acpi());
   }
 
   private Path copyForQemu(Path source, Path target) throws IOException {

@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param usbController whether the machine gets its default USB controller
  * @param memballoon whether to add a virtio balloon device
  * @param nics network cards in guest order
+ * @param cpu the CPU model and topology
+ * @param acpi whether the machine has ACPI (QEMU's default); off gives {@code acpi=off}
  */
 public record QemuSpec(
     String name,
@@ -36,7 +38,9 @@ public record QemuSpec(
     List<Disk> disks,
     boolean usbController,
     boolean memballoon,
-    List<Nic> nics) {
+    List<Nic> nics,
+    Cpu cpu,
+    boolean acpi) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -51,6 +55,42 @@ public record QemuSpec(
     }
     disks = List.copyOf(disks);
     nics = List.copyOf(nics);
+    Objects.requireNonNull(cpu, "cpu");
+    if (cpu.topology() != null && cpu.topology().cpus() != vcpus) {
+      throw new IllegalArgumentException("topology " + cpu.topology() + " is not " + vcpus
+          + " vcpus");
+    }
+  }
+
+  /**
+   * The guest CPU.
+   *
+   * @param model what {@code -cpu} gets: a QEMU model name, {@link #HOST} for the host's CPU
+   *     (KVM only), or null for QEMU's default model
+   * @param topology how the vCPUs are laid out, or null for one socket per vCPU (libvirt's
+   *     default)
+   */
+  public record Cpu(String model, Topology topology) {
+    /** QEMU's {@code -cpu host}: the host's CPU, as libvirt's host-model and host-passthrough. */
+    public static final String HOST = "host";
+
+    /** QEMU's default model, one socket per vCPU. */
+    public static final Cpu DEFAULT = new Cpu(null, null);
+  }
+
+  /** A vCPU topology ({@code -smp}): sockets x dies x cores x threads vCPUs. */
+  public record Topology(int sockets, int dies, int cores, int threads) {
+    public Topology {
+      if (sockets < 1 || dies < 1 || cores < 1 || threads < 1) {
+        throw new IllegalArgumentException("topology counts must be positive: " + sockets + "/"
+            + dies + "/" + cores + "/" + threads);
+      }
+    }
+
+    /** The number of vCPUs. */
+    public long cpus() {
+      return (long) sockets * dies * cores * threads;
+    }
   }
 
   /** The accelerators QEMU can run a guest with. */
