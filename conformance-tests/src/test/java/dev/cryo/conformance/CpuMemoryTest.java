@@ -89,6 +89,15 @@ class CpuMemoryTest {
       String image = cryo.imagesDir().resolve("cpu-mem.save").toString();
       cryo.client().images().saveToServer(name, image, SaveOptions.defaults());
       assertThat(domains.get(name).state()).isEqualTo(DomainState.SHUTOFF);
+      String otherCpu = domains.xml(name).replace(">Westmere<", ">qemu64<");
+      assertThatThrownBy(() -> cryo.client().images().restoreFromServer(image,
+              RestoreOptions.defaults().replacementXml(otherCpu)))
+          .as("the saved CPU state cannot load into another model")
+          .isInstanceOfSatisfying(CryoException.class, e -> {
+            assertThat(e.code()).isEqualTo(CryoException.ErrorCode.INVALID_ARGUMENT);
+            assertThat(e.getMessage()).contains("cpu custom qemu64").contains("!= custom Westmere");
+          });
+      assertThat(domains.get(name).state()).isEqualTo(DomainState.SHUTOFF);
       assertThat(cryo.client().images().restoreFromServer(image, RestoreOptions.defaults())
           .verified()).isTrue();
 

@@ -37,6 +37,8 @@ public final class QemuCommandLine {
     add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
     argv.add("-S");
     add(argv, "-uuid", spec.uuid());
+    // Without ACPI: libvirt 9.0 writes the older -no-acpi, deprecated since QEMU 8; the machine
+    // property means the same to QEMU 7.2 and later, and is what newer libvirt writes.
     add(argv, "-machine", spec.machine() + (spec.usbController() ? "" : ",usb=off")
         + ",dump-guest-core=off" + (spec.acpi() ? "" : ",acpi=off"));
     add(argv, "-accel", spec.accelerator().qemuName());
