@@ -22,7 +22,8 @@ OUT=${1:-${CRYO_GUEST_DIR:-$HOME/.cache/cryo/guest}}
 # virtio_blk + virtio_pci: the disk.  button + evdev: ACPI power button
 # (QMP system_powerdown) as /dev/input/event*, consumed by busybox acpid.
 # virtio_net, e1000e, e1000, 8139cp (QEMU's rtl8139 is a C+ chip): the cards Cryo offers.
-ROOT_MODULES=(virtio_pci virtio_blk button evdev virtio_net e1000e e1000 8139cp)
+# virtio_balloon: <currentMemory> below <memory> is reached by inflating QEMU's balloon.
+ROOT_MODULES=(virtio_pci virtio_blk button evdev virtio_net e1000e e1000 8139cp virtio_balloon)
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

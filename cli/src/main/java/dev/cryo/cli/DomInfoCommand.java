@@ -22,6 +22,7 @@ final class DomInfoCommand extends DomainArgument {
     row(out, "Accelerator", d.pid() == 0 ? "-" : Output.lower(d.accelerator().name()));
     row(out, "CPU(s)", Integer.toString(d.vcpus()));
     row(out, "Memory", Output.mib(d.memoryBytes()));
+    row(out, "Used memory", Output.mib(d.currentMemoryBytes()));
     row(out, "Managed save", d.hasManagedSave() ? "yes" : "no");
     return ExitCodes.OK;
   }

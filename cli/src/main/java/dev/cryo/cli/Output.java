@@ -113,6 +113,7 @@ final class Output {
     o.addProperty("pid", d.pid());
     o.addProperty("accelerator", d.accelerator().name());
     o.addProperty("memoryBytes", d.memoryBytes());
+    o.addProperty("currentMemoryBytes", d.currentMemoryBytes());
     o.addProperty("vcpus", d.vcpus());
     o.addProperty("hasManagedSave", d.hasManagedSave());
     return o;

@@ -141,7 +141,9 @@ public final class CryoException extends RuntimeException {
     OBJECT_STORE_UNAVAILABLE,
     OBJECT_STORE_DENIED,
     BUCKET_NOT_FOUND,
-    HOST_PORT_IN_USE
+    HOST_PORT_IN_USE,
+    CPU_MODEL_UNKNOWN,
+    CPU_MODE_NEEDS_KVM
   }
 
   /** What went wrong, one value per gRPC status code. */

@@ -12,7 +12,10 @@ import java.time.Instant;
  * @param stateTime when it entered that state
  * @param pid QEMU's process id, 0 when shut off
  * @param accelerator {@link Accelerator#AUTO} when shut off
- * @param memoryBytes guest RAM in bytes
+ * @param memoryBytes guest RAM in bytes ({@code <memory>})
+ * @param currentMemoryBytes the memory the guest has now, in bytes: while it runs, what its
+ *     virtio balloon leaves it (it inflates towards {@code <currentMemory>} after start); when
+ *     shut off, {@code <currentMemory>}
  * @param vcpus number of virtual CPUs
  * @param hasManagedSave whether the next start restores a managed save image
  */
@@ -25,5 +28,6 @@ public record Domain(
     long pid,
     Accelerator accelerator,
     long memoryBytes,
+    long currentMemoryBytes,
     int vcpus,
     boolean hasManagedSave) {}

@@ -217,7 +217,7 @@ final class DomainsImpl implements Domains {
           case ACCELERATOR_TCG -> Accelerator.TCG;
           default -> Accelerator.AUTO;
         },
-        d.getMemoryBytes(), d.getVcpus(), d.getHasManagedSave());
+        d.getMemoryBytes(), d.getCurrentMemoryBytes(), d.getVcpus(), d.getHasManagedSave());
   }
 
   static DomainState state(dev.cryo.api.v1.DomainState s) {

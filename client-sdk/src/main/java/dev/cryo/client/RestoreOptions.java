@@ -4,8 +4,8 @@ package dev.cryo.client;
  * How to restore a domain.
  *
  * @param start RUNNING, PAUSED, or null to start as it was when saved
- * @param replacementXml a domain XML to use instead of the image's (same name, UUID, memory and
- *     vCPUs), or null
+ * @param replacementXml a domain XML to use instead of the image's (same name, UUID, memory,
+ *     vCPUs, machine, CPU model and topology, ACPI), or null
  * @param cancellation cancels the restore; null for none
  * @param requireVerified refuse (FAILED_PRECONDITION) an image whose payload cannot be checked
  *     against a digest: one written by libvirt or by a Cryo older than digest trailers, restored

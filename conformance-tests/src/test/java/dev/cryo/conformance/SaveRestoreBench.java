@@ -138,7 +138,8 @@ class SaveRestoreBench {
     return new QemuSpec("bench", UUID.randomUUID().toString(), mem * 1024L, 1,
         host.resolveMachine("pc"), host.kvmUsable() ? QemuSpec.Accelerator.KVM
         : QemuSpec.Accelerator.TCG, g.resolve("vmlinuz"), g.resolve("initramfs.img"),
-        cmdline(mode, fill), List.of(), null, false, List.of(), List.of(), null);
+        cmdline(mode, fill), List.of(), null, false, List.of(), List.of(), null,
+        QemuSpec.Cpu.DEFAULT, true);
   }
 
   private static String cmdline(String mode, int fill) {

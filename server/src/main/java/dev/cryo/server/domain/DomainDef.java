@@ -25,13 +25,29 @@ import org.w3c.dom.Element;
  *   <name/> <uuid/> <description/> <metadata>(any elements, kept verbatim)</metadata>
  *   <memory unit='KiB'/> <currentMemory unit='KiB'/> <vcpu placement='static'/>
  *   <os> <type arch='' machine=''>hvm</type> <kernel/> <initrd/> <cmdline/> <boot dev=''/>* </os>
+ *   <features> <acpi/> <apic/> <pae/> </features>          see FeaturesDef
+ *   <cpu mode='' match=''> <model fallback=''/> <topology .../> </cpu>    see CpuDef
  *   <on_poweroff/> <on_reboot/> <on_crash/>
  *   <devices> see DevicesDef </devices>
  * </domain>
  * }</pre>
  *
- * <p><b>Unsupported content.</b> Elements and attributes Cryo does not model (features, cpu,
- * clock, graphics, addresses, aliases, ...) are ignored: they are dropped, and {@link
+ * <p><b>Machine features.</b> With {@code <features>} in the XML, libvirt's rule: the guest has
+ * ACPI only if it lists {@code <acpi/>}. Without {@code <features>}, Cryo keeps QEMU's default
+ * machine (ACPI on: the guest's shutdown relies on it, and saved images restore into the same
+ * machine) and stores {@code <features><acpi/><apic/></features>}, which libvirt runs the same.
+ * So XML written for libvirt means the same here, except that libvirt would turn ACPI off for a
+ * definition with no {@code <features>} at all; write an empty {@code <features/>} for that.
+ *
+ * <p><b>Memory.</b> {@code <memory>} is the guest's RAM; {@code <currentMemory>} (at most that,
+ * libvirt's default) is what the guest keeps once its virtio balloon ({@code <memballoon
+ * model='virtio'>}, added when the XML has none) has inflated: set as the balloon's target when
+ * the domain starts. A larger {@code currentMemory} is lowered to {@code memory}, as libvirt
+ * does, with a warning. With {@code <memballoon model='none'>} the guest keeps all of {@code
+ * <memory>}.
+ *
+ * <p><b>Unsupported content.</b> Elements and attributes Cryo does not model (clock, graphics,
+ * cpu features, addresses, aliases, ...) are ignored: they are dropped, and {@link
  * DomainXml#parse} reports each as a warning such as {@code ignored element
  * /domain/devices/graphics (line 31)} or {@code ignored attribute /domain/vcpu/@cpuset (line
  * 9)}. Values Cryo models but cannot honour are rejected with an {@code InvalidArgumentException}
@@ -56,6 +72,8 @@ import org.w3c.dom.Element;
       "currentMemory",
       "vcpu",
       "os",
+      "features",
+      "cpu",
       "onPoweroff",
       "onReboot",
       "onCrash",
@@ -88,6 +106,12 @@ public final class DomainDef {
 
   @XmlElement(name = "os")
   private OsDef os;
+
+  @XmlElement(name = "features")
+  private FeaturesDef features;
+
+  @XmlElement(name = "cpu")
+  private CpuDef cpu;
 
   @XmlElement(name = "on_poweroff")
   private String onPoweroff;
@@ -233,6 +257,27 @@ public final class DomainDef {
   /** The guest architecture ({@code <os><type arch=...>}), or null for the host's. */
   public String arch() {
     return os == null ? null : os.getArch();
+  }
+
+  /**
+   * {@code <features>}; never null once parsed (see {@link FeaturesDef} for the rule when the XML
+   * has none).
+   */
+  public FeaturesDef getFeatures() {
+    return features;
+  }
+
+  public void setFeatures(FeaturesDef features) {
+    this.features = features;
+  }
+
+  /** {@code <cpu>}, or null for QEMU's default CPU model and one socket per vCPU. */
+  public CpuDef getCpu() {
+    return cpu;
+  }
+
+  public void setCpu(CpuDef cpu) {
+    this.cpu = cpu;
   }
 
   /** What to do when the guest powers off: libvirt's keyword, {@code destroy} by default. */

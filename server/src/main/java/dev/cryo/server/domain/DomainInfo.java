@@ -9,6 +9,9 @@ import java.time.Instant;
  *
  * @param pid QEMU's pid, 0 when shut off
  * @param accelerator null when shut off
+ * @param memoryBytes the guest's RAM ({@code <memory>})
+ * @param currentMemoryBytes what the guest has now: its balloon's size while it runs, {@code
+ *     <currentMemory>} when shut off
  * @param confinement how QEMU is confined (user, seccomp, cgroup); null when shut off
  */
 public record DomainInfo(
@@ -20,6 +23,7 @@ public record DomainInfo(
     long pid,
     Accelerator accelerator,
     long memoryBytes,
+    long currentMemoryBytes,
     int vcpus,
     boolean hasManagedSave,
     QemuConfinement.Applied confinement) {}

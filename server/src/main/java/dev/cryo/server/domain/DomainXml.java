@@ -4,6 +4,7 @@ import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.xml.SecureXml;
 import java.security.SecureRandom;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashSet;
 import java.util.List;
@@ -45,7 +46,8 @@ public final class DomainXml {
    *
    * @param def the validated definition, defaults filled in, memory in KiB
    * @param warnings one line per ignored element or attribute, in document order, e.g. {@code
-   *     ignored element /domain/devices/interface (line 31)}
+   *     ignored element /domain/devices/interface (line 31)}; then one per value lowered as
+   *     libvirt lowers it (a {@code <currentMemory>} above {@code <memory>})
    */
   public record Parsed(DomainDef def, List<String> warnings) {
     public Parsed {
@@ -64,8 +66,9 @@ public final class DomainXml {
     SecureXml.Unmarshalled<DomainDef> read =
         SecureXml.unmarshalReportingIgnored(xml, DomainDef.class, WHAT);
     DomainDef def = read.value();
-    normalize(def);
-    return new Parsed(def, read.warnings());
+    List<String> warnings = new ArrayList<>(read.warnings());
+    normalize(def, warnings);
+    return new Parsed(def, warnings);
   }
 
   /**
@@ -90,16 +93,22 @@ public final class DomainXml {
 
   // ---- validation and defaults ------------------------------------------------------------------
 
-  private static void normalize(DomainDef def) {
+  private static void normalize(DomainDef def, List<String> warnings) {
     checkType(def.getType());
     if (def.getName() == null || def.getName().isBlank()) {
       throw new InvalidArgumentException("domain XML has no <name>; every domain needs one");
     }
     def.setUuid(normalizeUuid(def.getUuid()));
     def.getMetadata().forEach(DomainXml::stripIndentation);
-    normalizeMemory(def);
+    normalizeMemory(def, warnings);
     normalizeVcpu(def);
     normalizeOs(def.getOs());
+    if (def.getFeatures() == null) {
+      def.setFeatures(FeaturesDef.qemuDefaults());
+    }
+    if (def.getCpu() != null) {
+      def.getCpu().normalize(def.vcpus());
+    }
     if (def.getOnPoweroff() == null) {
       def.setOnPoweroff("destroy");
     }
@@ -170,7 +179,7 @@ public final class DomainXml {
         + hex.substring(16, 20) + "-" + hex.substring(20);
   }
 
-  private static void normalizeMemory(DomainDef def) {
+  private static void normalizeMemory(DomainDef def, List<String> warnings) {
     if (def.rawMemory() == null) {
       throw new InvalidArgumentException("domain XML has no <memory>; give the guest memory, "
           + "e.g. <memory unit='MiB'>512</memory>");
@@ -180,6 +189,10 @@ public final class DomainXml {
     long current = def.rawCurrentMemory() == null ? 0 : kib(def.rawCurrentMemory(),
         "currentMemory");
     // libvirt's rule: no (or zero) current memory, or more than the maximum, means the maximum.
+    if (current > memory) {
+      warnings.add("<currentMemory> of " + current + " KiB is more than <memory> (" + memory
+          + " KiB); lowered to " + memory + " KiB as libvirt does");
+    }
     if (current == 0 || current > memory) {
       current = memory;
     }

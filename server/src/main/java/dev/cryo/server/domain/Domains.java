@@ -207,6 +207,7 @@ public final class Domains implements AutoCloseable {
           .with("principal", caller.name());
     }
     confineFiles(def);
+    QemuSpecs.checkCpuModel(def, host);
     synchronized (this) {
       DomainNames.check(def.getName());
       Domain existing = byName.get(def.getName());
@@ -357,12 +358,34 @@ public final class Domains implements AutoCloseable {
   public DomainInfo info(Domain d) {
     RunningQemu running = d.running();
     DomainDef def = d.def();
+    long current = currentMemoryBytes(def, running);
     synchronized (d) {
       return new DomainInfo(d.name(), d.uuid(), d.state(), d.reason(), d.stateTime(),
           running == null ? 0 : running.process().pid(),
           running == null ? null : running.accelerator(),
-          def.memoryBytes(), def.vcpus(), Files.exists(savePath(d.name())),
+          def.memoryBytes(), current, def.vcpus(), Files.exists(savePath(d.name())),
           running == null ? null : running.confinement());
+    }
+  }
+
+  /**
+   * The memory the guest has now, as {@code virsh dominfo}'s "Used memory": what its balloon
+   * leaves it while QEMU runs, the definition's {@code <currentMemory>} otherwise.
+   */
+  private static long currentMemoryBytes(DomainDef def, RunningQemu running) {
+    DevicesDef.Memballoon balloon = def.getDevices().getMemballoon();
+    if (running == null) {
+      return def.currentMemoryBytes();
+    }
+    if (balloon != null && "none".equals(balloon.getModel())) {
+      return def.memoryBytes();
+    }
+    try {
+      return running.monitor().queryBalloon();
+    } catch (RuntimeException e) {
+      // QEMU going away or not answering: the state reported next to it says so.
+      log.debug("query-balloon of domain '{}' failed: {}", def.getName(), e.getMessage());
+      return def.currentMemoryBytes();
     }
   }
 
@@ -375,12 +398,19 @@ public final class Domains implements AutoCloseable {
       requireInactive(domain, "start");
       RunningQemu running = launch(domain, QemuCommandLine.Incoming.NONE);
       try {
+        QemuSpec spec = QemuSpecs.from(domain.def(), host, accelPolicy);
         // QEMU has no option for it: libvirt too unplugs the cable over QMP before the CPUs run.
         // (An incoming migration stream brings the link state along.)
-        for (QemuSpec.Nic nic : QemuSpecs.from(domain.def(), host, accelPolicy).nics()) {
+        for (QemuSpec.Nic nic : spec.nics()) {
           if (!nic.linkUp()) {
             running.monitor().setLink(nic.deviceId(), false);
           }
+        }
+        // <currentMemory>: the balloon's target, set before the CPUs run as libvirt does; the
+        // guest's driver inflates it when it loads. (A migration stream carries the balloon.)
+        long currentBytes = domain.def().currentMemoryBytes();
+        if (spec.memballoon() && currentBytes > 0 && currentBytes < domain.def().memoryBytes()) {
+          running.monitor().balloon(currentBytes);
         }
         if (paused) {
           setState(domain, DomainState.PAUSED, StateReason.USER, DomainEvent.Type.STARTED);

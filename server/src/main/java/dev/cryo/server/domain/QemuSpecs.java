@@ -1,7 +1,9 @@
 package dev.cryo.server.domain;
 
 import dev.cryo.server.domain.Domains.AcceleratorPolicy;
+import dev.cryo.server.error.CryoException;
 import dev.cryo.server.error.FailedPreconditionException;
+import dev.cryo.server.error.Reason;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.QemuSpec;
 import java.nio.file.Path;
@@ -56,8 +58,9 @@ final class QemuSpecs {
     if (usb == null && noUsbController) {
       usb = new QemuSpec.Usb("piix3-usb-uhci", null); // libvirt's default: the machine's own
     }
+    QemuSpec.Accelerator accelerator = accelerator(def, host, policy);
     return new QemuSpec(def.getName(), def.getUuid(), def.memoryKiB(), def.vcpus(), machine,
-        accelerator(def, host, policy),
+        accelerator,
         os == null || os.getKernel() == null ? null : Path.of(os.getKernel()),
         os == null || os.getInitrd() == null ? null : Path.of(os.getInitrd()),
         os == null ? null : os.getCmdline(),
@@ -67,7 +70,68 @@ final class QemuSpecs {
         nics(devices.getInterfaces(), rootBus),
         pciControllers.stream().sorted(Comparator.comparingInt(QemuSpec.PciController::index))
             .toList(),
-        balloon == null ? null : pci(balloon.getAddress(), rootBus));
+        balloon == null ? null : pci(balloon.getAddress(), rootBus),
+        cpu(def, host, accelerator),
+        def.getFeatures() == null || def.getFeatures().isAcpi());
+  }
+
+  /**
+   * The CPU QEMU gets: {@code -cpu host} for libvirt's host modes (their argv under KVM), the
+   * named model, or QEMU's default.
+   *
+   * @throws CryoException {@code CPU_MODE_NEEDS_KVM} for a host mode under TCG, {@code
+   *     CPU_MODEL_UNKNOWN} for a model this QEMU lacks
+   */
+  static QemuSpec.Cpu cpu(DomainDef def, HostCapabilities host,
+      QemuSpec.Accelerator accelerator) {
+    CpuDef cpu = def.getCpu();
+    if (cpu == null) {
+      return QemuSpec.Cpu.DEFAULT;
+    }
+    CpuDef.Topology t = cpu.topology();
+    QemuSpec.Topology topology = t == null ? null
+        : new QemuSpec.Topology(t.sockets(), t.dies(), t.cores(), t.threads());
+    if (cpu.isHostCpu()) {
+      if (accelerator != QemuSpec.Accelerator.KVM) {
+        String why = "qemu".equals(def.getType()) ? "the domain's type is 'qemu' (TCG)"
+            : "KVM is not used here (" + (host.kvmUnusableReason() != null
+                ? host.kvmUnusableReason() : "the server runs with --accel tcg") + ")";
+        throw new CryoException(Reason.CPU_MODE_NEEDS_KVM, "domain '" + def.getName()
+            + "' asks for <cpu mode='" + cpu.getMode() + "'>, the host's own CPU, which only KVM "
+            + "can give a guest, but " + why + " and QEMU's TCG emulates named models only; use "
+            + "<cpu mode='custom'><model>NAME</model></cpu> (e.g. qemu64 or max) or run it on a "
+            + "host with KVM")
+            .with("domain", def.getName()).with("mode", cpu.getMode());
+      }
+      return new QemuSpec.Cpu(QemuSpec.Cpu.HOST, topology);
+    }
+    checkCpuModel(def, host);
+    return new QemuSpec.Cpu(cpu.getModel(), topology);
+  }
+
+  /**
+   * Checks that the named CPU model, if any, is one of this host's QEMU models.
+   *
+   * @throws CryoException {@code CPU_MODEL_UNKNOWN} naming the model and a few known ones
+   */
+  static void checkCpuModel(DomainDef def, HostCapabilities host) {
+    String model = def.getCpu() == null ? null : def.getCpu().getModel();
+    if (model == null || def.getCpu().isHostCpu() || host.cpuModels().contains(model)) {
+      return;
+    }
+    List<String> known = host.cpuModels();
+    List<String> some = new ArrayList<>();
+    for (String name : List.of("qemu64", "max", "Westmere", "Skylake-Client", "EPYC")) {
+      if (known.contains(name)) {
+        some.add(name);
+      }
+    }
+    throw new CryoException(Reason.CPU_MODEL_UNKNOWN, "domain '" + def.getName()
+        + "': <cpu><model>" + model + "</model> is not a CPU model this host's QEMU knows; use "
+        + "one of its " + known.size() + " models" + (some.isEmpty() ? "" : ", e.g. "
+            + String.join(", ", some)) + " (" + host.qemuBinary().getFileName()
+        + " -cpu help lists them)")
+        .with("domain", def.getName()).with("model", model);
   }
 
   /** The QEMU side of a validated PCI address: bus 0 is the root bus, bus N root port N. */

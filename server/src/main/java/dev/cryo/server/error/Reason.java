@@ -99,7 +99,19 @@ public enum Reason {
    * guest's own QEMU while it moves to another server on the same host): forward another port.
    * Metadata: {@code domain}, {@code port}.
    */
-  HOST_PORT_IN_USE(ErrorKind.WRONG_STATE);
+  HOST_PORT_IN_USE(ErrorKind.WRONG_STATE),
+  /**
+   * The domain's {@code <cpu><model>} is not a CPU model this host's QEMU knows: pick one it
+   * lists (the message names a few) or run a newer QEMU. Metadata: {@code domain}, {@code
+   * model}.
+   */
+  CPU_MODEL_UNKNOWN(ErrorKind.WRONG_STATE),
+  /**
+   * The domain asks for the host's CPU ({@code host-model} or {@code host-passthrough}), which
+   * only KVM can give, and it would run under TCG: use a named model or a host with KVM.
+   * Metadata: {@code domain}, {@code mode}.
+   */
+  CPU_MODE_NEEDS_KVM(ErrorKind.WRONG_STATE);
 
   /** The {@code google.rpc.ErrorInfo.domain} of every Cryo reason. */
   public static final String DOMAIN = "cryo.dev";

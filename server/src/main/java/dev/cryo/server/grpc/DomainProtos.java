@@ -34,6 +34,7 @@ final class DomainProtos {
         .setPid(info.pid())
         .setAccelerator(toProto(info.accelerator()))
         .setMemoryBytes(info.memoryBytes())
+        .setCurrentMemoryBytes(info.currentMemoryBytes())
         .setVcpus(info.vcpus())
         .setHasManagedSave(info.hasManagedSave())
         .build();

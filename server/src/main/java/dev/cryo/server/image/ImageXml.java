@@ -61,13 +61,14 @@ public final class ImageXml {
   }
 
   /**
-   * The XML stored in an image Cryo writes: the domain's XML plus {@code <features><acpi/>
-   * </features>}, which Cryo's definitions do not model but its QEMU always has. Without it
-   * libvirt would start QEMU with {@code -no-acpi}, without the PIIX4_PM device the migration
-   * stream carries, and {@code virsh restore} would fail.
+   * The XML stored in an image Cryo writes: the domain's XML, plus {@code <features><acpi/>
+   * </features>} if it has no {@code <features>}. Without it libvirt would start QEMU with {@code
+   * -no-acpi}, without the PIIX4_PM device the migration stream carries, and {@code virsh restore}
+   * would fail. Parsed definitions always have {@code <features>} now (see {@code FeaturesDef}),
+   * so this matters only for XML written before Cryo modelled it.
    */
   public static String forImage(String domainXml) {
-    if (domainXml.contains("<features>") || !domainXml.contains("</domain>")) {
+    if (domainXml.contains("<features") || !domainXml.contains("</domain>")) {
       return domainXml;
     }
     String features = "  <features>\n    <acpi/>\n  </features>\n";

@@ -1,6 +1,7 @@
 package dev.cryo.server.jobs;
 
 import dev.cryo.server.auth.Principal;
+import dev.cryo.server.domain.CpuDef;
 import dev.cryo.server.domain.Domain;
 import dev.cryo.server.domain.DomainDef;
 import dev.cryo.server.domain.DomainEvent;
@@ -308,12 +309,33 @@ public final class RestoreJob {
     if (!String.valueOf(image.machine()).equals(String.valueOf(replacement.machine()))) {
       diffs.add("machine " + replacement.machine() + " != " + image.machine());
     }
+    // The migration stream holds the CPU's state and the ACPI device: QEMU cannot load it into
+    // another CPU model, topology or ACPI setting.
+    if (!cpu(image).equals(cpu(replacement))) {
+      diffs.add("cpu " + cpu(replacement) + " != " + cpu(image));
+    }
+    if (acpi(image) != acpi(replacement)) {
+      diffs.add("acpi " + (acpi(replacement) ? "on" : "off") + " != "
+          + (acpi(image) ? "on" : "off"));
+    }
     diffs.addAll(PciAddresses.inherit(image, replacement));
     if (!diffs.isEmpty()) {
       throw new InvalidArgumentException("the replacement XML is not compatible with the image: "
           + String.join(", ", diffs));
     }
     return replacement;
+  }
+
+  /** A definition's CPU as QEMU gets it, e.g. {@code custom Westmere Topology[sockets=1, ...]}. */
+  private static String cpu(DomainDef def) {
+    CpuDef cpu = def.getCpu();
+    return cpu == null ? "QEMU's default" : cpu.getMode()
+        + (cpu.getModel() == null ? "" : " " + cpu.getModel())
+        + (cpu.topology() == null ? "" : " " + cpu.topology());
+  }
+
+  private static boolean acpi(DomainDef def) {
+    return def.getFeatures() == null || def.getFeatures().isAcpi();
   }
 
   /**

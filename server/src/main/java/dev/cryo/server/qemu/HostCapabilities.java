@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,23 +17,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What this host's QEMU can do: the binary, whether KVM can really run a guest, and which concrete
- * machine type each alias ({@code pc}, {@code q35}) stands for. Probed once at server start.
+ * What this host's QEMU can do: the binary, whether KVM can really run a guest, which concrete
+ * machine type each alias ({@code pc}, {@code q35}) stands for, and which CPU models it has.
+ * Probed once at server start.
  */
 public final class HostCapabilities {
   private static final Logger log = LoggerFactory.getLogger(HostCapabilities.class);
+  private static final Duration PROBE_TIMEOUT = Duration.ofSeconds(30);
   private static final Pattern ALIAS = Pattern.compile("^(\\S+)\\s+.*\\(alias of (\\S+)\\)\\s*$");
 
   private final Path qemuBinary;
   private final boolean kvmUsable;
   private final String kvmUnusableReason;
   private final Map<String, String> machineAliases;
+  private final List<String> cpuModels;
 
-  HostCapabilities(Path qemuBinary, String kvmUnusableReason, Map<String, String> machineAliases) {
+  HostCapabilities(Path qemuBinary, String kvmUnusableReason, Map<String, String> machineAliases,
+      List<String> cpuModels) {
     this.qemuBinary = qemuBinary;
     this.kvmUsable = kvmUnusableReason == null;
     this.kvmUnusableReason = kvmUnusableReason;
     this.machineAliases = Map.copyOf(machineAliases);
+    this.cpuModels = List.copyOf(cpuModels);
   }
 
   /** Probes the host. Fails if the QEMU binary cannot run. */
@@ -43,10 +49,43 @@ public final class HostCapabilities {
     }
     String reason = kvmUnusableReason(Path.of("/dev/kvm"), Path.of("/proc/cpuinfo"));
     Map<String, String> aliases = parseMachineAliases(run(qemuBinary, "-machine", "help"));
-    HostCapabilities caps = new HostCapabilities(qemuBinary, reason, aliases);
-    log.info("QEMU {}: KVM {}, machine aliases {}", qemuBinary,
-        reason == null ? "usable" : "not usable (" + reason + ")", aliases);
+    List<String> cpuModels = probeCpuModels(qemuBinary);
+    HostCapabilities caps = new HostCapabilities(qemuBinary, reason, aliases, cpuModels);
+    log.info("QEMU {}: KVM {}, machine aliases {}, {} CPU models", qemuBinary,
+        reason == null ? "usable" : "not usable (" + reason + ")", aliases, cpuModels.size());
     return caps;
+  }
+
+  /**
+   * The CPU models QEMU knows, from {@code query-cpu-definitions} on a QEMU without a machine
+   * ({@code -machine none}, as libvirt probes): the names are the same under KVM and TCG.
+   */
+  private static List<String> probeCpuModels(Path qemuBinary) throws IOException {
+    Path dir = Files.createTempDirectory("cryo-probe-");
+    Path socket = dir.resolve("qmp.sock");
+    Path qemuLog = dir.resolve("qemu.log");
+    Process p = new ProcessBuilder(List.of(qemuBinary.toString(), "-machine", "none", "-accel",
+        "tcg", "-nodefaults", "-no-user-config", "-display", "none",
+        "-qmp", "unix:" + QemuCommandLine.escape(socket.toString()) + ",server=on,wait=off"))
+        .redirectErrorStream(true).redirectOutput(qemuLog.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+    try (QemuMonitor qmp = QemuMonitor.connect(socket, PROBE_TIMEOUT, "(host probe)")) {
+      return qmp.queryCpuDefinitions().stream().map(QemuMonitor.CpuDefinition::name).toList();
+    } catch (IOException | RuntimeException e) {
+      String out = Files.exists(qemuLog) ? Files.readString(qemuLog).strip() : "";
+      throw new IOException(qemuBinary + " did not list its CPU models (query-cpu-definitions): "
+          + e.getMessage() + (out.isEmpty() ? "" : "; QEMU said: " + out), e);
+    } finally {
+      p.destroyForcibly();
+      try {
+        p.waitFor(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      Files.deleteIfExists(socket);
+      Files.deleteIfExists(qemuLog);
+      Files.deleteIfExists(dir);
+    }
   }
 
   /**
@@ -113,7 +152,7 @@ public final class HostCapabilities {
       return this;
     }
     log.warn("KVM not usable by QEMU: {}", reason);
-    return new HostCapabilities(qemuBinary, reason, machineAliases);
+    return new HostCapabilities(qemuBinary, reason, machineAliases, cpuModels);
   }
 
   public Path qemuBinary() {
@@ -127,6 +166,11 @@ public final class HostCapabilities {
   /** Why KVM is not usable, or null when it is. */
   public String kvmUnusableReason() {
     return kvmUnusableReason;
+  }
+
+  /** The CPU model names {@code -cpu} takes on this host, in QEMU's order. */
+  public List<String> cpuModels() {
+    return cpuModels;
   }
 
   /** The concrete machine type for {@code machine}: aliases resolved, others unchanged. */

@@ -37,12 +37,21 @@ public final class QemuCommandLine {
     add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
     argv.add("-S");
     add(argv, "-uuid", spec.uuid());
+    // Without ACPI: libvirt 9.0 writes the older -no-acpi, deprecated since QEMU 8; the machine
+    // property means the same to QEMU 7.2 and later, and is what newer libvirt writes.
     boolean machineUsb = spec.usb() != null && spec.usb().address() == null;
     add(argv, "-machine", spec.machine() + (machineUsb ? "" : ",usb=off")
-        + ",dump-guest-core=off");
+        + ",dump-guest-core=off" + (spec.acpi() ? "" : ",acpi=off"));
     add(argv, "-accel", spec.accelerator().qemuName());
+    if (spec.cpu().model() != null) {
+      add(argv, "-cpu", spec.cpu().model());
+    }
     add(argv, "-m", "size=" + spec.memoryKib() + "k");
-    add(argv, "-smp", spec.vcpus() + ",sockets=" + spec.vcpus() + ",cores=1,threads=1");
+    QemuSpec.Topology t = spec.cpu().topology();
+    // libvirt's -smp: dies only when the XML gives a topology
+    add(argv, "-smp", spec.vcpus() + (t == null ? ",sockets=" + spec.vcpus() + ",cores=1,threads=1"
+        : ",sockets=" + t.sockets() + ",dies=" + t.dies() + ",cores=" + t.cores() + ",threads="
+            + t.threads()));
     argv.add("-no-user-config");
     argv.add("-nodefaults");
     add(argv, "-display", "none");

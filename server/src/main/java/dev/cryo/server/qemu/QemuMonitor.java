@@ -175,6 +175,13 @@ public final class QemuMonitor implements AutoCloseable {
   public record JobInfo(String id, String type, String status, long currentProgress,
       long totalProgress, String error) {}
 
+  /**
+   * One CPU model from {@code query-cpu-definitions}.
+   *
+   * @param name the name {@code -cpu} takes, e.g. {@code Westmere} or {@code qemu64}
+   */
+  public record CpuDefinition(String name) {}
+
   // ---- run state -------------------------------------------------------------------------------
 
   /** {@code query-status}. */
@@ -200,6 +207,27 @@ public final class QemuMonitor implements AutoCloseable {
   /** {@code set_link}: plugs or unplugs a network card's cable, by its QOM id. */
   public void setLink(String deviceId, boolean up) {
     call("set_link", QmpJson.object("name", deviceId, "up", up));
+  }
+
+  // ---- CPUs and memory ------------------------------------------------------------------------
+
+  /** {@code query-cpu-definitions}: the CPU models this QEMU knows, for its accelerator. */
+  public List<CpuDefinition> queryCpuDefinitions() {
+    return QmpJson.cpuDefinitions(call("query-cpu-definitions", null));
+  }
+
+  /**
+   * {@code balloon}: asks the guest's balloon driver to leave it {@code bytes} of RAM. The guest
+   * gets there on its own time (and never without a driver); {@link #queryBalloon} says where it
+   * is.
+   */
+  public void balloon(long bytes) {
+    call("balloon", QmpJson.object("value", bytes));
+  }
+
+  /** {@code query-balloon}: the guest's RAM in bytes as its balloon leaves it ("actual"). */
+  public long queryBalloon() {
+    return QmpJson.balloonActual(call("query-balloon", null));
   }
 
   // ---- migration -------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import java.util.Objects;
  * @param nics network cards in guest order
  * @param pciControllers PCIe root ports and bridges (q35), parents first
  * @param balloonAddress where the balloon sits, or null for QEMU's choice
+ * @param cpu the CPU model and topology
+ * @param acpi whether the machine has ACPI (QEMU's default); off gives {@code acpi=off}
  */
 public record QemuSpec(
     String name,
@@ -40,7 +42,9 @@ public record QemuSpec(
     boolean memballoon,
     List<Nic> nics,
     List<PciController> pciControllers,
-    PciAddress balloonAddress) {
+    PciAddress balloonAddress,
+    Cpu cpu,
+    boolean acpi) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -56,12 +60,48 @@ public record QemuSpec(
     disks = List.copyOf(disks);
     nics = List.copyOf(nics);
     pciControllers = List.copyOf(pciControllers);
+    Objects.requireNonNull(cpu, "cpu");
+    if (cpu.topology() != null && cpu.topology().cpus() != vcpus) {
+      throw new IllegalArgumentException("topology " + cpu.topology() + " is not " + vcpus
+          + " vcpus");
+    }
+  }
+
+  /**
+   * The guest CPU.
+   *
+   * @param model what {@code -cpu} gets: a QEMU model name, {@link #HOST} for the host's CPU
+   *     (KVM only), or null for QEMU's default model
+   * @param topology how the vCPUs are laid out, or null for one socket per vCPU (libvirt's
+   *     default)
+   */
+  public record Cpu(String model, Topology topology) {
+    /** QEMU's {@code -cpu host}: the host's CPU, as libvirt's host-model and host-passthrough. */
+    public static final String HOST = "host";
+
+    /** QEMU's default model, one socket per vCPU. */
+    public static final Cpu DEFAULT = new Cpu(null, null);
+  }
+
+  /** A vCPU topology ({@code -smp}): sockets x dies x cores x threads vCPUs. */
+  public record Topology(int sockets, int dies, int cores, int threads) {
+    public Topology {
+      if (sockets < 1 || dies < 1 || cores < 1 || threads < 1) {
+        throw new IllegalArgumentException("topology counts must be positive: " + sockets + "/"
+            + dies + "/" + cores + "/" + threads);
+      }
+    }
+
+    /** The number of vCPUs. */
+    public long cpus() {
+      return (long) sockets * dies * cores * threads;
+    }
   }
 
   /** This spec with the direct-boot kernel and initrd at other paths. */
   public QemuSpec withBootFiles(Path kernel, Path initrd) {
     return new QemuSpec(name, uuid, memoryKib, vcpus, machine, accelerator, kernel, initrd,
-        cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress);
+        cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress, cpu, acpi);
   }
 
   /**

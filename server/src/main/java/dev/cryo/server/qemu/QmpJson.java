@@ -7,6 +7,7 @@ import com.google.gson.JsonObject;
 import dev.cryo.server.qemu.QemuMonitor.BlockDeviceInfo;
 import dev.cryo.server.qemu.QemuMonitor.BlockInfo;
 import dev.cryo.server.qemu.QemuMonitor.BlockJobInfo;
+import dev.cryo.server.qemu.QemuMonitor.CpuDefinition;
 import dev.cryo.server.qemu.QemuMonitor.DirtyBitmap;
 import dev.cryo.server.qemu.QemuMonitor.ImageInfo;
 import dev.cryo.server.qemu.QemuMonitor.JobInfo;
@@ -162,6 +163,18 @@ final class QmpJson {
     JsonObject o = r.getAsJsonObject();
     return new MigrationInfo(o.has("status") ? o.get("status").getAsString() : "none",
         o.has("downtime") ? o.get("downtime").getAsLong() : null, string(o, "error-desc"));
+  }
+
+  static List<CpuDefinition> cpuDefinitions(JsonElement r) {
+    List<CpuDefinition> out = new ArrayList<>();
+    for (JsonElement e : r.getAsJsonArray()) {
+      out.add(new CpuDefinition(e.getAsJsonObject().get("name").getAsString()));
+    }
+    return out;
+  }
+
+  static long balloonActual(JsonElement r) {
+    return r.getAsJsonObject().get("actual").getAsLong();
   }
 
   static List<BlockInfo> blockInfos(JsonElement r) {

@@ -81,7 +81,7 @@ class DomainXmlTest {
     assertThat(parsed.warnings())
         .isEqualTo(resource("virsh-dumpxml-debian12.warnings.txt").lines().toList())
         .contains("ignored attribute /domain/@id (line 1)",
-            "ignored element /domain/features (line 22)",
+            "ignored attribute /domain/cpu/@check (line 26)",
             "ignored element /domain/devices/interface/alias (line 61)",
             "ignored attribute /domain/devices/disk/source/@index (line 45)");
     DomainDef def = parsed.def();
@@ -137,6 +137,111 @@ class DomainXmlTest {
         "<memory unit='MiB'>256</memory><currentMemory unit='MiB'>512</currentMemory>");
 
     assertThat(DomainXml.parse(xml).def().currentMemoryBytes()).isEqualTo(256L << 20);
+  }
+
+  @Test
+  void parse_currentMemoryAboveMemory_warnedAboutTheLoweredValue() {
+    String xml = MINIMAL.replace("<memory unit='MiB'>256</memory>",
+        "<memory unit='MiB'>256</memory><currentMemory unit='MiB'>512</currentMemory>");
+
+    assertThat(DomainXml.parse(xml).warnings()).containsExactly("<currentMemory> of 524288 KiB "
+        + "is more than <memory> (262144 KiB); lowered to 262144 KiB as libvirt does");
+  }
+
+  @Test
+  void parse_currentMemoryBelowMemory_kept() {
+    String xml = MINIMAL.replace("<memory unit='MiB'>256</memory>",
+        "<memory unit='MiB'>256</memory><currentMemory unit='MiB'>96</currentMemory>");
+
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    assertThat(parsed.warnings()).isEmpty();
+    assertThat(parsed.def().currentMemoryBytes()).isEqualTo(96L << 20);
+    assertThat(parsed.def().memoryBytes()).isEqualTo(256L << 20);
+  }
+
+  // ---- cpu and features -------------------------------------------------------------------------
+
+  @Test
+  void parse_cpuModelAndTopology_libvirtDefaultsWritten() {
+    String xml = MINIMAL.replace("<vcpu>1</vcpu>", "<vcpu>4</vcpu><cpu><model>Westmere</model>"
+        + "<topology sockets='2' cores='2' threads='1'/></cpu>");
+
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    CpuDef cpu = parsed.def().getCpu();
+    assertThat(parsed.warnings()).isEmpty();
+    assertThat(cpu.getMode()).isEqualTo(CpuDef.CUSTOM);
+    assertThat(cpu.isHostCpu()).isFalse();
+    assertThat(cpu.getModel()).isEqualTo("Westmere");
+    assertThat(cpu.topology()).isEqualTo(new CpuDef.Topology(2, 1, 2, 1));
+    String formatted = DomainXml.format(parsed.def());
+    assertThat(formatted).contains("""
+          <cpu mode="custom" match="exact">
+            <model fallback="allow">Westmere</model>
+            <topology sockets="2" dies="1" cores="2" threads="1"/>
+          </cpu>
+        """);
+    assertThat(DomainXml.format(DomainXml.parse(formatted).def())).isEqualTo(formatted);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"host-model", "host-passthrough"})
+  void parse_hostCpuModes_keptWithoutModel(String mode) {
+    String xml = MINIMAL.replace("<vcpu>1</vcpu>", "<vcpu>2</vcpu><cpu mode='" + mode + "'>"
+        + "<model fallback='forbid'/><topology sockets='1' dies='1' cores='1' threads='2'/></cpu>");
+
+    CpuDef cpu = DomainXml.parse(xml).def().getCpu();
+    assertThat(cpu.getMode()).isEqualTo(mode);
+    assertThat(cpu.isHostCpu()).isTrue();
+    assertThat(cpu.getModel()).isNull();
+    assertThat(cpu.topology().threads()).isEqualTo(2);
+  }
+
+  @Test
+  void parse_cpuFeatureElements_ignoredWithWarning() {
+    String xml = MINIMAL.replace("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu><model>qemu64</model>"
+        + "<feature policy='require' name='x2apic'/></cpu>");
+
+    assertThat(DomainXml.parse(xml).warnings())
+        .containsExactly("ignored element /domain/cpu/feature (line 5)");
+  }
+
+  @Test
+  void parse_noFeatures_keepsQemuDefaultsAndWritesThemDown() {
+    DomainDef def = DomainXml.parse(MINIMAL).def();
+
+    assertThat(def.getFeatures().isAcpi()).isTrue();
+    assertThat(def.getFeatures().isApic()).isTrue();
+    assertThat(def.getFeatures().isPae()).isFalse();
+    assertThat(DomainXml.format(def)).contains("""
+          <features>
+            <acpi/>
+            <apic/>
+          </features>
+        """);
+  }
+
+  @Test
+  void parse_featuresWithoutAcpi_acpiOffAsInLibvirt() {
+    String xml = MINIMAL.replace("</os>", "</os><features><pae/><vmport state='off'/></features>");
+
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    assertThat(parsed.def().getFeatures().isAcpi()).isFalse();
+    assertThat(parsed.def().getFeatures().isApic()).isFalse();
+    assertThat(parsed.def().getFeatures().isPae()).isTrue();
+    assertThat(parsed.warnings())
+        .containsExactly("ignored element /domain/features/vmport (line 11)");
+    String formatted = DomainXml.format(parsed.def());
+    assertThat(formatted).contains("<features>\n    <pae/>\n  </features>");
+    assertThat(DomainXml.parse(formatted).def().getFeatures().isAcpi()).as("stays off").isFalse();
+  }
+
+  @Test
+  void parse_emptyFeatures_acpiOff() {
+    String xml = MINIMAL.replace("</os>", "</os><features/>");
+
+    DomainDef def = DomainXml.parse(xml).def();
+    assertThat(def.getFeatures().isAcpi()).isFalse();
+    assertThat(DomainXml.parse(DomainXml.format(def)).def().getFeatures().isAcpi()).isFalse();
   }
 
   @Test
@@ -196,6 +301,7 @@ class DomainXmlTest {
     def.disks().add(DiskDef.file("/srv/built.qcow2", DiskDef.QCOW2, "vda"));
     def.getDevices().getSerials().add(new DevicesDef.CharDevice("pty"));
     def.getDevices().setMemballoon(new DevicesDef.Memballoon("none"));
+    def.setFeatures(FeaturesDef.qemuDefaults());
 
     String xml = DomainXml.format(def);
     DomainXml.Parsed parsed = DomainXml.parse(xml);
@@ -288,6 +394,20 @@ class DomainXmlTest {
         rejection("<vcpu>1</vcpu>", "<vcpu>two</vcpu>", "<vcpu> 'two' is not a positive number"),
         rejection("<vcpu>1</vcpu>", "<vcpu placement='auto'>1</vcpu>",
             "vcpu placement 'auto' is not supported"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>4</vcpu><cpu><topology sockets='1' cores='2' "
+            + "threads='1'/></cpu>", "<cpu><topology sockets='1' dies='1' cores='2' threads='1'/>"
+            + " makes 2 CPUs but <vcpu> is 4; make sockets*dies*cores*threads equal <vcpu>"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu><topology sockets='0'/></cpu>",
+            "<cpu><topology sockets='0'/> is not a positive number"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu mode='maximum'/>",
+            "cpu mode 'maximum' is not supported; use 'custom' (a named model), 'host-model' or "
+                + "'host-passthrough'"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu match='minimum'><model>qemu64</model>"
+            + "</cpu>", "cpu match 'minimum' is not supported; use match='exact'"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu><model fallback='maybe'>qemu64</model>"
+            + "</cpu>", "cpu model fallback 'maybe' is not known; use 'allow' or 'forbid'"),
+        rejection("<vcpu>1</vcpu>", "<vcpu>1</vcpu><cpu mode='host-passthrough'><model>Westmere"
+            + "</model></cpu>", "<model>Westmere</model> would not be used"),
         rejection(">hvm<", ">xen<", "os type 'xen' is not supported; use 'hvm'"),
         rejection("<kernel>/var/lib/cryo/images/vmlinuz</kernel>", "<kernel>vmlinuz</kernel>",
             "os kernel 'vmlinuz' is not an absolute path"),

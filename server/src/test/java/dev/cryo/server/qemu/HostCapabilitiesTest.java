@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,7 +23,7 @@ class HostCapabilitiesTest {
         q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)
         """;
     HostCapabilities caps = new HostCapabilities(Path.of("qemu"), null,
-        HostCapabilities.parseMachineAliases(help));
+        HostCapabilities.parseMachineAliases(help), List.of());
     assertThat(caps.resolveMachine("pc")).isEqualTo("pc-i440fx-7.2");
     assertThat(caps.resolveMachine("q35")).isEqualTo("pc-q35-7.2");
     assertThat(caps.resolveMachine("pc-i440fx-6.2")).isEqualTo("pc-i440fx-6.2");

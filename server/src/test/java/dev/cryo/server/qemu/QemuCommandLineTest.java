@@ -1,6 +1,7 @@
 package dev.cryo.server.qemu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -18,10 +19,55 @@ class QemuCommandLineTest {
   }
 
   private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel, List<QemuSpec.Nic> nics) {
+    return spec(disks, kernel, nics, QemuSpec.Cpu.DEFAULT, true);
+  }
+
+  private static QemuSpec spec(List<QemuSpec.Disk> disks, Path kernel, List<QemuSpec.Nic> nics,
+      QemuSpec.Cpu cpu, boolean acpi) {
     return new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 131072, 2,
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
         kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, null,
-        false, nics, List.of(), null);
+        false, nics, List.of(), null, cpu, acpi);
+  }
+
+  private static List<String> argv(QemuSpec spec) {
+    return QemuCommandLine.build(Path.of("qemu"), spec, RUN, QemuCommandLine.Incoming.NONE);
+  }
+
+  @Test
+  void build_defaultCpu_noCpuOptionAndOneSocketPerVcpu() {
+    List<String> argv = argv(spec(List.of(), null));
+
+    assertThat(argv).doesNotContain("-cpu")
+        .containsSubsequence("-smp", "2,sockets=2,cores=1,threads=1");
+  }
+
+  @Test
+  void build_namedModelAndTopology_libvirtCpuAndSmp() {
+    List<String> argv = argv(spec(List.of(), null, List.of(),
+        new QemuSpec.Cpu("Westmere", new QemuSpec.Topology(1, 1, 2, 1)), true));
+
+    assertThat(argv).containsSubsequence("-accel", "tcg", "-cpu", "Westmere", "-m")
+        .containsSubsequence("-smp", "2,sockets=1,dies=1,cores=2,threads=1");
+  }
+
+  @Test
+  void build_hostCpu_cpuHost() {
+    assertThat(argv(spec(List.of(), null, List.of(), new QemuSpec.Cpu(QemuSpec.Cpu.HOST, null),
+        true))).containsSubsequence("-cpu", "host");
+  }
+
+  @Test
+  void build_acpiOff_onTheMachine() {
+    assertThat(argv(spec(List.of(), null, List.of(), QemuSpec.Cpu.DEFAULT, false)))
+        .containsSubsequence("-machine", "pc-i440fx-7.2,usb=off,dump-guest-core=off,acpi=off");
+  }
+
+  @Test
+  void spec_topologyNotMatchingVcpus_refused() {
+    assertThatThrownBy(() -> spec(List.of(), null, List.of(),
+        new QemuSpec.Cpu(null, new QemuSpec.Topology(2, 1, 2, 1)), true))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not 2 vcpus");
   }
 
   @Test
@@ -152,7 +198,7 @@ class QemuCommandLineTest {
         new QemuSpec.Usb("piix3-usb-uhci", null), true,
         List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
             List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true,
-            null)), List.of(), null);
+            null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true);
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
@@ -199,7 +245,7 @@ class QemuCommandLineTest {
                 new QemuSpec.PciAddress("pcie.0", 1, 0, true)),
             new QemuSpec.PciController("pcie-root-port", 2, 2, 9,
                 new QemuSpec.PciAddress("pcie.0", 1, 1, false))),
-        new QemuSpec.PciAddress("pcie.0", 2, 0, false));
+        new QemuSpec.PciAddress("pcie.0", 2, 0, false), QemuSpec.Cpu.DEFAULT, true);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
         QemuCommandLine.Incoming.NONE);
     assertThat(argv).contains("pc-q35-7.2,usb=off,dump-guest-core=off");

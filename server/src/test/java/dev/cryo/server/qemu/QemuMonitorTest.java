@@ -230,6 +230,26 @@ class QemuMonitorTest {
   }
 
   @Test
+  void cpuDefinitionsAndBalloon_encodedAndDecoded() throws Exception {
+    Exchange<List<QemuMonitor.CpuDefinition>> cpus = exchange(monitor::queryCpuDefinitions,
+        "[{\"name\":\"Westmere\",\"typename\":\"Westmere-x86_64-cpu\",\"static\":false,"
+            + "\"migration-safe\":true,\"deprecated\":false,\"unavailable-features\":[]},"
+            + "{\"name\":\"qemu64\",\"typename\":\"qemu64-x86_64-cpu\",\"static\":false,"
+            + "\"deprecated\":false}]");
+    assertThat(cpus.command().name()).isEqualTo("query-cpu-definitions");
+    assertThat(cpus.result()).containsExactly(new QemuMonitor.CpuDefinition("Westmere"),
+        new QemuMonitor.CpuDefinition("qemu64"));
+
+    FakeQmpPeer.Command balloon = exchange(() -> monitor.balloon(96L << 20)).command();
+    assertThat(balloon.name()).isEqualTo("balloon");
+    assertThat(balloon.arguments()).isEqualTo(json("{\"value\":100663296}"));
+
+    Exchange<Long> actual = exchange(monitor::queryBalloon, "{\"actual\":100663296}");
+    assertThat(actual.command().name()).isEqualTo("query-balloon");
+    assertThat(actual.result()).isEqualTo(96L << 20);
+  }
+
+  @Test
   void queryBlock_decodesChainTopFirst() throws Exception {
     List<QemuMonitor.BlockInfo> blocks = exchange(monitor::queryBlock, "[{\"device\":\"\","
         + "\"qdev\":\"/machine/peripheral/virtio-vda/virtio-backend\",\"type\":\"unknown\","
