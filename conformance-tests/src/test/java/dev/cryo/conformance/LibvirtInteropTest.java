@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cryo.client.Console;
 import dev.cryo.client.CryoException;
 import dev.cryo.client.DomainState;
 import dev.cryo.client.ImageCompression;
@@ -37,7 +38,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Images move between Cryo and libvirt, for every format both support (raw, gzip, bzip2, xz, and
  * zstd where libvirt has it; where it has not, as in 9.0, the difference Cryo documents is
- * asserted): a {@code virsh save} of the test guest restores through Cryo and the guest carries on;
+ * asserted): a {@code virsh save} of the test guest, with a disk and a network card at the PCI
+ * addresses libvirt chose, restores through Cryo and the guest carries on;
  * Cryo's save of it restores through {@code virsh restore} and carries on under libvirt. libvirt's
  * lzop images get Cryo's clear refusal. One guest boot serves every format: it moves back and forth
  * between the two. Installs libvirt and the compressors from Debian packages if they are missing,
@@ -51,6 +53,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 @LocalServer("shares an image folder with a local libvirt")
 class LibvirtInteropTest {
   static final String NAME = "interop";
+  /** The guest's network card, the same under both (libvirt checks a restore's MAC). */
+  static final String MAC = "52:54:00:c7:0a:01";
   /** libvirt's {@code save_image_format} names and their codes in the image header. */
   static final Map<String, Integer> FORMAT_CODES = Map.of("raw", 0, "gzip", 1, "bzip2", 2,
       "xz", 3, "lzop", 4, "zstd", 5);
@@ -69,6 +73,8 @@ class LibvirtInteropTest {
   static int serials;
   /** libvirt's save_image_format as configured now. */
   static String virshFormat = "raw";
+  /** {@code virsh dumpxml --inactive} of the guest: its devices where libvirt placed them. */
+  static String libvirtXml;
 
   @BeforeAll
   static void setUp() throws Exception {
@@ -84,6 +90,8 @@ class LibvirtInteropTest {
     for (String f : List.of("vmlinuz", "initramfs.img")) {
       Files.copy(TestGuest.dir().resolve(f), shared.resolve(f));
     }
+    Path disk = TestGuest.createQcow2(shared.resolve("interop.qcow2"), "16M");
+    Files.setPosixFilePermissions(disk, PosixFilePermissions.fromString("rw-rw-rw-"));
     cryo = CryoTarget.start(temp, List.of("--image-root", shared.toString()));
     images = cryo.client().images();
   }
@@ -129,20 +137,33 @@ class LibvirtInteropTest {
       </os>
       <features><acpi/></features>
       <devices>
+        <disk type='file' device='disk'>
+          <driver name='qemu' type='qcow2'/>
+          <source file='%s'/>
+          <target dev='vda' bus='virtio'/>
+        </disk>
+        <interface type='user'><mac address='%s'/><model type='virtio'/></interface>
         <serial type='unix'><source mode='bind' path='%s'/><target port='0'/></serial>
         <controller type='usb' model='none'/>
         <memballoon model='none'/>
       </devices>
     </domain>
     """
-        .formatted(
-            NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"), serialSocket);
+        .formatted(NAME, uuid, shared.resolve("vmlinuz"), shared.resolve("initramfs.img"),
+            shared.resolve("interop.qcow2"), MAC, serialSocket);
   }
 
-  /** libvirt's XML has a Unix-socket serial, which Cryo does not model: replace it (dxml). */
+  /**
+   * What a libvirt user gives Cryo for libvirt's image: {@code virsh dumpxml}, with the devices
+   * at the PCI addresses libvirt chose, and the Unix-socket serial, which Cryo does not model,
+   * replaced by a pty (dxml).
+   */
   static String cryoXml() {
-    return xml(shared.resolve("unused.sock")).replaceAll("<serial type='unix'>.*</serial>",
-        "<serial type='pty'><target port='0'/></serial>");
+    return libvirtXml
+        .replaceAll("(?s)<serial type='unix'>.*?</serial>",
+            "<serial type='pty'><target port='0'/></serial>")
+        .replaceAll("(?s)<console type='unix'>.*?</console>",
+            "<console type='pty'><target type='serial' port='0'/></console>");
   }
 
   @Test
@@ -152,6 +173,10 @@ class LibvirtInteropTest {
     Path xml = shared.resolve("interop.xml");
     Files.writeString(xml, xml(sock));
     libvirt.virsh("define", xml.toString());
+    libvirtXml = libvirt.virsh("dumpxml", "--inactive", NAME);
+    assertThat(libvirtXml).as("libvirt placed the card and the disk")
+        .contains("<address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>")
+        .contains("<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>");
     libvirt.virsh("start", NAME);
     try (SerialSocket serial = new SerialSocket(sock)) {
       serial.await(GuestProbe.FILLED, 300);
@@ -245,6 +270,13 @@ class LibvirtInteropTest {
     assertThat(r.warnings()).anyMatch(w -> w.contains("no SHA-256"));
     assertThat(r.domain().state()).isEqualTo(DomainState.RUNNING);
     beat = GuestProbe.assertCarriesOn(cryo.client().domains(), NAME, beat);
+    try (Console c = cryo.client().domains().console(NAME)) {
+      c.skipReceived();
+      c.sendLine("nics");
+      assertThat(c.awaitLine(NetworkTest.NICS, GuestProbe.LINE).group(1))
+          .as("the card libvirt gave the guest, up, at the address libvirt chose")
+          .contains("," + MAC + ",1,0000:00:02.0");
+    }
     return true;
   }
 
