@@ -109,17 +109,41 @@ public final class DomainXml {
     if (def.getCpu() != null) {
       def.getCpu().normalize(def.vcpus());
     }
-    if (def.getOnPoweroff() == null) {
-      def.setOnPoweroff("destroy");
-    }
-    if (def.getOnReboot() == null) {
-      def.setOnReboot("restart");
-    }
-    if (def.getOnCrash() == null) {
-      def.setOnCrash("destroy");
-    }
+    normalizeLifecycle(def, warnings);
     normalizeDevices(def.getDevices());
     PciAddresses.validate(def);
+  }
+
+  /**
+   * libvirt's lifecycle actions with its QEMU driver's limits: {@code preserve} and {@code
+   * rename-restart} are refused for power-off and reboot. A crash action other than destroy is
+   * kept, with a warning: without a panic device, which Cryo does not model, the guest cannot
+   * report a crash.
+   */
+  private static void normalizeLifecycle(DomainDef def, List<String> warnings) {
+    def.setOnPoweroff(lifecycle(def.getOnPoweroff(), "on_poweroff", "destroy",
+        List.of("destroy", "restart")));
+    def.setOnReboot(lifecycle(def.getOnReboot(), "on_reboot", "restart",
+        List.of("restart", "destroy")));
+    def.setOnCrash(lifecycle(def.getOnCrash(), "on_crash", "destroy", List.of("destroy",
+        "restart", "preserve", "coredump-destroy", "coredump-restart")));
+    if (!def.getOnCrash().equals("destroy")) {
+      warnings.add("on_crash " + def.getOnCrash() + " has no effect: the guest has no panic "
+          + "device to report a crash with");
+    }
+  }
+
+  private static String lifecycle(String value, String element, String dflt,
+      List<String> allowed) {
+    if (value == null) {
+      return dflt;
+    }
+    String action = value.strip();
+    if (!allowed.contains(action)) {
+      throw new InvalidArgumentException("<" + element + "> '" + action + "' is not supported; "
+          + "use " + String.join(" or ", allowed));
+    }
+    return action;
   }
 
   /**

@@ -37,6 +37,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -73,6 +75,12 @@ public final class Domains implements AutoCloseable {
   /** Guarded by {@code this}: define and undefine check names and UUIDs against it. */
   private final Map<String, Domain> byName = new TreeMap<>();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+  /** Runs what a QEMU event asks of the server (QMP calls may not run on the event thread). */
+  private final ExecutorService lifecycle = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "cryo-lifecycle");
+    t.setDaemon(true);
+    return t;
+  });
 
   private Domains(Path stateDir, HostCapabilities host, AcceleratorPolicy accelPolicy,
       JobLimits limits, ImageRoots roots, QemuConfinement confinement) {
@@ -157,6 +165,7 @@ public final class Domains implements AutoCloseable {
       RunningQemu running = new RunningQemu(process.get(), qmp, console,
           accel.contains("kvm") ? QemuSpec.Accelerator.KVM : QemuSpec.Accelerator.TCG,
           confinement.observed(domain.uuid(), process.get().pid()));
+      running.pausesOnPoweroff = QemuSpecs.lifecycle(domain.def()).pauseOnPoweroff();
       attach(domain, running);
       if ("running".equals(status)) {
         setState(domain, DomainState.RUNNING, StateReason.REATTACHED, null);
@@ -487,6 +496,7 @@ public final class Domains implements AutoCloseable {
       qmp = QemuMonitor.connect(run.qmpSocket(), QMP_CONNECT_TIMEOUT, domain.name());
       SerialConsole console = SerialConsole.connect(run);
       RunningQemu running = new RunningQemu(process, qmp, console, spec.accelerator(), applied);
+      running.pausesOnPoweroff = spec.lifecycle().pauseOnPoweroff();
       attach(domain, running);
       setState(domain, DomainState.PAUSED, StateReason.STARTING_UP, null);
       return running;
@@ -610,6 +620,7 @@ public final class Domains implements AutoCloseable {
     RunningQemu running;
     try (Domain.Job job = domain.beginJob(caller, "shutdown")) {
       running = requireActive(domain, "shut down");
+      running.powerdownRequested = true;
       running.monitor().systemPowerdown();
       if (domain.state() == DomainState.RUNNING) {
         setState(domain, DomainState.SHUTDOWN, StateReason.USER, null);
@@ -740,12 +751,39 @@ public final class Domains implements AutoCloseable {
       if (domain.state() == DomainState.PAUSED) {
         setState(domain, DomainState.RUNNING, StateReason.UNPAUSED, DomainEvent.Type.RESUMED);
       }
-    } else if (event instanceof QemuEvent.Shutdown) {
+    } else if (event instanceof QemuEvent.Shutdown shutdown) {
+      boolean restart = running.pausesOnPoweroff && shutdown.guest()
+          && !"guest-reset".equals(shutdown.reason()) && !running.powerdownRequested;
+      if (restart) {
+        // on_poweroff restart: QEMU has stopped instead of exiting; reset the machine in place,
+        // as libvirt's fake reboot does. Off the event thread: QMP replies arrive on it.
+        lifecycle.execute(() -> restartInPlace(domain, running));
+        return;
+      }
       running.shutdownSeen = true;
       setState(domain, DomainState.SHUTDOWN, StateReason.USER, DomainEvent.Type.SHUTDOWN);
+      if (running.pausesOnPoweroff) {
+        lifecycle.execute(() -> running.process().kill(GRACEFUL_KILL));
+      }
     } else if (event instanceof QemuEvent.BlockIoError) {
       if (domain.state() == DomainState.RUNNING) {
         setState(domain, DomainState.PAUSED, StateReason.IO_ERROR, DomainEvent.Type.SUSPENDED);
+      }
+    }
+  }
+
+  /** Resets a guest that powered off and runs it again, in the same QEMU. */
+  private void restartInPlace(Domain domain, RunningQemu running) {
+    try {
+      running.monitor().systemReset();
+      running.monitor().cont();
+      log.info("domain '{}' powered off and was restarted (on_poweroff restart)", domain.name());
+    } catch (CryoException e) {
+      if (domain.running() == running) {
+        log.warn("could not restart domain '{}' after it powered off; stopping it: {}",
+            domain.name(), e.getMessage());
+        running.shutdownSeen = true;
+        running.process().kill(GRACEFUL_KILL);
       }
     }
   }
@@ -894,6 +932,7 @@ public final class Domains implements AutoCloseable {
    */
   @Override
   public void close() {
+    lifecycle.shutdownNow();
     for (Domain domain : all()) {
       RunningQemu running;
       synchronized (domain) {

@@ -72,7 +72,14 @@ final class QemuSpecs {
             .toList(),
         balloon == null ? null : pci(balloon.getAddress(), rootBus),
         cpu(def, host, accelerator),
-        def.getFeatures() == null || def.getFeatures().isAcpi());
+        def.getFeatures() == null || def.getFeatures().isAcpi(),
+        lifecycle(def));
+  }
+
+  /** libvirt's {@code <on_poweroff>} and {@code <on_reboot>}, as QEMU actions. */
+  static QemuSpec.Lifecycle lifecycle(DomainDef def) {
+    return new QemuSpec.Lifecycle("restart".equals(def.getOnPoweroff()),
+        "destroy".equals(def.getOnReboot()));
   }
 
   /**

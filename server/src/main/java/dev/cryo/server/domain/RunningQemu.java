@@ -21,6 +21,10 @@ public final class RunningQemu implements AutoCloseable {
   volatile boolean destroyRequested;
   /** Set when QEMU reported a SHUTDOWN event: its exit was a power-off. */
   volatile boolean shutdownSeen;
+  /** Set when a caller pressed the power button: the guest is to stay off whatever on_poweroff. */
+  volatile boolean powerdownRequested;
+  /** QEMU stops rather than exits when the guest powers off ({@code -action shutdown=pause}). */
+  volatile boolean pausesOnPoweroff;
 
   RunningQemu(QemuProcess process, QemuMonitor monitor, SerialConsole console, Accelerator accel,
       QemuConfinement.Applied confinement) {

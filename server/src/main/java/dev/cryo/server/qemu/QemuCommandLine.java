@@ -167,6 +167,12 @@ public final class QemuCommandLine {
       addAddress(device, spec.balloonAddress());
       add(argv, "-device", device.toString());
     }
+    if (spec.lifecycle().pauseOnPoweroff()) {
+      add(argv, "-action", "shutdown=pause");
+    }
+    if (spec.lifecycle().poweroffOnReboot()) {
+      add(argv, "-action", "reboot=shutdown");
+    }
     switch (incoming) {
       case STDIN -> add(argv, "-incoming", "fd:0");
       case DEFER -> add(argv, "-incoming", "defer");

@@ -204,6 +204,11 @@ public final class QemuMonitor implements AutoCloseable {
     call("system_powerdown", null);
   }
 
+  /** {@code system_reset}: resets the machine, as the reset button does; the guest boots again. */
+  public void systemReset() {
+    call("system_reset", null);
+  }
+
   /** {@code set_link}: plugs or unplugs a network card's cable, by its QOM id. */
   public void setLink(String deviceId, boolean up) {
     call("set_link", QmpJson.object("name", deviceId, "up", up));

@@ -26,6 +26,7 @@ import java.util.Objects;
  * @param balloonAddress where the balloon sits, or null for QEMU's choice
  * @param cpu the CPU model and topology
  * @param acpi whether the machine has ACPI (QEMU's default); off gives {@code acpi=off}
+ * @param lifecycle what QEMU does when the guest powers off or reboots
  */
 public record QemuSpec(
     String name,
@@ -44,7 +45,8 @@ public record QemuSpec(
     List<PciController> pciControllers,
     PciAddress balloonAddress,
     Cpu cpu,
-    boolean acpi) {
+    boolean acpi,
+    Lifecycle lifecycle) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -61,6 +63,7 @@ public record QemuSpec(
     nics = List.copyOf(nics);
     pciControllers = List.copyOf(pciControllers);
     Objects.requireNonNull(cpu, "cpu");
+    Objects.requireNonNull(lifecycle, "lifecycle");
     if (cpu.topology() != null && cpu.topology().cpus() != vcpus) {
       throw new IllegalArgumentException("topology " + cpu.topology() + " is not " + vcpus
           + " vcpus");
@@ -98,10 +101,25 @@ public record QemuSpec(
     }
   }
 
+  /**
+   * QEMU's own reactions to the guest ({@code -action}), which the server completes: QEMU exits
+   * when the guest powers off, and resets it when it reboots, unless told otherwise here.
+   *
+   * @param pauseOnPoweroff stop instead of exiting when the guest powers off, so the server can
+   *     reset it in place (libvirt's {@code on_poweroff restart})
+   * @param poweroffOnReboot treat a guest reboot as a power-off (libvirt's {@code on_reboot
+   *     destroy}): the guest never runs its reboot
+   */
+  public record Lifecycle(boolean pauseOnPoweroff, boolean poweroffOnReboot) {
+    /** QEMU's defaults: exit on power-off, reset on reboot (libvirt's defaults). */
+    public static final Lifecycle DEFAULT = new Lifecycle(false, false);
+  }
+
   /** This spec with the direct-boot kernel and initrd at other paths. */
   public QemuSpec withBootFiles(Path kernel, Path initrd) {
     return new QemuSpec(name, uuid, memoryKib, vcpus, machine, accelerator, kernel, initrd,
-        cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress, cpu, acpi);
+        cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress, cpu, acpi,
+        lifecycle);
   }
 
   /**

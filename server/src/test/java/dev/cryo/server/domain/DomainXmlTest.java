@@ -578,6 +578,23 @@ class DomainXmlTest {
         .hasMessageContaining(message);
   }
 
+  @Test
+  void parse_lifecycleActions_libvirtsQemuDriverLimits() {
+    String xml = MINIMAL.replace("</os>", "</os><on_poweroff>restart</on_poweroff>"
+        + "<on_reboot>destroy</on_reboot><on_crash>restart</on_crash>");
+    DomainXml.Parsed parsed = DomainXml.parse(xml);
+    assertThat(parsed.def().getOnPoweroff()).isEqualTo("restart");
+    assertThat(parsed.def().getOnReboot()).isEqualTo("destroy");
+    assertThat(parsed.warnings()).contains("on_crash restart has no effect: the guest has no "
+        + "panic device to report a crash with");
+    for (String refused : List.of("<on_poweroff>preserve</on_poweroff>",
+        "<on_reboot>preserve</on_reboot>", "<on_poweroff>rename-restart</on_poweroff>")) {
+      assertThatThrownBy(() -> DomainXml.parse(MINIMAL.replace("</os>", "</os>" + refused)))
+          .isInstanceOf(InvalidArgumentException.class)
+          .hasMessageContaining("is not supported; use");
+    }
+  }
+
   private static Arguments rejection(String from, String to, String message) {
     return Arguments.of(from, to, message);
   }

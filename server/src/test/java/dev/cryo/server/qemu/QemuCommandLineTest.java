@@ -27,7 +27,8 @@ class QemuCommandLineTest {
     return new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 131072, 2,
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
         kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, null,
-        false, nics, List.of(), null, cpu, acpi);
+        false, nics, List.of(), null, cpu, acpi,
+        QemuSpec.Lifecycle.DEFAULT);
   }
 
   private static List<String> argv(QemuSpec spec) {
@@ -198,7 +199,7 @@ class QemuCommandLineTest {
         new QemuSpec.Usb("piix3-usb-uhci", null), true,
         List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
             List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true,
-            null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true);
+            null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT);
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
@@ -245,7 +246,8 @@ class QemuCommandLineTest {
                 new QemuSpec.PciAddress("pcie.0", 1, 0, true)),
             new QemuSpec.PciController("pcie-root-port", 2, 2, 9,
                 new QemuSpec.PciAddress("pcie.0", 1, 1, false))),
-        new QemuSpec.PciAddress("pcie.0", 2, 0, false), QemuSpec.Cpu.DEFAULT, true);
+        new QemuSpec.PciAddress("pcie.0", 2, 0, false), QemuSpec.Cpu.DEFAULT, true,
+        QemuSpec.Lifecycle.DEFAULT);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
         QemuCommandLine.Incoming.NONE);
     assertThat(argv).contains("pc-q35-7.2,usb=off,dump-guest-core=off");
@@ -261,6 +263,17 @@ class QemuCommandLineTest {
             + "\"mac\":\"52:54:00:39:93:5f\",\"bus\":\"pci.1\",\"addr\":\"0x0\"}",
         "{\"driver\":\"virtio-balloon-pci\",\"id\":\"balloon0\",\"bus\":\"pcie.0\","
             + "\"addr\":\"0x2\"}");
+  }
+
+  @Test
+  void build_lifecycleActions_asQemuActions() {
+    assertThat(argv(spec(List.of(), null))).doesNotContain("-action");
+    QemuSpec base = spec(List.of(), null);
+    QemuSpec both = new QemuSpec(base.name(), base.uuid(), base.memoryKib(), base.vcpus(),
+        base.machine(), base.accelerator(), null, null, null, List.of(), null, false, List.of(),
+        List.of(), null, QemuSpec.Cpu.DEFAULT, true, new QemuSpec.Lifecycle(true, true));
+    assertThat(argv(both)).containsSubsequence("-action", "shutdown=pause", "-action",
+        "reboot=shutdown");
   }
 
   private static List<JsonObject> values(List<String> argv, String option) {
