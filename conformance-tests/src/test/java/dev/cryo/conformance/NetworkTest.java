@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Guests with network cards on QEMU's user network, as a user sees them: the MACs Cryo generated
  * and stored are the ones the guest sees, every card gets its address by DHCP, the guest's web
  * service answers on the host ports {@code <portForward>} opened, and after a save and restore, or
- * a move to another server, it answers again from the same boot with the state it had.
+ * a move to another server (with its disk, which both servers' QEMUs open in turn), it answers
+ * again from the same boot with the state it had.
  */
 @Timeout(900)
 @LocalServer("reaches the guest's forwarded ports on this host")
@@ -59,7 +60,9 @@ class NetworkTest {
   static void startServers() throws Exception {
     TestGuest.dir();
     a = CryoTarget.start(Files.createDirectories(temp.resolve("a")));
-    b = CryoTarget.start(Files.createDirectories(temp.resolve("b")));
+    // A guest moving between two servers on one host keeps its disk in a folder both may use.
+    b = CryoTarget.start(Files.createDirectories(temp.resolve("b")),
+        List.of("--image-root", a.imagesDir().toString()));
   }
 
   @AfterAll
@@ -138,8 +141,9 @@ class NetworkTest {
     Domains target = b.client().domains();
     int port = freePort();
     String nic = forwardedNic("virtio", port, "");
+    Path disk = TestGuest.createQcow2(a.imagesDir().resolve("net-mover.qcow2"), "16M");
     try {
-      source.define(TestGuest.xml(name, 128, 16, null, null, nic));
+      source.define(TestGuest.xml(name, 128, 16, disk, "qcow2", nic));
       source.start(name);
       GuestProbe.Beat beat = GuestProbe.awaitBooted(source, name);
       awaitAddresses(source, name, 1);

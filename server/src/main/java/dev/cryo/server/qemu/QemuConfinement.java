@@ -343,8 +343,9 @@ public final class QemuConfinement {
     int group = ((Number) Files.getAttribute(real, "unix:gid")).intValue();
     synchronized (this) {
       Map<Path, int[]> owners = readOwners(run);
-      if (owner != uid || !owners.containsKey(real)) {
-        owners.putIfAbsent(real, new int[] {owner, group});
+      if (!owners.containsKey(real)) {
+        int[] original = SharedGrants.take(real, new int[] {owner, group});
+        owners.put(real, original);
         writeOwners(run, owners);
       }
       Files.setAttribute(real, "unix:uid", uid);
@@ -364,6 +365,9 @@ public final class QemuConfinement {
     }
     for (Map.Entry<Path, int[]> e : owners.entrySet()) {
       try {
+        if (!SharedGrants.drop(e.getKey())) {
+          continue; // another QEMU (of this server or another on the host) still holds it
+        }
         Files.setAttribute(e.getKey(), "unix:uid", e.getValue()[0], LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(e.getKey(), "unix:gid", e.getValue()[1], LinkOption.NOFOLLOW_LINKS);
       } catch (NoSuchFileException gone) {
