@@ -105,6 +105,40 @@ class MachineTest {
     }
   }
 
+  @Test
+  void pc_videoRngAndTablet_whereLibvirtPutsThemAcrossSaveRestore() throws Exception {
+    String name = "pc-devices";
+    Domains domains = server.client().domains();
+    String xml = TestGuest.xml(name, 128, 16, null, null,
+            "<input type='tablet' bus='usb'/><video><model type='vga'/></video>"
+                + "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>")
+        .replace("<controller type='usb' model='none'/>", "");
+    try {
+      domains.define(xml);
+      assertThat(domains.xml(name))
+          .contains("<model type=\"vga\" vram=\"16384\" heads=\"1\" primary=\"yes\"/>")
+          .contains("<address type=\"usb\" bus=\"0\" port=\"1\"/>");
+      domains.start(name);
+      GuestProbe.Beat beat = GuestProbe.awaitBooted(domains, name);
+      Map<String, String> pci = pci(domains, name);
+      assertThat(pci)
+          .as("libvirt's i440fx layout: USB at 01.2, the VGA card at 02.0, the rng next")
+          .containsEntry("0000:00:03.0", "0x1af4:0x1005,virtio-pci")
+          .containsKey("0000:00:01.2");
+      assertThat(pci.get("0000:00:02.0")).as("QEMU's standard VGA").startsWith("0x1234:0x1111,");
+
+      beat = GuestProbe.latest(domains, name, beat.checksum());
+      String image = server.imagesDir().resolve("pc-devices.save").toString();
+      server.client().images().saveToServer(name, image, SaveOptions.defaults());
+      assertThat(server.client().images().restoreFromServer(image, RestoreOptions.defaults())
+          .verified()).isTrue();
+      GuestProbe.assertCarriesOn(domains, name, beat);
+      assertThat(pci(domains, name)).as("the same devices, where they were").isEqualTo(pci);
+    } finally {
+      LifecycleCleanup.destroyAndUndefine(domains, name);
+    }
+  }
+
   /** The guest's PCI functions: address to {@code vendor:device,driver}. */
   private static Map<String, String> pci(Domains domains, String name) {
     try (Console c = domains.console(name)) {

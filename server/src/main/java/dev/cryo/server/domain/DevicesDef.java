@@ -37,7 +37,10 @@ import java.util.List;
       "interfaces",
       "serials",
       "consoles",
-      "memballoon"
+      "inputs",
+      "videos",
+      "memballoon",
+      "rngs"
     })
 public final class DevicesDef {
   @XmlElement(name = "emulator")
@@ -58,8 +61,17 @@ public final class DevicesDef {
   @XmlElement(name = "console")
   private List<CharDevice> consoles = new ArrayList<>();
 
+  @XmlElement(name = "input")
+  private List<Input> inputs = new ArrayList<>();
+
+  @XmlElement(name = "video")
+  private List<Video> videos = new ArrayList<>();
+
   @XmlElement(name = "memballoon")
   private Memballoon memballoon;
+
+  @XmlElement(name = "rng")
+  private List<Rng> rngs = new ArrayList<>();
 
   public DevicesDef() {}
 
@@ -95,6 +107,21 @@ public final class DevicesDef {
   /** The {@code <console>} devices; the live list. */
   public List<CharDevice> getConsoles() {
     return consoles;
+  }
+
+  /** The {@code <input>} devices; the live list. */
+  public List<Input> getInputs() {
+    return inputs;
+  }
+
+  /** The {@code <video>} devices, the primary first; the live list. */
+  public List<Video> getVideos() {
+    return videos;
+  }
+
+  /** The {@code <rng>} devices; the live list. */
+  public List<Rng> getRngs() {
+    return rngs;
   }
 
   /** The {@code <memballoon>}, or null if the definition has none (libvirt then adds virtio). */
@@ -241,5 +268,107 @@ public final class DevicesDef {
     void setType(String type) {
       this.type = type;
     }
+  }
+
+  /**
+   * {@code <input type='tablet|mouse|keyboard' bus='usb|ps2'/>}: a USB tablet becomes a device on
+   * the USB controller ({@code <address type='usb' bus='0' port='1'/>}); the PS/2 mouse and
+   * keyboard are the machine's own and need nothing.
+   */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  public static final class Input {
+    @XmlAttribute(name = "type")
+    String type;
+
+    @XmlAttribute(name = "bus")
+    String bus;
+
+    @XmlElement(name = "address")
+    UsbAddress address;
+  }
+
+  /** A USB device's {@code <address type='usb' bus='0' port='1'/>}. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  static final class UsbAddress {
+    @XmlAttribute(name = "type")
+    String type;
+
+    @XmlAttribute(name = "bus")
+    String bus;
+
+    @XmlAttribute(name = "port")
+    String port;
+  }
+
+  /** {@code <video><model type='vga|virtio|cirrus|none' vram='16384' heads='1'/></video>}. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  @XmlType(propOrder = {"model", "address"})
+  public static final class Video {
+    @XmlElement(name = "model")
+    VideoModel model;
+
+    @XmlElement(name = "address")
+    DeviceAddress address;
+
+    /** The model type, e.g. {@code vga}, once parsed. */
+    public String type() {
+      return model == null ? null : model.type;
+    }
+
+    public DeviceAddress getAddress() {
+      return address;
+    }
+  }
+
+  /** A video card's {@code <model>}. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  static final class VideoModel {
+    @XmlAttribute(name = "type")
+    String type;
+
+    @XmlAttribute(name = "vram")
+    String vram;
+
+    @XmlAttribute(name = "heads")
+    String heads;
+
+    @XmlAttribute(name = "primary")
+    String primary;
+  }
+
+  /**
+   * {@code <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>}: a virtio
+   * entropy source fed from a host random device.
+   */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  @XmlType(propOrder = {"backend", "address"})
+  public static final class Rng {
+    @XmlAttribute(name = "model")
+    String model;
+
+    @XmlElement(name = "backend")
+    RngBackend backend;
+
+    @XmlElement(name = "address")
+    DeviceAddress address;
+
+    /** The host device the guest's entropy comes from. */
+    public String source() {
+      return backend == null ? null : backend.source;
+    }
+
+    public DeviceAddress getAddress() {
+      return address;
+    }
+  }
+
+  /** An rng's {@code <backend model='random'>/dev/urandom</backend>}. */
+  @XmlAccessorType(XmlAccessType.FIELD)
+  static final class RngBackend {
+    @XmlAttribute(name = "model")
+    String model;
+
+    @jakarta.xml.bind.annotation.XmlValue
+    String source;
   }
 }

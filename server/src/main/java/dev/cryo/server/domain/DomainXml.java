@@ -37,6 +37,7 @@ public final class DomainXml {
   private static final String OCTET = "(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])";
   private static final Pattern IPV4 = Pattern.compile("(" + OCTET + "\\.){3}" + OCTET);
   private static final List<String> NIC_MODELS = List.of("virtio", "e1000e", "e1000", "rtl8139");
+  private static final List<String> VIDEO_MODELS = List.of("vga", "virtio", "cirrus", "none");
   private static final SecureRandom RANDOM = new SecureRandom();
 
   private DomainXml() {}
@@ -321,6 +322,9 @@ public final class DomainXml {
       }
     }
     normalizeInterfaces(devices.getInterfaces());
+    normalizeInputs(devices);
+    normalizeVideos(devices.getVideos());
+    normalizeRngs(devices.getRngs());
     normalizeCharDevices(devices.getSerials(), "serial");
     normalizeCharDevices(devices.getConsoles(), "console");
     DevicesDef.Memballoon balloon = devices.getMemballoon();
@@ -543,6 +547,114 @@ public final class DomainXml {
     RANDOM.nextBytes(tail);
     return String.format("52:54:00:%02x:%02x:%02x", tail[0] & 0xff, tail[1] & 0xff,
         tail[2] & 0xff);
+  }
+
+  /** A USB tablet (what virt-install adds); the PS/2 mouse and keyboard are the machine's. */
+  private static void normalizeInputs(DevicesDef devices) {
+    Set<String> ports = new HashSet<>();
+    for (DevicesDef.Input input : devices.getInputs()) {
+      String what = "input type='" + input.type + "' bus='" + input.bus + "'";
+      boolean ps2 = "ps2".equals(input.bus)
+          && ("mouse".equals(input.type) || "keyboard".equals(input.type));
+      if (ps2) {
+        continue;
+      }
+      if (!"tablet".equals(input.type) || (input.bus != null && !"usb".equals(input.bus))) {
+        throw new InvalidArgumentException(what + " is not supported; use <input type='tablet' "
+            + "bus='usb'/> (the PS/2 mouse and keyboard are always there)");
+      }
+      input.bus = "usb";
+      if ("none".equals(devices.usbControllerModel())) {
+        throw new InvalidArgumentException("input type='tablet' bus='usb' needs a USB "
+            + "controller, but <controller type='usb' model='none'/> removes it");
+      }
+      if (input.address != null) {
+        if (!"usb".equals(input.address.type)) {
+          throw new InvalidArgumentException(what + ": address type '" + input.address.type
+              + "' is not supported; use <address type='usb' bus='0' port='1'/>");
+        }
+        number(input.address.bus == null ? "0" : input.address.bus, what + " address bus", 0, 0);
+        int port = number(input.address.port, what + " address port", 1, 15);
+        input.address.bus = "0";
+        input.address.port = Integer.toString(port);
+        if (!ports.add(input.address.port)) {
+          throw new InvalidArgumentException(what + ": USB port " + port + " is taken by "
+              + "another device; give each its own");
+        }
+      }
+    }
+    int next = 1;
+    for (DevicesDef.Input input : devices.getInputs()) {
+      if ("usb".equals(input.bus) && input.address == null) {
+        while (ports.contains(Integer.toString(next))) {
+          next++;
+        }
+        input.address = new DevicesDef.UsbAddress();
+        input.address.type = "usb";
+        input.address.bus = "0";
+        input.address.port = Integer.toString(next);
+        ports.add(input.address.port);
+      }
+    }
+  }
+
+  /** One video card, with libvirt's defaults written in; {@code none} means no card. */
+  private static void normalizeVideos(List<DevicesDef.Video> videos) {
+    if (videos.size() > 1) {
+      throw new InvalidArgumentException("the guest has " + videos.size() + " <video> cards; "
+          + "Cryo gives it one");
+    }
+    for (DevicesDef.Video video : videos) {
+      if (video.model == null) {
+        video.model = new DevicesDef.VideoModel();
+      }
+      DevicesDef.VideoModel m = video.model;
+      if (m.type == null) {
+        m.type = "vga";
+      }
+      if (!VIDEO_MODELS.contains(m.type)) {
+        throw new InvalidArgumentException("video model '" + m.type + "' is not supported; use "
+            + String.join(", ", VIDEO_MODELS));
+      }
+      if (m.type.equals("none")) {
+        m.vram = null;
+        m.heads = null;
+        m.primary = null;
+        continue;
+      }
+      if (!m.type.equals("virtio")) {
+        m.vram = Integer.toString(m.vram == null ? 16384
+            : number(m.vram, "video vram (KiB)", 1024, 262144));
+      }
+      m.heads = Integer.toString(m.heads == null ? 1 : number(m.heads, "video heads", 1, 1));
+      m.primary = "yes";
+    }
+  }
+
+  /** virtio entropy sources fed from the host's random devices. */
+  private static void normalizeRngs(List<DevicesDef.Rng> rngs) {
+    for (DevicesDef.Rng rng : rngs) {
+      if (!"virtio".equals(rng.model)) {
+        throw new InvalidArgumentException("rng model '" + rng.model
+            + "' is not supported; use <rng model='virtio'>");
+      }
+      if (rng.backend == null) {
+        rng.backend = new DevicesDef.RngBackend();
+      }
+      if (rng.backend.model == null) {
+        rng.backend.model = "random";
+      } else if (!rng.backend.model.equals("random")) {
+        throw new InvalidArgumentException("rng backend model '" + rng.backend.model
+            + "' is not supported; use <backend model='random'>/dev/urandom</backend>");
+      }
+      String source = rng.backend.source == null || rng.backend.source.isBlank()
+          ? "/dev/urandom" : rng.backend.source.strip();
+      if (!source.equals("/dev/urandom") && !source.equals("/dev/random")) {
+        throw new InvalidArgumentException("rng backend '" + source + "' is not supported; use "
+            + "/dev/urandom or /dev/random");
+      }
+      rng.backend.source = source;
+    }
   }
 
   private static void normalizeCharDevices(List<DevicesDef.CharDevice> devices, String kind) {

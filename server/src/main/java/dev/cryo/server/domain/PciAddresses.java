@@ -337,6 +337,9 @@ public final class PciAddresses {
       if (!q35) {
         return onBus(0, 1);
       }
+      if (d.label().equals("video")) {
+        return onBus(0, 1); // the primary card sits on the root bus, as libvirt places it
+      }
       if (d.conventionalPci()) {
         for (DevicesDef.Controller c : controllers) {
           if (isBridge(c) && hasFreeSlot(c.index(), 1)) {
@@ -489,13 +492,19 @@ public final class PciAddresses {
   }
 
   /**
-   * The devices that sit on PCI, in libvirt's assignment order: PCI controllers written in the
-   * XML, network cards, other controllers, disks, the balloon.
+   * The devices that sit on PCI, in libvirt's assignment order: the video card, PCI controllers
+   * written in the XML, network cards, other controllers, disks, the balloon, rngs.
    */
   private static List<Device> devices(DomainDef def) {
     boolean q35 = isQ35(def.machine());
     DevicesDef devices = def.getDevices();
     List<Device> all = new ArrayList<>();
+    for (DevicesDef.Video video : devices.getVideos()) {
+      if (!"none".equals(video.type())) {
+        all.add(new Device("video", video.getAddress(), a -> video.address = a, true, false,
+            false, null));
+      }
+    }
     for (DevicesDef.Controller c : devices.getControllers()) {
       if ("pci".equals(c.getType()) && c.index() > 0) {
         all.add(new Device("PCI controller index " + c.index(), c.getAddress(),
@@ -527,6 +536,12 @@ public final class PciAddresses {
     if (balloon != null && !"none".equals(balloon.getModel())) {
       all.add(new Device("memballoon", balloon.getAddress(), a -> balloon.address = a, false,
           false, false, null));
+    }
+    List<DevicesDef.Rng> rngs = devices.getRngs();
+    for (int i = 0; i < rngs.size(); i++) {
+      DevicesDef.Rng rng = rngs.get(i);
+      all.add(new Device("rng #" + (i + 1), rng.getAddress(), a -> rng.address = a, false, false,
+          false, null));
     }
     return all;
   }

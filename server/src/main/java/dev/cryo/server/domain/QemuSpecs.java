@@ -73,7 +73,29 @@ final class QemuSpecs {
         balloon == null ? null : pci(balloon.getAddress(), rootBus),
         cpu(def, host, accelerator),
         def.getFeatures() == null || def.getFeatures().isAcpi(),
-        lifecycle(def));
+        lifecycle(def),
+        video(devices, rootBus),
+        devices.getRngs().stream().map(r -> new QemuSpec.Rng(Path.of(r.source()),
+            pci(r.getAddress(), rootBus))).toList(),
+        devices.getInputs().stream().filter(i -> "usb".equals(i.bus))
+            .map(i -> Integer.parseInt(i.address.port)).toList());
+  }
+
+  /** The first video card as QEMU's device; libvirt's vram is in KiB, QEMU's vgamem in MiB. */
+  private static QemuSpec.Video video(DevicesDef devices, String rootBus) {
+    for (DevicesDef.Video v : devices.getVideos()) {
+      String device = switch (v.type()) {
+        case "vga" -> "VGA";
+        case "cirrus" -> "cirrus-vga";
+        case "virtio" -> "virtio-vga";
+        default -> null;
+      };
+      if (device != null) {
+        Integer vgamem = v.model.vram == null ? null : Integer.parseInt(v.model.vram) / 1024;
+        return new QemuSpec.Video(device, vgamem, pci(v.getAddress(), rootBus));
+      }
+    }
+    return null;
   }
 
   /** libvirt's {@code <on_poweroff>} and {@code <on_reboot>}, as QEMU actions. */

@@ -167,6 +167,38 @@ public final class QemuCommandLine {
       addAddress(device, spec.balloonAddress());
       add(argv, "-device", device.toString());
     }
+    for (int i = 0; i < spec.tablets().size(); i++) {
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", "usb-tablet");
+      device.addProperty("id", "input" + i);
+      device.addProperty("bus", "usb.0");
+      device.addProperty("port", Integer.toString(spec.tablets().get(i)));
+      add(argv, "-device", device.toString());
+    }
+    if (spec.video() != null) {
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", spec.video().qemuDevice());
+      device.addProperty("id", "video0");
+      if (spec.video().vgamemMb() != null) {
+        device.addProperty("vgamem_mb", spec.video().vgamemMb());
+      }
+      addAddress(device, spec.video().address());
+      add(argv, "-device", device.toString());
+    }
+    for (int i = 0; i < spec.rngs().size(); i++) {
+      QemuSpec.Rng rng = spec.rngs().get(i);
+      JsonObject backend = new JsonObject();
+      backend.addProperty("qom-type", "rng-random");
+      backend.addProperty("id", "objrng" + i);
+      backend.addProperty("filename", rng.source().toString());
+      add(argv, "-object", backend.toString());
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", "virtio-rng-pci");
+      device.addProperty("rng", "objrng" + i);
+      device.addProperty("id", "rng" + i);
+      addAddress(device, rng.address());
+      add(argv, "-device", device.toString());
+    }
     if (spec.lifecycle().pauseOnPoweroff()) {
       add(argv, "-action", "shutdown=pause");
     }

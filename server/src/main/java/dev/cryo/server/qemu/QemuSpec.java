@@ -27,6 +27,9 @@ import java.util.Objects;
  * @param cpu the CPU model and topology
  * @param acpi whether the machine has ACPI (QEMU's default); off gives {@code acpi=off}
  * @param lifecycle what QEMU does when the guest powers off or reboots
+ * @param video the video card, or null for none
+ * @param rngs virtio entropy sources
+ * @param tablets the USB ports of USB tablets
  */
 public record QemuSpec(
     String name,
@@ -46,7 +49,10 @@ public record QemuSpec(
     PciAddress balloonAddress,
     Cpu cpu,
     boolean acpi,
-    Lifecycle lifecycle) {
+    Lifecycle lifecycle,
+    Video video,
+    List<Rng> rngs,
+    List<Integer> tablets) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -64,6 +70,8 @@ public record QemuSpec(
     pciControllers = List.copyOf(pciControllers);
     Objects.requireNonNull(cpu, "cpu");
     Objects.requireNonNull(lifecycle, "lifecycle");
+    rngs = List.copyOf(rngs);
+    tablets = List.copyOf(tablets);
     if (cpu.topology() != null && cpu.topology().cpus() != vcpus) {
       throw new IllegalArgumentException("topology " + cpu.topology() + " is not " + vcpus
           + " vcpus");
@@ -115,11 +123,30 @@ public record QemuSpec(
     public static final Lifecycle DEFAULT = new Lifecycle(false, false);
   }
 
+  /**
+   * A video card.
+   *
+   * @param qemuDevice {@code VGA}, {@code cirrus-vga} or {@code virtio-vga}
+   * @param vgamemMb its video memory, or null for the device's default
+   */
+  public record Video(String qemuDevice, Integer vgamemMb, PciAddress address) {
+    public Video {
+      Objects.requireNonNull(qemuDevice, "qemuDevice");
+    }
+  }
+
+  /** A virtio entropy source reading {@code source}, a host random device. */
+  public record Rng(Path source, PciAddress address) {
+    public Rng {
+      Objects.requireNonNull(source, "source");
+    }
+  }
+
   /** This spec with the direct-boot kernel and initrd at other paths. */
   public QemuSpec withBootFiles(Path kernel, Path initrd) {
     return new QemuSpec(name, uuid, memoryKib, vcpus, machine, accelerator, kernel, initrd,
         cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress, cpu, acpi,
-        lifecycle);
+        lifecycle, video, rngs, tablets);
   }
 
   /**

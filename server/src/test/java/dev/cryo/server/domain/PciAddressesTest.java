@@ -196,4 +196,31 @@ class PciAddressesTest {
     assertThat(PciAddresses.inherit(image, moved)).containsExactly(
         "disk vda address 07:00.0 != 04:00.0");
   }
+
+  /** What virt-install adds: libvirt put the card at 00:02.0 and the rng after the balloon. */
+  @Test
+  void assign_videoRngAndTablet_asLibvirtPlacesThem() {
+    String more = "<input type='tablet' bus='usb'/><video><model type='vga'/></video>"
+        + "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>";
+    DevicesDef pc = define(xml("pc", DEVICES + more)).getDevices();
+    assertThat(address(pc.getVideos().get(0).getAddress())).isEqualTo("00:02.0");
+    assertThat(pc.getInterfaces()).extracting(n -> address(n.getAddress()))
+        .containsExactly("00:03.0", "00:04.0");
+    assertThat(address(pc.getMemballoon().getAddress())).isEqualTo("00:07.0");
+    assertThat(address(pc.getRngs().get(0).getAddress())).isEqualTo("00:08.0");
+    assertThat(pc.getInputs().get(0).address.port).isEqualTo("1");
+
+    DevicesDef q35 = define(xml("q35", DEVICES + more)).getDevices();
+    assertThat(address(q35.getVideos().get(0).getAddress())).isEqualTo("00:01.0");
+    assertThat(address(q35.getMemballoon().getAddress())).isEqualTo("06:00.0");
+    assertThat(address(q35.getRngs().get(0).getAddress())).isEqualTo("07:00.0");
+    assertThat(q35.getControllers()).filteredOn(c -> "pcie-root-port".equals(c.getModel()))
+        .extracting(c -> address(c.getAddress())).startsWith("00:02.0", "00:02.1");
+  }
+
+  @Test
+  void format_videoDefaults_writtenAsLibvirtWritesThem() {
+    String xml = DomainXml.format(define(xml("pc", "<video/>")));
+    assertThat(xml).contains("<model type=\"vga\" vram=\"16384\" heads=\"1\" primary=\"yes\"/>");
+  }
 }

@@ -28,7 +28,7 @@ class QemuCommandLineTest {
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
         kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, null,
         false, nics, List.of(), null, cpu, acpi,
-        QemuSpec.Lifecycle.DEFAULT);
+        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of());
   }
 
   private static List<String> argv(QemuSpec spec) {
@@ -199,7 +199,8 @@ class QemuCommandLineTest {
         new QemuSpec.Usb("piix3-usb-uhci", null), true,
         List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
             List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true,
-            null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT);
+            null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT, null,
+        List.of(), List.of());
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
@@ -247,7 +248,7 @@ class QemuCommandLineTest {
             new QemuSpec.PciController("pcie-root-port", 2, 2, 9,
                 new QemuSpec.PciAddress("pcie.0", 1, 1, false))),
         new QemuSpec.PciAddress("pcie.0", 2, 0, false), QemuSpec.Cpu.DEFAULT, true,
-        QemuSpec.Lifecycle.DEFAULT);
+        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of());
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
         QemuCommandLine.Incoming.NONE);
     assertThat(argv).contains("pc-q35-7.2,usb=off,dump-guest-core=off");
@@ -271,9 +272,32 @@ class QemuCommandLineTest {
     QemuSpec base = spec(List.of(), null);
     QemuSpec both = new QemuSpec(base.name(), base.uuid(), base.memoryKib(), base.vcpus(),
         base.machine(), base.accelerator(), null, null, null, List.of(), null, false, List.of(),
-        List.of(), null, QemuSpec.Cpu.DEFAULT, true, new QemuSpec.Lifecycle(true, true));
+        List.of(), null, QemuSpec.Cpu.DEFAULT, true, new QemuSpec.Lifecycle(true, true), null,
+        List.of(), List.of());
     assertThat(argv(both)).containsSubsequence("-action", "shutdown=pause", "-action",
         "reboot=shutdown");
+  }
+
+  /** libvirt 9's argv for a VGA card, a virtio rng and a USB tablet (domxml-to-native). */
+  @Test
+  void build_videoRngTablet_matchLibvirt() {
+    QemuSpec base = spec(List.of(), null);
+    QemuSpec spec = new QemuSpec(base.name(), base.uuid(), base.memoryKib(), base.vcpus(),
+        base.machine(), base.accelerator(), null, null, null, List.of(),
+        new QemuSpec.Usb("piix3-usb-uhci", new QemuSpec.PciAddress("pci.0", 1, 2, false)), false,
+        List.of(), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT,
+        new QemuSpec.Video("VGA", 16, new QemuSpec.PciAddress("pci.0", 2, 0, false)),
+        List.of(new QemuSpec.Rng(Path.of("/dev/urandom"),
+            new QemuSpec.PciAddress("pci.0", 8, 0, false))), List.of(1));
+    List<String> argv = argv(spec);
+    assertThat(values(argv, "-device")).extracting(JsonObject::toString).contains(
+        "{\"driver\":\"usb-tablet\",\"id\":\"input0\",\"bus\":\"usb.0\",\"port\":\"1\"}",
+        "{\"driver\":\"VGA\",\"id\":\"video0\",\"vgamem_mb\":16,\"bus\":\"pci.0\","
+            + "\"addr\":\"0x2\"}",
+        "{\"driver\":\"virtio-rng-pci\",\"rng\":\"objrng0\",\"id\":\"rng0\","
+            + "\"bus\":\"pci.0\",\"addr\":\"0x8\"}");
+    assertThat(values(argv, "-object")).extracting(JsonObject::toString).contains(
+        "{\"qom-type\":\"rng-random\",\"id\":\"objrng0\",\"filename\":\"/dev/urandom\"}");
   }
 
   private static List<JsonObject> values(List<String> argv, String option) {
