@@ -24,7 +24,8 @@ import jakarta.xml.bind.annotation.XmlType;
  * Once parsed, type, device, driver name, format and bus are present (defaults: type file,
  * device disk, driver qemu, format raw, bus ide for an {@code hd*} target, else virtio); cache,
  * io, discard and serial stay absent unless given, as in libvirt. A cdrom is read-only and may
- * have no source (an empty tray); a disk on IDE or SATA has a drive address. Mutable, not thread-safe; see {@link DomainDef}.
+ * have no source (an empty tray); a disk on IDE, SATA or SCSI has a drive address. Mutable,
+ * not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
 @XmlType(propOrder = {"driver", "source", "target", "readonly", "shareable", "serial", "address"})

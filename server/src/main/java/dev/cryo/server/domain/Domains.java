@@ -583,7 +583,21 @@ public final class Domains implements AutoCloseable {
       if (running != null) {
         QemuSpec.Disk live = QemuSpecs.from(domain.def(), host, accelPolicy).disks().stream()
             .filter(d -> d.target().equals(target)).findFirst().orElseThrow();
-        swapMedium(domain, running.monitor(), live, file);
+        try {
+          swapMedium(domain, running.monitor(), live, file);
+        } catch (RuntimeException e) {
+          // The old disc may be out already: the stored XML says what the drive now holds.
+          try {
+            if (running.monitor().queryBlock().stream().anyMatch(
+                b -> live.deviceId().equals(b.qdev()) && b.inserted() == null)) {
+              disk.setSourceFile(null);
+              define(caller, def);
+            }
+          } catch (RuntimeException cleanup) {
+            e.addSuppressed(cleanup);
+          }
+          throw e;
+        }
       }
       disk.setSourceFile(file);
       define(caller, def);

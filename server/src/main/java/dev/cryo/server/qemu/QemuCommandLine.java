@@ -161,7 +161,7 @@ public final class QemuCommandLine {
     return argv;
   }
 
-  /** The file and format nodes of a disk's medium, as libvirt 9 writes them for a {@code <disk>}. */
+  /** The file and format nodes of a disk's medium, as libvirt 9 writes them. */
   private static void addBlockdevs(List<String> argv, QemuSpec.Disk disk) {
     JsonObject storage = new JsonObject();
   // The blockdev and device properties libvirt 9 writes for the same <disk>
