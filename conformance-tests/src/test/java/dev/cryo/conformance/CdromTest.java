@@ -3,6 +3,8 @@ package dev.cryo.conformance;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cryo.client.BackupJob;
+import dev.cryo.client.BackupOptions;
 import dev.cryo.client.Console;
 import dev.cryo.client.CryoException;
 import dev.cryo.client.DomainState;
@@ -10,6 +12,9 @@ import dev.cryo.client.Domains;
 import dev.cryo.client.RestoreOptions;
 import dev.cryo.client.Restored;
 import dev.cryo.client.SaveOptions;
+import dev.cryo.client.Snapshot;
+import dev.cryo.client.SnapshotRequest;
+import dev.cryo.client.Snapshots;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,8 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Disks on the machines' own controllers, as a user sees them: a SATA cdrom on q35 holding an ISO
  * the guest reads, its disc changed at run time ({@code ChangeMedia}, libvirt's {@code virsh
- * change-media}) and still the new one after a save and restore, then ejected; and on pc an IDE
- * disk and a virtio-scsi disk the guest writes into their host images.
+ * change-media}) and still the new one after a save and restore, then ejected; on pc an IDE
+ * disk and a virtio-scsi disk the guest writes into their host images; and snapshots, revert and
+ * a backup of a q35 guest with a SATA disk and a SATA cdrom, which they leave out.
  */
 @Timeout(900)
 @LocalServer("makes ISOs in the server's image folder and reads the guest's disk images")
@@ -175,6 +181,70 @@ class CdromTest {
     }
   }
 
+  @Test
+  void q35_sataDiskAndCdrom_snapshotRevertAndBackupLeaveTheCdromOut() throws Exception {
+    String name = "cdrom-snap";
+    Domains domains = server.client().domains();
+    Path isoOne = iso(server.imagesDir().resolve("snap.iso"), "snap-disc");
+    Path disk = TestGuest.createQcow2(server.imagesDir().resolve("sata.qcow2"), "16M");
+    String devices = """
+            <disk type='file' device='cdrom'>
+              <source file='%s'/>
+              <target dev='sda' bus='sata'/>
+            </disk>
+            <disk type='file' device='disk'>
+              <driver name='qemu' type='qcow2'/>
+              <source file='%s'/>
+              <target dev='sdb' bus='sata'/>
+            </disk>
+        """.formatted(isoOne, disk);
+    String xml = TestGuest.xml(name, 128, 8, null, null, devices)
+        .replace("machine='pc'", "machine='q35'");
+    try {
+      domains.define(xml);
+      domains.start(name);
+      GuestProbe.awaitBooted(domains, name);
+      String dev = device(blk(domains, name), 16L << 20);
+      write(domains, name, dev, "before-snap");
+
+      Snapshot s1 = server.client().snapshots().create(name, SnapshotRequest.builder()
+          .name("s1").build());
+      assertThat(s1.disks()).extracting(d -> d.name() + "/" + d.location())
+          .as("the cdrom is left out, as libvirt does").containsExactly("sda/NO", "sdb/INTERNAL");
+      write(domains, name, dev, "after-snap1");
+      server.client().snapshots().revert(name, "s1", Snapshots.RevertTo.RUNNING);
+      assertThat(read(domains, name, dev, 11)).as("the SATA disk as it was at s1")
+          .isEqualTo("before-snap");
+      assertThat(isoread(domains, name)).as("the disc after revert").isEqualTo("snap-disc");
+
+      write(domains, name, dev, "post-revert");
+      Path local = temp.resolve("sdb.raw");
+      // every eligible disk: only sdb, or the client would get a disk it has no file for
+      BackupJob full = server.client().backups().streamToRawFiles(name, BackupOptions.full(),
+          Map.of("sdb", local));
+      assertThat(full.state()).isEqualTo(BackupJob.State.COMPLETED);
+      assertThat(new String(TestGuest.readRaw(local, 4096, 11), StandardCharsets.US_ASCII))
+          .as("the backup holds the guest's last write").isEqualTo("post-revert");
+      assertThatThrownBy(() -> server.client().backups().streamToRawFiles(name,
+          new BackupOptions(null, null, List.of("sda")), Map.of("sda", temp.resolve("sda.raw"))))
+          .isInstanceOfSatisfying(CryoException.class, e -> {
+            assertThat(e.code()).isEqualTo(CryoException.ErrorCode.FAILED_PRECONDITION);
+            assertThat(e.getMessage()).contains("'sda' is a cdrom");
+          });
+      Snapshot e1 = server.client().snapshots().create(name, SnapshotRequest.builder()
+          .name("e1").diskOnly(true).build());
+      assertThat(e1.disks()).extracting(d -> d.name() + "/" + d.location())
+          .containsExactly("sda/NO", "sdb/EXTERNAL");
+      String overlay = e1.disks().get(1).file();
+      assertThat(domains.xml(name)).as("the SATA disk now writes into its overlay")
+          .contains("<source file=\"" + overlay + "\"/>");
+      write(domains, name, dev, "in-overlay1");
+      assertThat(read(domains, name, dev, 11)).isEqualTo("in-overlay1");
+    } finally {
+      LifecycleCleanup.destroyAndUndefine(domains, name);
+    }
+  }
+
   /** An ISO 9660 image holding {@code hello.txt} with {@code text}, made by xorriso. */
   static Path iso(Path iso, String text) throws IOException, InterruptedException {
     Path dir = Files.createDirectories(temp.resolve(iso.getFileName() + ".d"));
@@ -241,6 +311,15 @@ class CdromTest {
     String token = UUID.randomUUID().toString().substring(0, 8);
     c.sendLine("echo " + token);
     c.awaitLine(Pattern.compile("^ECHO " + token + "$"), GuestProbe.LINE);
+  }
+
+  private static String read(Domains domains, String name, String dev, int len) {
+    try (Console c = domains.console(name)) {
+      fresh(c);
+      c.sendLine("read " + dev + " 4096 " + len);
+      return c.awaitLine(Pattern.compile("^READ " + dev + " 4096 (\\S+)$"), GuestProbe.LINE)
+          .group(1);
+    }
   }
 
   private static void write(Domains domains, String name, String dev, String pattern) {
