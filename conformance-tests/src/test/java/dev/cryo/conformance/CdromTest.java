@@ -206,6 +206,16 @@ class CdromTest {
       GuestProbe.awaitBooted(domains, name);
       String dev = device(blk(domains, name), 16L << 20);
       write(domains, name, dev, "before-snap");
+      assertThatThrownBy(() -> domains.changeMedia(name, "sdb", isoOne.toString()))
+          .isInstanceOfSatisfying(CryoException.class, e -> {
+            assertThat(e.code()).isEqualTo(CryoException.ErrorCode.INVALID_ARGUMENT);
+            assertThat(e.getMessage()).contains("disk sdb").contains("is not a cdrom");
+          });
+      assertThatThrownBy(() -> domains.changeMedia(name, "sda", "/etc/passwd"))
+          .isInstanceOfSatisfying(CryoException.class, e -> {
+            assertThat(e.code()).isEqualTo(CryoException.ErrorCode.PERMISSION_DENIED);
+            assertThat(e.reason()).isEqualTo(CryoException.Reason.PATH_NOT_ALLOWED);
+          });
 
       Snapshot s1 = server.client().snapshots().create(name, SnapshotRequest.builder()
           .name("s1").build());
