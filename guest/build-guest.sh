@@ -23,7 +23,10 @@ OUT=${1:-${CRYO_GUEST_DIR:-$HOME/.cache/cryo/guest}}
 # (QMP system_powerdown) as /dev/input/event*, consumed by busybox acpid.
 # virtio_net, e1000e, e1000, 8139cp (QEMU's rtl8139 is a C+ chip): the cards Cryo offers.
 # virtio_balloon: <currentMemory> below <memory> is reached by inflating QEMU's balloon.
-ROOT_MODULES=(virtio_pci virtio_blk button evdev virtio_net e1000e e1000 8139cp virtio_balloon)
+# ata_piix (pc's IDE), ahci (q35's SATA), virtio_scsi, sd_mod (their disks), sr_mod (their
+# cdroms; pulls in cdrom, libata, scsi_mod) and isofs: the other disk buses and ISO images.
+ROOT_MODULES=(virtio_pci virtio_blk button evdev virtio_net e1000e e1000 8139cp virtio_balloon
+              ata_piix ahci virtio_scsi sd_mod sr_mod isofs)
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
         DefineCommand.class,
         StartCommand.class,
         SuspendCommand.class,
+        ChangeMediaCommand.class,
         ResumeCommand.class,
         ShutdownCommand.class,
         DestroyCommand.class,

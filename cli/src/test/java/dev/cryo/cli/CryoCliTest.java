@@ -212,6 +212,15 @@ class CryoCliTest {
   }
 
   @Test
+  void changeMedia_neitherOrBothSourceAndEject_usage() {
+    assertThat(cryo("--target", "127.0.0.1:1", "change-media", "vm1", "sda"))
+        .isEqualTo(ExitCodes.USAGE);
+    assertThat(stderr()).contains("SOURCE").contains("--eject");
+    assertThat(cryo("--target", "127.0.0.1:1", "change-media", "vm1", "sda", "/i.iso",
+        "--eject")).isEqualTo(ExitCodes.USAGE);
+  }
+
+  @Test
   void snapshotCommands_nameAndCurrentTogether_usage() {
     assertThat(cryo("--target", "127.0.0.1:1", "snapshot-info", "vm1", "s1", "--current"))
         .isEqualTo(ExitCodes.USAGE);

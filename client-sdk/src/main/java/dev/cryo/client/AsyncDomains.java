@@ -49,6 +49,9 @@ public interface AsyncDomains {
   /** @see Domains#resume(String) */
   CompletableFuture<Domain> resume(String name);
 
+  /** @see Domains#changeMedia(String, String, String) */
+  CompletableFuture<Domain> changeMedia(String name, String target, String iso);
+
   /** @see Domains#shutdown(String, Duration) */
   CompletableFuture<Domain> shutdown(String name, Duration timeout);
 

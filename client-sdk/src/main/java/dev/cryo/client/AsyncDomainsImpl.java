@@ -3,6 +3,7 @@ package dev.cryo.client;
 import static dev.cryo.client.FutureCalls.unary;
 
 import dev.cryo.api.v1.AbortDomainJobRequest;
+import dev.cryo.api.v1.ChangeMediaRequest;
 import dev.cryo.api.v1.DefineDomainRequest;
 import dev.cryo.api.v1.DestroyDomainRequest;
 import dev.cryo.api.v1.DiskConfig;
@@ -121,6 +122,13 @@ final class AsyncDomainsImpl implements AsyncDomains {
   @Override
   public CompletableFuture<Domain> suspend(String name) {
     return unary(SuspendDomainRequest.newBuilder().setName(name).build(), stub()::suspendDomain,
+        r -> DomainsImpl.fromProto(r.getDomain()));
+  }
+
+  @Override
+  public CompletableFuture<Domain> changeMedia(String name, String target, String iso) {
+    return unary(ChangeMediaRequest.newBuilder().setName(name).setTarget(target)
+        .setSource(iso == null ? "" : iso).build(), stub()::changeMedia,
         r -> DomainsImpl.fromProto(r.getDomain()));
   }
 

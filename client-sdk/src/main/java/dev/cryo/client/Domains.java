@@ -85,6 +85,17 @@ public interface Domains {
   Domain resume(String name);
 
   /**
+   * Inserts a disc into a cdrom drive, replacing the one in it, as {@code virsh change-media
+   * DOMAIN TARGET --update FILE} does; on a running domain the guest sees a media change, and the
+   * stored XML names the new disc.
+   *
+   * @param target the cdrom's target dev, e.g. {@code sda}
+   * @param iso absolute path of a raw ISO image inside the server's image folders, or null or
+   *     empty to eject the disc
+   */
+  Domain changeMedia(String name, String target, String iso);
+
+  /**
    * Asks the guest to power off (ACPI power button) and waits up to {@code timeout} for it. The
    * call's own deadline is {@code timeout} plus the client's deadline.
    *

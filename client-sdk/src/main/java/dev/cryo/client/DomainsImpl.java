@@ -98,6 +98,11 @@ final class DomainsImpl implements Domains {
   }
 
   @Override
+  public Domain changeMedia(String name, String target, String iso) {
+    return await(async.changeMedia(name, target, iso));
+  }
+
+  @Override
   public Domain resume(String name) {
     return await(async.resume(name));
   }

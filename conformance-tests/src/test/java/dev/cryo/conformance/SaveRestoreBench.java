@@ -139,7 +139,7 @@ class SaveRestoreBench {
         host.resolveMachine("pc"), host.kvmUsable() ? QemuSpec.Accelerator.KVM
         : QemuSpec.Accelerator.TCG, g.resolve("vmlinuz"), g.resolve("initramfs.img"),
         cmdline(mode, fill), List.of(), null, false, List.of(), List.of(), null,
-        QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of());
+        QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of(), null);
   }
 
   private static String cmdline(String mode, int fill) {

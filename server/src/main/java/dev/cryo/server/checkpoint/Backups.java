@@ -373,6 +373,13 @@ public final class Backups {
         if (!requested.isEmpty() && !requested.containsKey(name)) {
           continue;
         }
+        if (d.isCdrom()) {
+          if (requested.isEmpty()) {
+            continue; // as in libvirt: a cdrom is no guest data to back up
+          }
+          throw new FailedPreconditionException("disk '" + name + "' is a cdrom, which is not "
+              + "backed up; leave it out of the backup");
+        }
         String bitmap = null;
         if (since != null) {
           CheckpointDef.Disk cd = since.disks().stream()

@@ -577,7 +577,7 @@ public final class Checkpoints {
   private static Path sourceOrNull(DomainDef def, String target) {
     for (DiskDef d : def.disks()) {
       if (d.getTargetDev().equals(target)) {
-        return Path.of(d.sourcePath());
+        return d.sourcePath() == null ? null : Path.of(d.sourcePath());
       }
     }
     return null;

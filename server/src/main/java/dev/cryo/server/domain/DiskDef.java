@@ -7,13 +7,14 @@ import jakarta.xml.bind.annotation.XmlElement;
 import jakarta.xml.bind.annotation.XmlType;
 
 /**
- * {@code <disk>}: an image file or a host block device attached as a virtio disk.
+ * {@code <disk>}: an image file or a host block device attached as a virtio, SATA or IDE disk,
+ * or a cdrom drive holding a raw ISO image or nothing.
  *
  * <pre>{@code
- * <disk type='file|block' device='disk'>
+ * <disk type='file|block' device='disk|cdrom'>
  *   <driver name='qemu' type='qcow2|raw' cache='none' io='native' discard='unmap'/>
  *   <source file='/abs/path'/>  (type='block': <source dev='/dev/...'/>)
- *   <target dev='vda' bus='virtio'/>
+ *   <target dev='vda' bus='virtio'/>  (or sda with bus='sata' on q35, hda with bus='ide' on pc)
  *   <readonly/>
  *   <shareable/>
  *   <serial>ABC</serial>
@@ -21,8 +22,10 @@ import jakarta.xml.bind.annotation.XmlType;
  * }</pre>
  *
  * Once parsed, type, device, driver name, format and bus are present (defaults: type file,
- * device disk, driver qemu, format raw, bus virtio); cache, io, discard and serial stay absent
- * unless given, as in libvirt. Mutable, not thread-safe; see {@link DomainDef}.
+ * device disk, driver qemu, format raw, bus ide for an {@code hd*} target, else virtio); cache,
+ * io, discard and serial stay absent unless given, as in libvirt. A cdrom is read-only and may
+ * have no source (an empty tray); a disk on IDE, SATA or SCSI has a drive address. Mutable,
+ * not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
 @XmlType(propOrder = {"driver", "source", "target", "readonly", "shareable", "serial", "address"})
@@ -98,6 +101,11 @@ public final class DiskDef {
     this.device = device;
   }
 
+  /** Whether this is a cdrom drive ({@code device='cdrom'}): read-only, maybe empty. */
+  public boolean isCdrom() {
+    return "cdrom".equals(device);
+  }
+
   /** The driver name; {@code qemu} once parsed. */
   public String getDriverName() {
     return driver == null ? null : driver.name;
@@ -121,7 +129,12 @@ public final class DiskDef {
     return source == null ? null : source.file;
   }
 
+  /** Sets the image file; null removes {@code <source>} (a cdrom's empty tray). */
   public void setSourceFile(String file) {
+    if (file == null && (source == null || source.dev == null)) {
+      source = null;
+      return;
+    }
     if (source == null) {
       source = new Source();
     }
@@ -190,7 +203,10 @@ public final class DiskDef {
     source.dev = dev;
   }
 
-  /** What QEMU opens: the source dev of a {@code type='block'} disk, else the source file. */
+  /**
+   * What QEMU opens: the source dev of a {@code type='block'} disk, else the source file; null for
+   * a cdrom with an empty tray.
+   */
   public String sourcePath() {
     return "block".equals(type) ? getSourceDev() : getSourceFile();
   }

@@ -52,10 +52,12 @@ import org.w3c.dom.Element;
  * /domain/devices/graphics (line 31)} or {@code ignored attribute /domain/vcpu/@cpuset (line
  * 9)}. Values Cryo models but cannot honour are rejected with an {@code InvalidArgumentException}
  * that names them: a domain type other than kvm or qemu, an os type other than hvm, a disk whose
- * type is not file, whose device is not disk, whose driver type is not raw or qcow2, whose target
- * bus is not virtio, or whose source is not an absolute path, two disks with the same target, a
- * missing name, memory that is not a positive number of a known unit, and the like. A modelled
- * element that may occur once (such as {@code <name>}) but occurs twice is refused too.
+ * type is not file or block, whose device is not disk or cdrom, whose driver type is not raw or
+ * qcow2, whose target bus is not virtio, sata (q35), ide (pc) or scsi (virtio-scsi), a cdrom on
+ * virtio, or a source that is not an absolute path, two disks with the same target or drive
+ * address, a missing name, memory that is not a positive number of a known unit, and the like.
+ * A modelled element that may occur once (such as {@code <name>}) but occurs twice is refused
+ * too.
  *
  * <p>Memory is always held, and written, in KiB. Instances are mutable and not thread-safe; share
  * a {@link #copy()}.

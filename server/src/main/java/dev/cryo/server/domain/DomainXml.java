@@ -31,6 +31,7 @@ public final class DomainXml {
       List.of("none", "writeback", "writethrough", "directsync", "unsafe");
   private static final List<String> IO_MODES = List.of("threads", "native", "io_uring");
   private static final List<String> DISCARD_MODES = List.of("unmap", "ignore");
+  private static final List<String> DISK_BUSES = List.of("virtio", "sata", "ide", "scsi");
   private static final Pattern UUID_HEX = Pattern.compile("[0-9a-fA-F]{32}");
   private static final Pattern TARGET_DEV = Pattern.compile("[a-z][a-z0-9]{0,31}");
   private static final Pattern MAC = Pattern.compile("[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}");
@@ -112,6 +113,7 @@ public final class DomainXml {
     }
     normalizeLifecycle(def, warnings);
     normalizeDevices(def.getDevices());
+    DriveAddresses.validate(def);
     PciAddresses.validate(def);
   }
 
@@ -354,9 +356,9 @@ public final class DomainXml {
     }
     if (disk.getDevice() == null) {
       disk.setDevice("disk");
-    } else if (!disk.getDevice().equals("disk")) {
+    } else if (!disk.getDevice().equals("disk") && !disk.getDevice().equals("cdrom")) {
       throw new InvalidArgumentException(label + "device '" + disk.getDevice()
-          + "' is not supported; only device='disk' is");
+          + "' is not supported; use device='disk' or device='cdrom'");
     }
     if (disk.getDriverName() == null) {
       disk.setDriverName("qemu");
@@ -371,18 +373,31 @@ public final class DomainXml {
           + "' is not supported; use 'raw' or 'qcow2'");
     }
     if (disk.getTargetBus() == null) {
-      disk.setTargetBus("virtio");
-    } else if (!disk.getTargetBus().equals("virtio")) {
+      // libvirt's default bus follows the name: hd* is IDE; Cryo's is virtio otherwise
+      disk.setTargetBus(dev.startsWith("hd") ? "ide" : "virtio");
+    } else if (!DISK_BUSES.contains(disk.getTargetBus())) {
       throw new InvalidArgumentException(label + "target bus '" + disk.getTargetBus()
-          + "' is not supported; use 'virtio'");
+          + "' is not supported; use 'virtio', 'sata' (q35), 'ide' (pc) or 'scsi' (with a "
+          + "virtio-scsi controller)");
     }
+    if (disk.isCdrom()) {
+      if (disk.getTargetBus().equals("virtio")) {
+        // libvirt refuses it too: virtio-blk has no removable media
+        throw new InvalidArgumentException(label + "a cdrom cannot sit on bus 'virtio'; use "
+            + "bus='sata' on q35, bus='ide' on pc, or bus='scsi'");
+      }
+      disk.setReadonly(true); // libvirt writes <readonly/> for every cdrom
+    }
+    // a cdrom without <source> has an empty tray: nothing to open until change-media
+    boolean emptyTray = disk.isCdrom() && disk.getType().equals("file")
+        && disk.getSourceFile() == null && disk.getSourceDev() == null;
     if (disk.getType().equals("block")) {
       if (disk.getSourceFile() != null || disk.getSourceDev() == null) {
         throw new InvalidArgumentException(label + "a type='block' disk needs <source dev='...'>"
             + " naming the host block device (use type='file' for <source file='...'>)");
       }
       requireAbsolute(disk.getSourceDev(), label + "source dev");
-    } else {
+    } else if (!emptyTray) {
       if (disk.getSourceFile() == null) {
         throw new InvalidArgumentException(label + "no <source file='...'>; give the image's "
             + "absolute path" + (disk.getSourceDev() != null

@@ -9,6 +9,7 @@ import dev.cryo.server.error.InvalidArgumentException;
 import dev.cryo.server.error.NotFoundException;
 import dev.cryo.server.error.PermissionDeniedException;
 import dev.cryo.server.error.Reason;
+import dev.cryo.server.qemu.BlockdevOptions;
 import dev.cryo.server.qemu.HostCapabilities;
 import dev.cryo.server.qemu.HostPorts;
 import dev.cryo.server.qemu.QemuCommandLine;
@@ -449,6 +450,9 @@ public final class Domains implements AutoCloseable {
       throw portInUse(domain, taken.get().hostPort());
     }
     for (QemuSpec.Disk disk : spec.disks()) {
+      if (!disk.hasMedium()) {
+        continue; // a cdrom's empty tray
+      }
       if (disk.hostDevice() ? !ImageRoots.isBlockDevice(disk.source())
           : !Files.isRegularFile(disk.source())) {
         throw new FailedPreconditionException("disk " + disk.target() + " of domain '"
@@ -468,6 +472,9 @@ public final class Domains implements AutoCloseable {
       QemuSpec confined = confinement.stageBootFiles(run, spec);
       try {
         for (QemuSpec.Disk disk : spec.disks()) {
+          if (!disk.hasMedium()) {
+            continue;
+          }
           if (disk.hostDevice()) {
             // The device itself, checked by confineFiles; a qcow2 on it is not read for backing.
             confinement.grant(run, disk.source());
@@ -542,7 +549,7 @@ public final class Domains implements AutoCloseable {
     for (DiskDef disk : def.disks()) {
       if ("block".equals(disk.getType())) {
         roots.confinedDevice(disk.getSourceDev(), "disk " + disk.getTargetDev() + " source dev");
-      } else {
+      } else if (disk.getSourceFile() != null) { // none: a cdrom's empty tray
         roots.confined(disk.getSourceFile(), "disk " + disk.getTargetDev() + " source");
       }
     }
@@ -577,6 +584,95 @@ public final class Domains implements AutoCloseable {
     // Record SAVED first: the exit watcher, which would record DESTROYED, then finds it done.
     onExit(domain, running, StateReason.SAVED);
     running.process().kill(GRACEFUL_KILL);
+  }
+
+  /**
+   * Inserts the raw ISO {@code source} into cdrom {@code target}, replacing its disc, or ejects
+   * it ({@code source} null or empty), as {@code virsh change-media} does: on a running domain
+   * through the tray (open, remove, insert, close), and in the stored definition, which a save,
+   * a restore and the next start then use.
+   *
+   * @throws InvalidArgumentException if the domain has no such disk or it is not a cdrom
+   * @throws PermissionDeniedException if {@code source} lies outside the image folders
+   * @throws FailedPreconditionException if {@code source} is not an existing file
+   */
+  public DomainInfo changeMedia(Principal caller, String name, String target, String source) {
+    Domain domain = get(caller, name);
+    try (Domain.Job job = domain.beginJob(caller, "change-media")) {
+      DomainDef def = domain.def().copy();
+      DiskDef disk = def.disks().stream().filter(d -> d.getTargetDev().equals(target))
+          .findFirst().orElseThrow(() -> new InvalidArgumentException("domain '" + name
+              + "' has no disk '" + target + "'; name a cdrom by its target dev, e.g. sda"));
+      if (!disk.isCdrom()) {
+        throw new InvalidArgumentException("disk " + target + " of domain '" + name + "' is not "
+            + "a cdrom; only a cdrom's disc can be changed");
+      }
+      String file = source == null || source.isEmpty() ? null : source;
+      if (file != null) {
+        if (!file.startsWith("/")) {
+          throw new InvalidArgumentException("disk " + target + ": source '" + file
+              + "' is not an absolute path");
+        }
+        Path real = roots.confined(file, "disk " + target + " source");
+        if (!Files.isRegularFile(real)) {
+          throw new FailedPreconditionException("disk " + target + " of domain '" + name
+              + "': " + file + " does not exist or is not a file; give an ISO image");
+        }
+      }
+      RunningQemu running = domain.running();
+      if (running != null) {
+        QemuSpec.Disk live = QemuSpecs.from(domain.def(), host, accelPolicy).disks().stream()
+            .filter(d -> d.target().equals(target)).findFirst().orElseThrow();
+        try {
+          swapMedium(domain, running.monitor(), live, file);
+        } catch (RuntimeException e) {
+          // The old disc may be out already: the stored XML says what the drive now holds.
+          try {
+            if (running.monitor().queryBlock().stream().anyMatch(
+                b -> live.deviceId().equals(b.qdev()) && b.inserted() == null)) {
+              disk.setSourceFile(null);
+              define(caller, def);
+            }
+          } catch (RuntimeException cleanup) {
+            e.addSuppressed(cleanup);
+          }
+          throw e;
+        }
+      }
+      disk.setSourceFile(file);
+      define(caller, def);
+      return info(domain);
+    }
+  }
+
+  /**
+   * libvirt's media change on a running guest: the tray opens (forced, as a guest that mounted
+   * the disc locks it), the old medium and its nodes go, the new one's nodes, named as a start
+   * would name them, go in, and the tray closes.
+   */
+  private void swapMedium(Domain domain, QemuMonitor qmp, QemuSpec.Disk disk, String file) {
+    String id = disk.deviceId();
+    if (file != null) {
+      try {
+        confinement.grant(domain.runDir(), Path.of(file));
+      } catch (IOException e) {
+        throw new FailedPreconditionException("disk " + disk.target() + " of domain '"
+            + domain.name() + "': QEMU cannot open " + file + ": " + e.getMessage(), e);
+      }
+    }
+    qmp.blockdevOpenTray(id);
+    if (disk.hasMedium()) {
+      qmp.blockdevRemoveMedium(id);
+      qmp.blockdevDel(disk.formatNode());
+      qmp.blockdevDel(disk.storageNode());
+    }
+    if (file != null) {
+      qmp.blockdevAdd(new BlockdevOptions.File(disk.storageNode(), Path.of(file), true, true));
+      qmp.blockdevAdd(new BlockdevOptions.Raw(disk.formatNode(),
+          new BlockdevOptions.NodeRef(disk.storageNode()), true));
+      qmp.blockdevInsertMedium(id, disk.formatNode());
+    }
+    qmp.blockdevCloseTray(id);
   }
 
   /** Pauses the CPUs of a running domain. */

@@ -78,6 +78,15 @@ public final class PciAddresses {
           throw new InvalidArgumentException(label + " model '" + c.getModel()
               + "' is not supported; use 'qemu-xhci', 'piix3-uhci' or 'none'");
         }
+      } else if ("scsi".equals(c.getType())) {
+        if (!"virtio-scsi".equals(c.getModel())) {
+          throw new InvalidArgumentException(label + " model '" + c.getModel() + "' is not "
+              + "supported; use model='virtio-scsi'");
+        }
+        if (c.index() != 0) {
+          throw new InvalidArgumentException(label + " index " + c.index() + ": Cryo models one "
+              + "SCSI controller, index 0");
+        }
       } else if ("pci".equals(c.getType())) {
         checkPciController(c, q35, label);
         if (buses.put(c.index(), c) != null) {
@@ -170,7 +179,7 @@ public final class PciAddresses {
         throw new InvalidArgumentException(what + " " + a + " is on a PCIe-to-PCI bridge, "
             + "whose slots are 0x01 to 0x1f");
       }
-    } else if (slot == 0 || (!q35 && slot == 1 && !d.piix3()) || (q35 && slot == ICH9_SLOT
+    } else if (slot == 0 || (!q35 && slot == 1 && d.piix3() == 0) || (q35 && slot == ICH9_SLOT
         && !d.ich9())) {
       throw new InvalidArgumentException(what + " " + a + " belongs to the machine's own "
           + (slot == 0 ? "host bridge" : q35 ? "ICH9 chipset" : "PIIX3 chipset")
@@ -211,6 +220,12 @@ public final class PciAddresses {
           : "pci-root");
       root.index = "0";
       controllers.add(root);
+    }
+    if (!q35 && def.disks().stream().anyMatch(d -> "ide".equals(d.getTargetBus()))
+        && controllers.stream().noneMatch(c -> "ide".equals(c.getType()))) {
+      DevicesDef.Controller ide = new DevicesDef.Controller("ide", null); // the PIIX3's own
+      ide.index = "0";
+      controllers.add(ide);
     }
     if (devices.getMemballoon() == null) {
       devices.setMemballoon(new DevicesDef.Memballoon("virtio"));
@@ -325,8 +340,8 @@ public final class PciAddresses {
 
     /** An address for a device that has none; PCI controllers get theirs first. */
     DeviceAddress place(Device d) {
-      if (d.piix3()) {
-        return DeviceAddress.pci(0, 1, 2, false); // the PIIX3's own USB function
+      if (d.piix3() != 0) {
+        return DeviceAddress.pci(0, 1, d.piix3(), false); // the PIIX3's IDE or USB function
       }
       if (d.ich9()) {
         return DeviceAddress.pci(0, ICH9_SLOT, 2, false);
@@ -501,46 +516,51 @@ public final class PciAddresses {
     List<Device> all = new ArrayList<>();
     for (DevicesDef.Video video : devices.getVideos()) {
       if (!"none".equals(video.type())) {
-        all.add(new Device("video", video.getAddress(), a -> video.address = a, true, false,
+        all.add(new Device("video", video.getAddress(), a -> video.address = a, true, 0,
             false, null));
       }
     }
     for (DevicesDef.Controller c : devices.getControllers()) {
       if ("pci".equals(c.getType()) && c.index() > 0) {
         all.add(new Device("PCI controller index " + c.index(), c.getAddress(),
-            a -> c.address = a, false, false, false, c));
+            a -> c.address = a, false, 0, false, c));
       }
     }
     List<InterfaceDef> nics = devices.getInterfaces();
     for (int i = 0; i < nics.size(); i++) {
       InterfaceDef nic = nics.get(i);
       all.add(new Device("interface #" + (i + 1), nic.getAddress(), a -> nic.address = a,
-          PCI_NIC_MODELS.contains(nic.getModel()), false, false, null));
+          PCI_NIC_MODELS.contains(nic.getModel()), 0, false, null));
     }
     for (DevicesDef.Controller c : devices.getControllers()) {
       boolean usb = "usb".equals(c.getType()) && !"none".equals(c.getModel());
       boolean sata = q35 && "sata".equals(c.getType()) && c.index() == 0;
+      boolean ide = !q35 && "ide".equals(c.getType()) && c.index() == 0;
+      boolean scsi = "scsi".equals(c.getType());
       // the PIIX3's own functions: IDE at 01.1, USB at 01.2
-      boolean piix3 = !q35 && (usb && "piix3-uhci".equals(c.getModel())
-          || "ide".equals(c.getType()) && c.index() == 0);
-      if (usb || sata || (!"pci".equals(c.getType()) && c.getAddress() != null)) {
+      int piix3 = q35 ? 0 : usb && "piix3-uhci".equals(c.getModel()) ? 2 : ide ? 1 : 0;
+      if (usb || sata || ide || scsi
+          || (!"pci".equals(c.getType()) && c.getAddress() != null)) {
         all.add(new Device("controller type='" + c.getType() + "' index='" + c.index() + "'",
             c.getAddress(), a -> c.address = a, false, piix3, sata, null));
       }
     }
     for (DiskDef disk : devices.getDisks()) {
+      if (!"virtio".equals(disk.getTargetBus())) {
+        continue; // on a controller: a drive address, see DriveAddresses
+      }
       all.add(new Device("disk " + disk.getTargetDev(), disk.getAddress(),
-          a -> disk.address = a, false, false, false, null));
+          a -> disk.address = a, false, 0, false, null));
     }
     DevicesDef.Memballoon balloon = devices.getMemballoon();
     if (balloon != null && !"none".equals(balloon.getModel())) {
       all.add(new Device("memballoon", balloon.getAddress(), a -> balloon.address = a, false,
-          false, false, null));
+          0, false, null));
     }
     List<DevicesDef.Rng> rngs = devices.getRngs();
     for (int i = 0; i < rngs.size(); i++) {
       DevicesDef.Rng rng = rngs.get(i);
-      all.add(new Device("rng #" + (i + 1), rng.getAddress(), a -> rng.address = a, false, false,
+      all.add(new Device("rng #" + (i + 1), rng.getAddress(), a -> rng.address = a, false, 0,
           false, null));
     }
     return all;
@@ -550,12 +570,12 @@ public final class PciAddresses {
    * One device that sits on PCI.
    *
    * @param conventionalPci a PCI (not PCI Express) device
-   * @param piix3 the PIIX3's USB function, which lives at 01.2 on i440fx
+   * @param piix3 the PIIX3 function this device is on i440fx (1 IDE, 2 USB), or 0
    * @param ich9 the ICH9's SATA function, at 1f.2 on q35
    * @param controller the PCI controller this device is, or null
    */
   private record Device(String label, DeviceAddress address,
-      Consumer<DeviceAddress> setter, boolean conventionalPci, boolean piix3,
+      Consumer<DeviceAddress> setter, boolean conventionalPci, int piix3,
       boolean ich9, DevicesDef.Controller controller) {
     void setAddress(DeviceAddress a) {
       setter.accept(a);

@@ -27,19 +27,28 @@ final class QemuSpecs {
     List<QemuSpec.Disk> disks = new ArrayList<>();
     for (DiskDef d : def.disks()) {
       boolean block = "block".equals(d.getType());
+      boolean virtio = "virtio".equals(d.getTargetBus());
+      DeviceAddress a = d.getAddress();
       disks.add(new QemuSpec.Disk(d.getTargetDev(),
-          Path.of(d.sourcePath()),
+          d.sourcePath() == null ? null : Path.of(d.sourcePath()),
           DiskDef.QCOW2.equals(d.getFormat()) ? QemuSpec.DiskFormat.QCOW2
               : QemuSpec.DiskFormat.RAW,
           d.isReadonly(), block, d.getCache(), d.getIo(), d.getDiscard(), d.isShareable(),
-          d.getSerial(), pci(d.getAddress(), rootBus)));
+          d.getSerial(), virtio ? pci(a, rootBus) : null,
+          virtio ? null : new QemuSpec.Drive(
+              QemuSpec.DiskBus.valueOf(d.getTargetBus().toUpperCase(Locale.ROOT)), d.isCdrom(),
+              a.controller(), a.bus(), a.target(), a.unit())));
     }
     OsDef os = def.getOs();
     DevicesDef devices = def.getDevices();
     DevicesDef.Memballoon balloon = devices.getMemballoon();
     List<QemuSpec.PciController> pciControllers = new ArrayList<>();
     QemuSpec.Usb usb = null;
+    QemuSpec.ScsiController scsi = null;
     for (DevicesDef.Controller c : devices.getControllers()) {
+      if ("scsi".equals(c.getType())) {
+        scsi = new QemuSpec.ScsiController(pci(c.getAddress(), rootBus));
+      }
       if ("pci".equals(c.getType()) && c.index() > 0) {
         boolean port = "pcie-root-port".equals(c.getModel());
         pciControllers.add(new QemuSpec.PciController(port ? "pcie-root-port" : "pcie-pci-bridge",
@@ -78,7 +87,8 @@ final class QemuSpecs {
         devices.getRngs().stream().map(r -> new QemuSpec.Rng(Path.of(r.source()),
             pci(r.getAddress(), rootBus))).toList(),
         devices.getInputs().stream().filter(i -> "usb".equals(i.bus))
-            .map(i -> Integer.parseInt(i.address.port)).toList());
+            .map(i -> Integer.parseInt(i.address.port)).toList(),
+        scsi);
   }
 
   /** The first video card as QEMU's device; libvirt's vram is in KiB, QEMU's vgamem in MiB. */

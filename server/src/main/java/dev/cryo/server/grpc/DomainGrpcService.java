@@ -3,6 +3,8 @@ package dev.cryo.server.grpc;
 import com.google.protobuf.ByteString;
 import dev.cryo.api.v1.AbortDomainJobRequest;
 import dev.cryo.api.v1.AbortDomainJobResponse;
+import dev.cryo.api.v1.ChangeMediaRequest;
+import dev.cryo.api.v1.ChangeMediaResponse;
 import dev.cryo.api.v1.DefineDomainRequest;
 import dev.cryo.api.v1.DefineDomainResponse;
 import dev.cryo.api.v1.DestroyDomainRequest;
@@ -111,6 +113,14 @@ final class DomainGrpcService extends DomainServiceGrpc.DomainServiceImplBase {
     Principal caller = CallPrincipal.require();
     DomainInfo info = domains.suspend(caller, req.getName());
     respond(out, SuspendDomainResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
+  }
+
+  @Override
+  public void changeMedia(ChangeMediaRequest req, StreamObserver<ChangeMediaResponse> out) {
+    Principal caller = CallPrincipal.require();
+    DomainInfo info = domains.changeMedia(caller, req.getName(), req.getTarget(),
+        req.getSource());
+    respond(out, ChangeMediaResponse.newBuilder().setDomain(DomainProtos.toProto(info)).build());
   }
 
   @Override

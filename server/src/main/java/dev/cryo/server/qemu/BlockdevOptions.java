@@ -22,11 +22,26 @@ public sealed interface BlockdevOptions {
    * The {@code file} protocol driver.
    *
    * @param discardUnmap pass guest discards to the file ({@code "discard": "unmap"})
+   * @param autoReadOnly open read-only when nothing above writes ({@code "auto-read-only"}), as
+   *     libvirt opens every image, so a read-only ISO opens too
    */
-  record File(String nodeName, Path filename, boolean discardUnmap)
+  record File(String nodeName, Path filename, boolean discardUnmap, boolean autoReadOnly)
       implements BlockdevOptions, Child {
     public File {
       Objects.requireNonNull(filename, "filename");
+    }
+
+    /** A file node opened read-write. */
+    public File(String nodeName, Path filename, boolean discardUnmap) {
+      this(nodeName, filename, discardUnmap, false);
+    }
+  }
+
+  /** The {@code raw} format driver over an existing file node. */
+  record Raw(String nodeName, NodeRef file, boolean readOnly) implements BlockdevOptions {
+    public Raw {
+      Objects.requireNonNull(nodeName, "nodeName");
+      Objects.requireNonNull(file, "file");
     }
   }
 

@@ -89,37 +89,31 @@ public final class QemuCommandLine {
       addAddress(device, spec.usb().address());
       add(argv, "-device", device.toString());
     }
+    if (spec.scsi() != null) {
+      JsonObject device = new JsonObject();
+      device.addProperty("driver", "virtio-scsi-pci");
+      device.addProperty("id", "scsi0");
+      addAddress(device, spec.scsi().address());
+      add(argv, "-device", device.toString());
+    }
     for (int i = 0; i < spec.disks().size(); i++) {
       QemuSpec.Disk disk = spec.disks().get(i);
-      JsonObject storage = new JsonObject();
-      // The blockdev and device properties libvirt 9 writes for the same <disk>
-      storage.addProperty("driver", disk.hostDevice() ? "host_device" : "file");
-      storage.addProperty("filename", disk.source().toString());
-      storage.addProperty("node-name", disk.storageNode());
-      if (disk.io() != null) {
-        storage.addProperty("aio", disk.io());
+      if (disk.hasMedium()) {
+        addBlockdevs(argv, disk);
       }
-      addCache(storage, disk);
-      storage.addProperty("auto-read-only", true);
-      storage.addProperty("discard", "unmap");
-      add(argv, "-blockdev", storage.toString());
-      JsonObject format = new JsonObject();
-      format.addProperty("node-name", disk.formatNode());
-      format.addProperty("read-only", disk.readOnly());
-      if (disk.discard() != null) {
-        format.addProperty("discard", disk.discard());
-      }
-      addCache(format, disk);
-      format.addProperty("driver", disk.format().qemuName());
-      format.addProperty("file", disk.storageNode());
-      add(argv, "-blockdev", format.toString());
       JsonObject device = new JsonObject();
-      device.addProperty("driver", "virtio-blk-pci");
-      addAddress(device, disk.address());
+      if (disk.drive() == null) {
+        device.addProperty("driver", "virtio-blk-pci");
+        addAddress(device, disk.address());
+      } else {
+        addDrive(device, disk.drive());
+      }
       if (disk.shareable()) {
         device.addProperty("share-rw", true);
       }
-      device.addProperty("drive", disk.formatNode());
+      if (disk.hasMedium()) {
+        device.addProperty("drive", disk.formatNode());
+      }
       device.addProperty("id", disk.deviceId());
       if (i == 0 && spec.kernel() == null) {
         device.addProperty("bootindex", 1);
@@ -212,6 +206,60 @@ public final class QemuCommandLine {
     }
     add(argv, "-msg", "timestamp=on");
     return argv;
+  }
+
+  /** The file and format nodes of a disk's medium, as libvirt 9 writes them. */
+  private static void addBlockdevs(List<String> argv, QemuSpec.Disk disk) {
+    JsonObject storage = new JsonObject();
+  // The blockdev and device properties libvirt 9 writes for the same <disk>
+    storage.addProperty("driver", disk.hostDevice() ? "host_device" : "file");
+    storage.addProperty("filename", disk.source().toString());
+    storage.addProperty("node-name", disk.storageNode());
+    if (disk.io() != null) {
+      storage.addProperty("aio", disk.io());
+    }
+    addCache(storage, disk);
+    storage.addProperty("auto-read-only", true);
+    storage.addProperty("discard", "unmap");
+    add(argv, "-blockdev", storage.toString());
+    JsonObject format = new JsonObject();
+    format.addProperty("node-name", disk.formatNode());
+    format.addProperty("read-only", disk.readOnly());
+    if (disk.discard() != null) {
+      format.addProperty("discard", disk.discard());
+    }
+    addCache(format, disk);
+    format.addProperty("driver", disk.format().qemuName());
+    format.addProperty("file", disk.storageNode());
+    add(argv, "-blockdev", format.toString());
+  }
+
+  /**
+   * libvirt's device for a disk on a controller: {@code ide-hd}/{@code ide-cd} on an IDE channel
+   * ({@code bus} and {@code unit}) or on a SATA port (one bus per port), {@code scsi-hd}/{@code
+   * scsi-cd} with channel, SCSI id and LUN.
+   */
+  private static void addDrive(JsonObject device, QemuSpec.Drive drive) {
+    switch (drive.bus()) {
+      case IDE -> {
+        device.addProperty("driver", drive.cdrom() ? "ide-cd" : "ide-hd");
+        device.addProperty("bus", "ide." + drive.busNumber());
+        device.addProperty("unit", drive.unit());
+      }
+      case SATA -> {
+        device.addProperty("driver", drive.cdrom() ? "ide-cd" : "ide-hd");
+        device.addProperty("bus", "ide." + drive.unit());
+      }
+      case SCSI -> {
+        device.addProperty("driver", drive.cdrom() ? "scsi-cd" : "scsi-hd");
+        device.addProperty("bus", "scsi" + drive.controller() + ".0");
+        device.addProperty("channel", drive.busNumber());
+        device.addProperty("scsi-id", drive.target());
+        device.addProperty("lun", drive.unit());
+        device.addProperty("device_id", "drive-scsi" + drive.controller() + "-"
+            + drive.busNumber() + "-" + drive.target() + "-" + drive.unit());
+      }
+    }
   }
 
   /** libvirt's {@code "bus":..,"addr":..}; nothing for a device without an address. */

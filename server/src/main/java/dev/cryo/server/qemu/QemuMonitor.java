@@ -298,6 +298,29 @@ public final class QemuMonitor implements AutoCloseable {
     call("blockdev-del", QmpJson.object("node-name", nodeName));
   }
 
+  /**
+   * {@code blockdev-open-tray} with {@code force}: opens a removable drive's tray, by the guest
+   * device's QOM id, even when the guest locked it (as libvirt's change-media does).
+   */
+  public void blockdevOpenTray(String deviceId) {
+    call("blockdev-open-tray", QmpJson.object("id", deviceId, "force", true));
+  }
+
+  /** {@code blockdev-remove-medium}: takes the medium out of an open tray. */
+  public void blockdevRemoveMedium(String deviceId) {
+    call("blockdev-remove-medium", QmpJson.object("id", deviceId));
+  }
+
+  /** {@code blockdev-insert-medium}: puts node {@code nodeName} into an open, empty tray. */
+  public void blockdevInsertMedium(String deviceId, String nodeName) {
+    call("blockdev-insert-medium", QmpJson.object("id", deviceId, "node-name", nodeName));
+  }
+
+  /** {@code blockdev-close-tray}: closes the tray; the guest sees a medium change. */
+  public void blockdevCloseTray(String deviceId) {
+    call("blockdev-close-tray", QmpJson.object("id", deviceId));
+  }
+
   /** {@code transaction}: all actions at one instant, or none. An empty list sends nothing. */
   public void transaction(List<TransactionAction> actions) {
     if (actions.isEmpty()) {

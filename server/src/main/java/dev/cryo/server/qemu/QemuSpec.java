@@ -18,7 +18,7 @@ import java.util.Objects;
  * @param kernel direct-boot kernel, or null to boot from disk
  * @param initrd direct-boot initrd, or null
  * @param cmdline kernel command line, or null
- * @param disks virtio-blk disks in guest order
+ * @param disks disks and cdroms in guest order
  * @param usb the USB controller, or null for none
  * @param memballoon whether to add a virtio balloon device
  * @param nics network cards in guest order
@@ -30,6 +30,7 @@ import java.util.Objects;
  * @param video the video card, or null for none
  * @param rngs virtio entropy sources
  * @param tablets the USB ports of USB tablets
+ * @param scsi the virtio-scsi controller ({@code scsi0}) of the SCSI disks, or null for none
  */
 public record QemuSpec(
     String name,
@@ -52,7 +53,8 @@ public record QemuSpec(
     Lifecycle lifecycle,
     Video video,
     List<Rng> rngs,
-    List<Integer> tablets) {
+    List<Integer> tablets,
+    ScsiController scsi) {
 
   public QemuSpec {
     Objects.requireNonNull(name, "name");
@@ -146,8 +148,15 @@ public record QemuSpec(
   public QemuSpec withBootFiles(Path kernel, Path initrd) {
     return new QemuSpec(name, uuid, memoryKib, vcpus, machine, accelerator, kernel, initrd,
         cmdline, disks, usb, memballoon, nics, pciControllers, balloonAddress, cpu, acpi,
-        lifecycle, video, rngs, tablets);
+        lifecycle, video, rngs, tablets, scsi);
   }
+
+  /**
+   * The virtio-scsi controller, {@code -device virtio-scsi-pci} with id {@code scsi0}.
+   *
+   * @param address where it sits, or null for QEMU's choice
+   */
+  public record ScsiController(PciAddress address) {}
 
   /**
    * Where a PCI device sits. A definition written before Cryo assigned addresses has none: QEMU
@@ -232,19 +241,30 @@ public record QemuSpec(
   /**
    * One disk. Its block nodes are named after the target so QMP commands can address them the same
    * way across restarts: {@link #formatNode()} is what the guest device uses.
+   *
+   * @param source the image, or null for a cdrom with an empty tray
+   * @param address where a virtio disk sits, or null (QEMU's choice, or a disk on a controller)
+   * @param drive where a disk on an IDE, SATA or SCSI controller sits, or null for virtio-blk
    */
   public record Disk(String target, Path source, DiskFormat format, boolean readOnly,
       boolean hostDevice, String cache, String io, String discard, boolean shareable,
-      String serial, PciAddress address) {
+      String serial, PciAddress address, Drive drive) {
     public Disk {
       Objects.requireNonNull(target, "target");
-      Objects.requireNonNull(source, "source");
       Objects.requireNonNull(format, "format");
+      if (source == null && (drive == null || !drive.cdrom())) {
+        throw new IllegalArgumentException("only a cdrom may have no source: " + target);
+      }
     }
 
-    /** A file-backed disk with QEMU's default cache, I/O and discard modes. */
+    /** A file-backed virtio disk with QEMU's default cache, I/O and discard modes. */
     public Disk(String target, Path source, DiskFormat format, boolean readOnly) {
-      this(target, source, format, readOnly, false, null, null, null, false, null, null);
+      this(target, source, format, readOnly, false, null, null, null, false, null, null, null);
+    }
+
+    /** Whether the drive has a medium (every disk but a cdrom with an empty tray). */
+    public boolean hasMedium() {
+      return source != null;
     }
 
     /** Whether the host page cache is bypassed (libvirt's {@code cache.direct}). */
@@ -272,9 +292,46 @@ public record QemuSpec(
       return "cryo-" + target + "-format";
     }
 
-    /** QOM id of the guest device. */
+    /**
+     * QOM id of the guest device: {@code virtio-vda}; on a controller libvirt's {@code
+     * sata0-0-1}, {@code ide0-1-0}, {@code scsi0-0-0-1} (controller, bus, [target,] unit).
+     */
     public String deviceId() {
-      return "virtio-" + target;
+      if (drive == null) {
+        return "virtio-" + target;
+      }
+      return switch (drive.bus()) {
+        case SCSI -> "scsi" + drive.controller() + "-" + drive.busNumber() + "-"
+            + drive.target() + "-" + drive.unit();
+        case SATA, IDE -> drive.bus().name().toLowerCase(java.util.Locale.ROOT)
+            + drive.controller() + "-" + drive.busNumber() + "-" + drive.unit();
+      };
+    }
+  }
+
+  /** The controller buses a disk can sit on besides virtio-blk's own PCI function. */
+  public enum DiskBus {
+    /** The PIIX3's IDE controller on i440fx: buses {@code ide.0} and {@code ide.1}. */
+    IDE,
+    /** The ICH9's AHCI on q35: one bus per port, {@code ide.0} to {@code ide.5}. */
+    SATA,
+    /** A virtio-scsi controller: bus {@code scsiN.0}. */
+    SCSI
+  }
+
+  /**
+   * Where a disk sits on an IDE, SATA or SCSI controller, libvirt's {@code <address
+   * type='drive'/>}.
+   *
+   * @param cdrom a cdrom drive ({@code ide-cd}, {@code scsi-cd}) rather than a hard disk
+   * @param busNumber IDE channel (0 primary, 1 secondary); 0 on SATA; SCSI channel
+   * @param target SCSI id; 0 on IDE and SATA
+   * @param unit IDE master (0) or slave (1), SATA port, SCSI LUN
+   */
+  public record Drive(DiskBus bus, boolean cdrom, int controller, int busNumber, int target,
+      int unit) {
+    public Drive {
+      Objects.requireNonNull(bus, "bus");
     }
   }
 

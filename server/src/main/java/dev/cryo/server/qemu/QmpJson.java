@@ -77,10 +77,17 @@ final class QmpJson {
       if (f.nodeName() != null) {
         o.addProperty("node-name", f.nodeName());
       }
+      if (f.autoReadOnly()) {
+        o.addProperty("auto-read-only", true);
+      }
       if (f.discardUnmap()) {
         o.addProperty("discard", "unmap");
       }
       return o;
+    }
+    if (options instanceof BlockdevOptions.Raw r) {
+      return object("node-name", r.nodeName(), "read-only", r.readOnly(), "driver", "raw",
+          "file", r.file().nodeName());
     }
     BlockdevOptions.Qcow2 q = (BlockdevOptions.Qcow2) options;
     JsonObject o = object("driver", "qcow2", "node-name", q.nodeName());

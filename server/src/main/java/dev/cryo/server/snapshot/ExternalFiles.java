@@ -29,7 +29,9 @@ final class ExternalFiles {
   static void check(SnapshotDef def, DomainDef domain, boolean reuse, ImageRoots roots) {
     Set<Path> sources = new HashSet<>();
     for (DiskDef d : domain.disks()) {
-      sources.add(Path.of(d.sourcePath()).normalize());
+      if (d.sourcePath() != null) { // null: a cdrom's empty tray
+        sources.add(Path.of(d.sourcePath()).normalize());
+      }
     }
     Set<Path> seen = new HashSet<>();
     for (SnapshotDef.Disk sd : def.disks()) {

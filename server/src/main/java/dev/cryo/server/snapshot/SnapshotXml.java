@@ -147,6 +147,11 @@ public final class SnapshotXml {
       if (d.snapshot == null) {
         d.snapshot = (dd.isReadonly() ? Location.NO : disk).xml();
       }
+      if (dd.isCdrom() && d.location() != Location.NO) {
+        // libvirt refuses it too: a cdrom's medium is read-only and may change
+        throw new FailedPreconditionException("disk " + dd.getTargetDev() + " is a cdrom, which "
+            + "a snapshot cannot include; give it snapshot='no' or leave it out");
+      }
       if (d.location() == Location.INTERNAL && !DiskDef.QCOW2.equals(dd.getFormat())) {
         throw new FailedPreconditionException("disk " + dd.getTargetDev() + " is "
             + dd.getFormat() + "; internal snapshots need qcow2 images (convert it, or use "

@@ -73,7 +73,13 @@ final class TargetDisks {
 
   /** Whether QEMU's block device {@code b} is the guest's disk {@code target}. */
   private static boolean isDeviceOf(QemuMonitor.BlockInfo b, String target) {
-    return b.qdev() != null && b.qdev().contains("/virtio-" + target + "/");
+    if (b.qdev() != null && b.qdev().contains("/virtio-" + target + "/")) {
+      return true;
+    }
+    // a disk on IDE, SATA or SCSI has libvirt's id (sata0-0-1): its nodes carry the target
+    return b.qdev() != null && !b.qdev().contains("/virtio-") && b.inserted() != null
+        && b.inserted().nodeName() != null
+        && b.inserted().nodeName().startsWith("cryo-" + target + "-");
   }
 
   private static FailedPreconditionException noNode(String target) {

@@ -430,13 +430,25 @@ class DomainXmlTest {
             "disk vda: driver discard 'trim' is not supported; use one of unmap, ignore"),
         rejection("</disk>", "<serial>a,b</serial></disk>", "disk vda: serial 'a,b' may hold"),
         rejection("<disk type='file' device='disk'>", "<disk type='file' device='cdrom'>",
-            "disk vda: device 'cdrom' is not supported; only device='disk' is"),
+            "disk vda: a cdrom cannot sit on bus 'virtio'; use bus='sata' on q35, bus='ide' on "
+                + "pc, or bus='scsi'"),
+        rejection("<disk type='file' device='disk'>", "<disk type='file' device='floppy'>",
+            "disk vda: device 'floppy' is not supported; use device='disk' or device='cdrom'"),
         rejection("type='qcow2'", "type='vmdk'",
             "disk vda: driver type 'vmdk' is not supported; use 'raw' or 'qcow2'"),
         rejection("<driver name='qemu'", "<driver name='tap'",
             "disk vda: driver name 'tap' is not supported; use 'qemu'"),
+        rejection("bus='virtio'", "bus='usb'",
+            "disk vda: target bus 'usb' is not supported; use 'virtio', 'sata' (q35), 'ide' (pc) "
+                + "or 'scsi' (with a virtio-scsi controller)"),
         rejection("bus='virtio'", "bus='sata'",
-            "disk vda: target bus 'sata' is not supported; use 'virtio'"),
+            "disk vda: bus 'sata' needs the ICH9 AHCI of machine 'q35'; on pc use bus='ide'"),
+        rejection("bus='virtio'", "bus='ide'",
+            "disk vda: a disk on bus 'ide' is named hda to hdd (its position on the controller), "
+                + "not 'vda'"),
+        rejection("bus='virtio'", "bus='scsi'",
+            "disk vda: bus 'scsi' needs a SCSI controller; add <controller type='scsi' "
+                + "index='0' model='virtio-scsi'/>"),
         rejection("file='/var/lib/cryo/images/tiny.qcow2'", "file='images/tiny.qcow2'",
             "disk vda: source file 'images/tiny.qcow2' is not an absolute path"),
         rejection("<source file='/var/lib/cryo/images/tiny.qcow2'/>", "",

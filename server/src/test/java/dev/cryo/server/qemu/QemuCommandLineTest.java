@@ -28,7 +28,7 @@ class QemuCommandLineTest {
         "pc-i440fx-7.2", QemuSpec.Accelerator.TCG, kernel,
         kernel == null ? null : Path.of("/boot/initrd"), "console=ttyS0 quiet", disks, null,
         false, nics, List.of(), null, cpu, acpi,
-        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of());
+        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of(), null);
   }
 
   private static List<String> argv(QemuSpec spec) {
@@ -143,7 +143,7 @@ class QemuCommandLineTest {
   @Test
   void build_blockDiskWithDriverOptions_matchesLibvirt() {
     QemuSpec.Disk disk = new QemuSpec.Disk("vdb", Path.of("/dev/sdz"), QemuSpec.DiskFormat.RAW,
-        false, true, "none", "native", "unmap", true, "WD-123", null);
+        false, true, "none", "native", "unmap", true, "WD-123", null, null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
         QemuCommandLine.Incoming.NONE);
     List<JsonObject> blockdevs = values(argv, "-blockdev");
@@ -172,7 +172,7 @@ class QemuCommandLineTest {
 
   private static void assertCache(String mode, boolean direct, boolean noFlush, String wc) {
     QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.qcow2"),
-        QemuSpec.DiskFormat.QCOW2, false, false, mode, null, null, false, null, null);
+        QemuSpec.DiskFormat.QCOW2, false, false, mode, null, null, false, null, null, null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec(List.of(disk), null), RUN,
         QemuCommandLine.Incoming.NONE);
     for (JsonObject node : values(argv, "-blockdev")) {
@@ -200,7 +200,7 @@ class QemuCommandLineTest {
         List.of(new QemuSpec.Nic(0, "52:54:00:00:00:01", QemuSpec.NicModel.VIRTIO, null,
             List.of(new QemuSpec.HostForward(false, "127.0.0.1,hostfwd=tcp::22", 1, 2)), true,
             null)), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT, null,
-        List.of(), List.of());
+        List.of(), List.of(), null);
     RunDir run = new RunDir(Path.of("/tmp/a,server=off"));
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), hostile, run,
         QemuCommandLine.Incoming.NONE);
@@ -236,7 +236,7 @@ class QemuCommandLineTest {
   void build_q35Addresses_matchLibvirt() {
     QemuSpec.Disk disk = new QemuSpec.Disk("vda", Path.of("/img/a.qcow2"),
         QemuSpec.DiskFormat.QCOW2, false, false, null, null, null, false, null,
-        new QemuSpec.PciAddress("pci.2", 0, 0, false));
+        new QemuSpec.PciAddress("pci.2", 0, 0, false), null);
     QemuSpec.Nic nic = new QemuSpec.Nic(0, "52:54:00:39:93:5f", QemuSpec.NicModel.VIRTIO, null,
         List.of(), true, new QemuSpec.PciAddress("pci.1", 0, 0, false));
     QemuSpec spec = new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 65536, 1,
@@ -248,7 +248,7 @@ class QemuCommandLineTest {
             new QemuSpec.PciController("pcie-root-port", 2, 2, 9,
                 new QemuSpec.PciAddress("pcie.0", 1, 1, false))),
         new QemuSpec.PciAddress("pcie.0", 2, 0, false), QemuSpec.Cpu.DEFAULT, true,
-        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of());
+        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of(), null);
     List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
         QemuCommandLine.Incoming.NONE);
     assertThat(argv).contains("pc-q35-7.2,usb=off,dump-guest-core=off");
@@ -273,7 +273,7 @@ class QemuCommandLineTest {
     QemuSpec both = new QemuSpec(base.name(), base.uuid(), base.memoryKib(), base.vcpus(),
         base.machine(), base.accelerator(), null, null, null, List.of(), null, false, List.of(),
         List.of(), null, QemuSpec.Cpu.DEFAULT, true, new QemuSpec.Lifecycle(true, true), null,
-        List.of(), List.of());
+        List.of(), List.of(), null);
     assertThat(argv(both)).containsSubsequence("-action", "shutdown=pause", "-action",
         "reboot=shutdown");
   }
@@ -288,7 +288,7 @@ class QemuCommandLineTest {
         List.of(), List.of(), null, QemuSpec.Cpu.DEFAULT, true, QemuSpec.Lifecycle.DEFAULT,
         new QemuSpec.Video("VGA", 16, new QemuSpec.PciAddress("pci.0", 2, 0, false)),
         List.of(new QemuSpec.Rng(Path.of("/dev/urandom"),
-            new QemuSpec.PciAddress("pci.0", 8, 0, false))), List.of(1));
+            new QemuSpec.PciAddress("pci.0", 8, 0, false))), List.of(1), null);
     List<String> argv = argv(spec);
     assertThat(values(argv, "-device")).extracting(JsonObject::toString).contains(
         "{\"driver\":\"usb-tablet\",\"id\":\"input0\",\"bus\":\"usb.0\",\"port\":\"1\"}",
@@ -298,6 +298,59 @@ class QemuCommandLineTest {
             + "\"bus\":\"pci.0\",\"addr\":\"0x8\"}");
     assertThat(values(argv, "-object")).extracting(JsonObject::toString).contains(
         "{\"qom-type\":\"rng-random\",\"id\":\"objrng0\",\"filename\":\"/dev/urandom\"}");
+  }
+
+  private static QemuSpec.Disk onController(String target, String source, QemuSpec.DiskBus bus,
+      boolean cdrom, int busNumber, int unit) {
+    return new QemuSpec.Disk(target, source == null ? null : Path.of(source),
+        QemuSpec.DiskFormat.RAW, cdrom, false, null, null, null, false, null, null,
+        new QemuSpec.Drive(bus, cdrom, 0, busNumber, 0, unit));
+  }
+
+  /** The -device lines libvirt 9 writes for the same disks ({@code domxml-to-native}). */
+  @Test
+  void build_disksOnControllers_libvirtsDevices() {
+    List<QemuSpec.Disk> disks = List.of(
+        onController("sda", "/img/a.iso", QemuSpec.DiskBus.SATA, true, 0, 0),
+        onController("sdb", "/img/d.raw", QemuSpec.DiskBus.SATA, false, 0, 1),
+        onController("sdc", null, QemuSpec.DiskBus.SATA, true, 0, 2),
+        onController("hda", "/img/d.raw", QemuSpec.DiskBus.IDE, false, 0, 0),
+        onController("hdb", null, QemuSpec.DiskBus.IDE, true, 0, 1),
+        onController("hdc", "/img/a.iso", QemuSpec.DiskBus.IDE, true, 1, 0),
+        onController("sdd", "/img/d.raw", QemuSpec.DiskBus.SCSI, false, 0, 0),
+        onController("sde", "/img/a.iso", QemuSpec.DiskBus.SCSI, true, 0, 1));
+    QemuSpec spec = new QemuSpec("vm1", "c7a5fdbd-edaf-9455-926a-d65c16db1809", 65536, 1,
+        "pc-q35-7.2", QemuSpec.Accelerator.TCG, Path.of("/boot/vmlinuz"), null, null, disks,
+        null, false, List.of(), List.of(), null, QemuSpec.Cpu.DEFAULT, true,
+        QemuSpec.Lifecycle.DEFAULT, null, List.of(), List.of(),
+        new QemuSpec.ScsiController(new QemuSpec.PciAddress("pci.0", 2, 0, false)));
+    List<String> argv = QemuCommandLine.build(Path.of("qemu"), spec, RUN,
+        QemuCommandLine.Incoming.NONE);
+
+    List<String> devices = values(argv, "-device").stream().map(JsonObject::toString).toList();
+    assertThat(devices).containsExactly(
+        "{\"driver\":\"virtio-scsi-pci\",\"id\":\"scsi0\",\"bus\":\"pci.0\",\"addr\":\"0x2\"}",
+        "{\"driver\":\"ide-cd\",\"bus\":\"ide.0\",\"drive\":\"cryo-sda-format\","
+            + "\"id\":\"sata0-0-0\"}",
+        "{\"driver\":\"ide-hd\",\"bus\":\"ide.1\",\"drive\":\"cryo-sdb-format\","
+            + "\"id\":\"sata0-0-1\"}",
+        "{\"driver\":\"ide-cd\",\"bus\":\"ide.2\",\"id\":\"sata0-0-2\"}",
+        "{\"driver\":\"ide-hd\",\"bus\":\"ide.0\",\"unit\":0,\"drive\":\"cryo-hda-format\","
+            + "\"id\":\"ide0-0-0\"}",
+        "{\"driver\":\"ide-cd\",\"bus\":\"ide.0\",\"unit\":1,\"id\":\"ide0-0-1\"}",
+        "{\"driver\":\"ide-cd\",\"bus\":\"ide.1\",\"unit\":0,\"drive\":\"cryo-hdc-format\","
+            + "\"id\":\"ide0-1-0\"}",
+        "{\"driver\":\"scsi-hd\",\"bus\":\"scsi0.0\",\"channel\":0,\"scsi-id\":0,\"lun\":0,"
+            + "\"device_id\":\"drive-scsi0-0-0-0\",\"drive\":\"cryo-sdd-format\","
+            + "\"id\":\"scsi0-0-0-0\"}",
+        "{\"driver\":\"scsi-cd\",\"bus\":\"scsi0.0\",\"channel\":0,\"scsi-id\":0,\"lun\":1,"
+            + "\"device_id\":\"drive-scsi0-0-0-1\",\"drive\":\"cryo-sde-format\","
+            + "\"id\":\"scsi0-0-0-1\"}");
+    List<JsonObject> blockdevs = values(argv, "-blockdev");
+    assertThat(blockdevs).as("two nodes per disc, none for an empty tray").hasSize(12);
+    assertThat(blockdevs.get(1).toString()).as("a cdrom's format node is read-only")
+        .isEqualTo("{\"node-name\":\"cryo-sda-format\",\"read-only\":true,\"driver\":\"raw\","
+            + "\"file\":\"cryo-sda-storage\"}");
   }
 
   private static List<JsonObject> values(List<String> argv, String option) {

@@ -128,6 +128,24 @@ class SnapshotXmlTest {
   }
 
   @Test
+  void align_cdrom_leftOutByDefaultAndRefusedWhenAsked() throws IOException {
+    String cdrom = "<disk type='file' device='cdrom'><source file='/img/a.iso'/>"
+        + "<target dev='hdc' bus='ide'/></disk></devices>";
+    DomainDef domain = DomainXml.parse(resource("domain.xml").replace("</devices>", cdrom))
+        .def();
+    SnapshotDef def = SnapshotXml.parse("<domainsnapshot><name>s</name></domainsnapshot>", false);
+    SnapshotXml.align(def, domain, SnapshotDef.Location.EXTERNAL, SnapshotDef.Location.EXTERNAL);
+    assertThat(def.disks()).filteredOn(d -> d.name.equals("hdc")).singleElement()
+        .satisfies(d -> assertThat(d.location()).isEqualTo(SnapshotDef.Location.NO));
+
+    SnapshotDef asked = SnapshotXml.parse("<domainsnapshot><name>s</name><disks><disk "
+        + "name='hdc' snapshot='external'/></disks></domainsnapshot>", false);
+    assertThatThrownBy(() -> SnapshotXml.align(asked, domain, SnapshotDef.Location.EXTERNAL,
+        SnapshotDef.Location.EXTERNAL)).isInstanceOf(FailedPreconditionException.class)
+        .hasMessageContaining("disk hdc is a cdrom");
+  }
+
+  @Test
   void align_internalOnRaw_isFailedPrecondition() throws IOException {
     DomainDef domain = DomainXml.parse(resource("domain.xml").replace("type='qcow2'",
         "type='raw'")).def();
