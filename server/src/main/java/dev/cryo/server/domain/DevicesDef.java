@@ -15,18 +15,20 @@ import java.util.List;
  * <devices>
  *   <emulator>/usr/bin/qemu-system-x86_64</emulator>   kept, but the server picks its own QEMU
  *   <disk .../>*                                        see DiskDef
- *   <controller type='usb|pci' index='' model=''/>*     see PciAddresses
+ *   <controller type='usb|pci|sata|ide|scsi' .../>*     see PciAddresses
  *   <interface .../>*                                   see InterfaceDef
  *   <serial type='pty'/>* <console type='pty'/>*        only that they exist
+ *   <input type='tablet' bus='usb'/>*                   and the machine's PS/2 mouse, keyboard
+ *   <video><model type='vga|cirrus|virtio|none'/></video>
  *   <memballoon model='none|virtio'/>
+ *   <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>*
  *   (each PCI device with its <address type='pci' .../>, see PciAddresses)
  * </devices>
  * }</pre>
  *
- * <p>Of the controllers and the balloon only what changes QEMU's device set is modelled: a USB
- * controller with model {@code none} means no USB, a balloon with model {@code none} means no
- * balloon device. The server always gives the guest one serial port (ttyS0) whatever {@code
- * <serial>} and {@code <console>} say. Mutable, not thread-safe; see {@link DomainDef}.
+ * <p>A USB controller with model {@code none} means no USB, a balloon with model {@code none}
+ * means no balloon device. The server always gives the guest one serial port (ttyS0) whatever
+ * {@code <serial>} and {@code <console>} say. Mutable, not thread-safe; see {@link DomainDef}.
  */
 @XmlAccessorType(XmlAccessType.FIELD)
 @XmlType(

@@ -47,7 +47,7 @@ import org.w3c.dom.Element;
  * <memory>}.
  *
  * <p><b>Unsupported content.</b> Elements and attributes Cryo does not model (clock, graphics,
- * cpu features, addresses, aliases, ...) are ignored: they are dropped, and {@link
+ * cpu features, aliases, ...) are ignored: they are dropped, and {@link
  * DomainXml#parse} reports each as a warning such as {@code ignored element
  * /domain/devices/graphics (line 31)} or {@code ignored attribute /domain/vcpu/@cpuset (line
  * 9)}. Values Cryo models but cannot honour are rejected with an {@code InvalidArgumentException}
