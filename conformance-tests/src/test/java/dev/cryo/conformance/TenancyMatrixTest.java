@@ -10,6 +10,7 @@ import dev.cryo.api.v1.BackupDisk;
 import dev.cryo.api.v1.BackupServiceGrpc;
 import dev.cryo.api.v1.BackupState;
 import dev.cryo.api.v1.CancelBackupRequest;
+import dev.cryo.api.v1.ChangeMediaRequest;
 import dev.cryo.api.v1.CheckpointDeleteMode;
 import dev.cryo.api.v1.CheckpointServiceGrpc;
 import dev.cryo.api.v1.Compression;
@@ -344,6 +345,9 @@ class TenancyMatrixTest {
         DestroyDomainRequest.newBuilder().setName("b1").build(),
         DestroyDomainRequest.newBuilder().setName("b2").build(),
         code(Status.Code.FAILED_PRECONDITION), "against shut-off b2"));
+    t.add(act(DomainServiceGrpc.getChangeMediaMethod(), "",
+        ChangeMediaRequest.newBuilder().setName("b1").setTarget("hdc").build(),
+        same(), code(Status.Code.INVALID_ARGUMENT), "same request: b1 has no cdrom hdc"));
     t.add(look(DomainServiceGrpc.getGetDomainMethod(),
         GetDomainRequest.newBuilder().setName("b1").build(),
         ok(r -> assertThat(((GetDomainResponse) r.get(0)).getDomain().getName())

@@ -228,6 +228,8 @@ public final class Backups {
     /** Disk target device → target file. Set before the jobs start. */
     final Map<String, Path> targets = new LinkedHashMap<>();
     final Map<String, Long> sizes = new LinkedHashMap<>();
+    /** Disk target device → the node backed up: the one the guest writes to now. */
+    final Map<String, String> sources = new LinkedHashMap<>();
     ExtentSink sink;
     volatile boolean cancelRequested;
     volatile RunningQemu qemu;
@@ -266,8 +268,19 @@ public final class Backups {
           prepared = checkpoints.prepare(domain,
               CheckpointXml.parse(request.checkpointXml(), CheckpointXml.Mode.CREATE));
         }
-        for (String disk : bitmaps.keySet()) {
-          sizes.put(disk, virtualSize(disk));
+        for (Map.Entry<String, String> d : bitmaps.entrySet()) {
+          String active = BlockNodes.activeNode(qemu.monitor(), d.getKey());
+          if (!active.equals(BlockNodes.formatNode(d.getKey()))
+              && (d.getValue() != null || request.checkpointXml() != null)) {
+            // The dirty bitmaps live on the node QEMU started with, below the overlay the guest
+            // now writes to: they miss every write since the snapshot.
+            throw new FailedPreconditionException("disk " + d.getKey() + " of domain '"
+                + domain.name() + "' runs on an external snapshot's overlay taken since it "
+                + "started, which its checkpoints' bitmaps do not follow: take a full backup "
+                + "without a checkpoint, or restart the domain first");
+          }
+          sources.put(d.getKey(), active);
+          sizes.put(d.getKey(), virtualSize(active));
         }
         for (Map.Entry<String, Path> t : targets.entrySet()) {
           if (Files.exists(t.getValue())) {
@@ -449,13 +462,13 @@ public final class Backups {
       }
     }
 
-    private long virtualSize(String disk) {
+    private long virtualSize(String nodeName) {
       for (QemuMonitor.BlockDeviceInfo node : qemu.monitor().queryNamedBlockNodes()) {
-        if (node.nodeName().equals(BlockNodes.formatNode(disk))) {
+        if (node.nodeName().equals(nodeName)) {
           return node.image().virtualSize();
         }
       }
-      throw new InternalException("QEMU has no block node for disk '" + disk + "'");
+      throw new InternalException("QEMU has no block node '" + nodeName + "'");
     }
 
     private void blockdevAdd(String disk, Path file) {
@@ -464,7 +477,7 @@ public final class Backups {
     }
 
     private TransactionAction backupAction(String disk, String bitmap) {
-      return new TransactionAction.BlockdevBackup(NODE_PREFIX + disk, BlockNodes.formatNode(disk),
+      return new TransactionAction.BlockdevBackup(NODE_PREFIX + disk, sources.get(disk),
           NODE_PREFIX + disk,
           bitmap == null ? TransactionAction.Sync.FULL : TransactionAction.Sync.BITMAP, bitmap,
           bitmap == null ? null : TransactionAction.BitmapMode.NEVER, true,

@@ -3,6 +3,7 @@ package dev.cryo.server.checkpoint;
 import dev.cryo.server.domain.RunningQemu;
 import dev.cryo.server.qemu.QemuMonitor.BlockDeviceInfo;
 import dev.cryo.server.qemu.QemuMonitor.DirtyBitmap;
+import dev.cryo.server.qemu.QemuMonitor;
 import dev.cryo.server.qemu.QemuSpec;
 import dev.cryo.server.qemu.TransactionAction;
 import java.nio.file.Path;
@@ -39,6 +40,22 @@ final class BlockNodes {
 
   static TransactionAction bitmapMerge(String node, String target, String source) {
     return new TransactionAction.BitmapMerge(node, target, List.of(source));
+  }
+
+  /**
+   * The node disk {@code target} writes to now: the top of its chain. An external snapshot taken
+   * while the guest runs puts an overlay above the format node QEMU started with; after a restart
+   * the overlay is the format node again.
+   */
+  static String activeNode(QemuMonitor qmp, String target) {
+    String prefix = "cryo-" + target + "-";
+    for (QemuMonitor.BlockInfo b : qmp.queryBlock()) {
+      if (b.inserted() != null && b.inserted().nodeName() != null
+          && b.inserted().nodeName().startsWith(prefix)) {
+        return b.inserted().nodeName();
+      }
+    }
+    return formatNode(target);
   }
 
   /** The node name of the format layer of disk {@code target}, as QemuSpec.Disk names it. */
